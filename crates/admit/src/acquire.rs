@@ -1,0 +1,195 @@
+//! The acquire futures. Each embeds its wait-queue node, so waiting allocates
+//! nothing; that is also why they are `!Unpin`.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
+
+use crate::error::AcquireError;
+#[cfg(feature = "alloc")]
+use crate::permit::OwnedPermit;
+use crate::permit::Permit;
+use crate::raw::RawAcquire;
+use crate::Semaphore;
+
+/// The future returned by [`Semaphore::acquire`] and
+/// [`Semaphore::acquire_many`].
+///
+/// It holds its place in the semaphore's queue, so it is `!Unpin`: pin it
+/// (`.await` does) before polling.
+///
+/// ```compile_fail
+/// fn assert_unpin<T: Unpin>(_: T) {}
+/// let sem = admit::Semaphore::new(1);
+/// assert_unpin(sem.acquire());
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping it at any point gives back every permit it was assigned and wakes
+/// whoever can proceed instead.
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics.
+///
+/// # Examples
+///
+/// ```
+/// use admit::Semaphore;
+/// # futures_lite::future::block_on(async {
+/// let sem = Semaphore::new(1);
+/// let acquire = sem.acquire(); // nothing happens until it is polled
+/// assert_eq!(sem.available_permits(), 1);
+/// let _permit = acquire.await.unwrap();
+/// assert_eq!(sem.available_permits(), 0);
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a> {
+    sem: &'a Semaphore,
+    raw: RawAcquire,
+}
+
+impl<'a> Acquire<'a> {
+    pub(crate) fn new(sem: &'a Semaphore, n: usize) -> Self {
+        Self {
+            sem,
+            raw: RawAcquire::new(n),
+        }
+    }
+
+    fn project(self: Pin<&mut Self>) -> (&'a Semaphore, Pin<&mut RawAcquire>) {
+        // SAFETY: `raw` is structurally pinned: it is never moved out of `self`
+        // and `Drop` only uses it in place.
+        unsafe {
+            let this = self.get_unchecked_mut();
+            (this.sem, Pin::new_unchecked(&mut this.raw))
+        }
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<Permit<'a>, AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (sem, raw) = self.project();
+        let n = raw.requested();
+        match raw.poll(sem.raw(), cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(Permit::new(sem, n))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `drop` is the last use of `self`; if it was ever pinned, it
+        // is still at the same address (the `Pin` drop guarantee).
+        let (sem, raw) = unsafe { Pin::new_unchecked(self) }.project();
+        raw.cancel(sem.raw());
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("permits", &self.raw.requested())
+            .field("queued", &self.raw.is_queued())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future returned by [`Semaphore::acquire_owned`] and
+/// [`Semaphore::acquire_many_owned`]; `'static` and `Send`.
+///
+/// ```compile_fail
+/// fn assert_unpin<T: Unpin>(_: T) {}
+/// let sem = std::sync::Arc::new(admit::Semaphore::new(1));
+/// assert_unpin(sem.acquire_owned());
+/// ```
+///
+/// # Cancel safety
+///
+/// As for [`Acquire`].
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use admit::Semaphore;
+/// # futures_lite::future::block_on(async {
+/// let sem = Arc::new(Semaphore::new(1));
+/// let permit = sem.clone().acquire_owned().await.unwrap();
+/// assert_eq!(permit.num_permits(), 1);
+/// # });
+/// ```
+#[cfg(feature = "alloc")]
+#[must_use = "futures do nothing unless polled"]
+pub struct AcquireOwned {
+    sem: Arc<Semaphore>,
+    raw: RawAcquire,
+}
+
+#[cfg(feature = "alloc")]
+impl AcquireOwned {
+    pub(crate) fn new(sem: Arc<Semaphore>, n: usize) -> Self {
+        Self {
+            sem,
+            raw: RawAcquire::new(n),
+        }
+    }
+
+    fn project(self: Pin<&mut Self>) -> (&Arc<Semaphore>, Pin<&mut RawAcquire>) {
+        // SAFETY: `raw` is structurally pinned, as in `Acquire::project`.
+        unsafe {
+            let this = self.get_unchecked_mut();
+            (&this.sem, Pin::new_unchecked(&mut this.raw))
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Future for AcquireOwned {
+    type Output = Result<OwnedPermit, AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (sem, raw) = self.project();
+        let n = raw.requested();
+        match raw.poll(sem.raw(), cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(OwnedPermit::new(sem.clone(), n))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Drop for AcquireOwned {
+    fn drop(&mut self) {
+        // SAFETY: as in `Acquire::drop`.
+        let (sem, raw) = unsafe { Pin::new_unchecked(self) }.project();
+        raw.cancel(sem.raw());
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl fmt::Debug for AcquireOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquireOwned")
+            .field("permits", &self.raw.requested())
+            .field("queued", &self.raw.is_queued())
+            .finish_non_exhaustive()
+    }
+}

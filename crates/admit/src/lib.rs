@@ -1,0 +1,75 @@
+//! Bound concurrency in async code: a FIFO-fair, weighted, closable, resizable
+//! async [`Semaphore`] with RAII permits, cancel-safe acquire futures and no
+//! heap allocation per acquire. No runtime dependency; `no_std`.
+//!
+//! ```
+//! use admit::Semaphore;
+//! # futures_lite::future::block_on(async {
+//! // At most 3 requests in flight.
+//! static REQUESTS: Semaphore = Semaphore::new(3);
+//!
+//! let permit = REQUESTS.acquire().await?;
+//! assert_eq!(REQUESTS.available_permits(), 2);
+//! drop(permit); // the permit goes back
+//! assert_eq!(REQUESTS.available_permits(), 3);
+//! # Ok::<(), admit::AcquireError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): blocking acquire for threads, `std::sync::Mutex` around
+//!   the wait queue. Implies `alloc`.
+//! - `alloc`: owned permits ([`Semaphore::acquire_owned`] and friends).
+//! - `critical-section`: guard the wait queue with a critical section, for
+//!   embedded targets where interrupts acquire permits.
+//!
+//! Without `std` or `critical-section` the wait queue is guarded by a spin
+//! lock held only for a few instructions at a time.
+//!
+//! The design (state word, queue, orderings, fairness) is described at the
+//! top of the `raw` module source and in `docs/design.md`.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod acquire;
+mod error;
+mod lock;
+mod permit;
+mod raw;
+mod semaphore;
+mod sync;
+mod wake_list;
+
+pub use error::{AcquireError, ReleaseError, TryAcquireError};
+#[cfg(feature = "alloc")]
+pub use permit::OwnedPermit;
+pub use permit::Permit;
+pub use raw::OVERTAKE_LIMIT;
+pub use semaphore::{Fairness, Semaphore};
+
+/// The named futures returned by the acquire methods.
+pub mod futures {
+    pub use crate::acquire::Acquire;
+    #[cfg(feature = "alloc")]
+    pub use crate::acquire::AcquireOwned;
+}
+
+/// The largest number of permits a semaphore can hold, and the largest
+/// request it accepts: `usize::MAX >> 8` (2^56 - 1 on 64-bit targets, 2^24 - 1
+/// on 32-bit ones). Also [`Semaphore::MAX_PERMITS`].
+///
+/// # Examples
+///
+/// ```
+/// use admit::{MAX_PERMITS, Semaphore, TryAcquireError};
+///
+/// let sem = Semaphore::new(1);
+/// assert_eq!(sem.try_acquire_many(MAX_PERMITS + 1).unwrap_err(), TryAcquireError::TooLarge);
+/// ```
+pub const MAX_PERMITS: usize = usize::MAX >> 8;

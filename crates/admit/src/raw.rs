@@ -1,0 +1,945 @@
+//! The permit-accounting engine behind [`Semaphore`](crate::Semaphore).
+//!
+//! # Implementation details
+//!
+//! ## The state word
+//!
+//! One `AtomicUsize`, `state`, holds everything the lock-free paths need:
+//!
+//! ```text
+//!  usize::BITS-1 .. 7   6 .. 3     2           1        0
+//! +-----------------+----------+------------+--------+--------+
+//! |   free (signed) | overtakes| THROUGHPUT | QUEUED | CLOSED |
+//! +-----------------+----------+------------+--------+--------+
+//! ```
+//!
+//! - `free` is a *signed* count of permits nobody holds. It goes negative when
+//!   [`set_capacity`](crate::Semaphore::set_capacity) shrinks the semaphore
+//!   below what is held: the deficit is a debt that later releases pay first,
+//!   with no extra bookkeeping on the release path.
+//! - `CLOSED` is set once by `close` and never cleared.
+//! - `QUEUED` is set exactly while the wait queue is non-empty (it changes only
+//!   under the wait-queue lock).
+//! - `THROUGHPUT` is the fairness policy, fixed at construction.
+//! - `overtakes` counts acquisitions that took free permits while waiters were
+//!   queued. The lock-free acquire path is allowed only while it is below
+//!   [`OVERTAKE_LIMIT`]. Under the FIFO policy it is pinned at the limit for as
+//!   long as anyone is queued, so newcomers never pass a waiter. Under the
+//!   throughput policy it starts at zero for each new head of the queue; when
+//!   it reaches the limit the semaphore stops letting newcomers in and hands
+//!   released permits to the head directly until the head is served.
+//!
+//! Two more counters are off the hot paths: `total`, the permits the
+//! semaphore manages (`free + held + assigned to waiters`), and `bound`, the
+//! capacity of a bounded semaphore (`usize::MAX` when unbounded).
+//!
+//! ## The fast paths
+//!
+//! - acquire / `try_acquire` with enough free permits and nobody to respect:
+//!   one `compare_exchange` loop on `state`, no lock.
+//! - releasing a permit: one `fetch_add` on `state`. Only if the previous
+//!   value had `QUEUED` set does the releaser take the lock and hand the
+//!   permits to the queue.
+//!
+//! A waiter sets `QUEUED` with a `compare_exchange` under the lock that also
+//! re-checks `free`, so a release either happens before it (and the waiter
+//! sees the permits) or sees `QUEUED` (and comes to the lock). No wakeup can
+//! be lost between the two.
+//!
+//! ## The queue
+//!
+//! A circular doubly-linked list of [`Waiter`] nodes guarded by the wait-queue
+//! lock. Each node lives inside its acquire future (the future is `!Unpin`),
+//! so waiting allocates nothing. The semaphore stores only the head; the tail
+//! is `head.prev`.
+//!
+//! A node's `needed` counter is the number of permits it still lacks. It is
+//! only written under the lock, but the owning future reads it without the
+//! lock: `0` means "granted and unlinked", and two sentinels above
+//! `MAX_PERMITS` mean "closed" and "can never be satisfied". Whoever unlinks a
+//! node finishes every access to it (taking its waker out) *before* storing
+//! the final value with `Release`; from that store on, the owner may free the
+//! node, and it reads the value with `Acquire` before doing so.
+//!
+//! ## Memory orderings
+//!
+//! - Taking permits uses `Acquire`, returning them `Release`, so everything a
+//!   holder did happens-before the next holder's critical section. Permits
+//!   handed over through the queue travel by the same chain: the releaser's
+//!   `Release` RMW is read by the lock holder's `AcqRel` CAS, whose thread
+//!   then stores `needed` with `Release`, read by the waiter with `Acquire`.
+//! - Flag changes are made under the lock with RMWs; the lock orders them
+//!   among themselves, the RMWs order them against the lock-free paths.
+//! - `total` and `bound` are read and written with `Relaxed` or under the
+//!   lock: they are never used to publish other memory.
+//!
+//! ## Wakers
+//!
+//! Wakers are taken out of nodes under the lock into a [`WakeList`] of up to
+//! 32 and woken after the lock is released. Long hand-overs (a release that
+//! serves hundreds of waiters, `close`) proceed in batches. Waker `clone` and
+//! `drop` also happen with the lock released, so a waker may call back into
+//! the semaphore.
+
+use core::marker::PhantomPinned;
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll, Waker};
+
+use crate::error::{AcquireError, ReleaseError, TryAcquireError};
+use crate::lock::{WaitLock, WaitLockGuard};
+use crate::sync::{AtomicUsize, Ordering::*, UnsafeCell, loom_const_fn};
+use crate::wake_list::WakeList;
+use crate::{Fairness, MAX_PERMITS};
+
+const CLOSED: usize = 1;
+const QUEUED: usize = 1 << 1;
+const THROUGHPUT: usize = 1 << 2;
+const OVERTAKE_SHIFT: u32 = 3;
+const OVERTAKE_MASK: usize = 0b1111 << OVERTAKE_SHIFT;
+const PERMIT_SHIFT: u32 = 7;
+
+/// How many times, at most, newcomers may take permits ahead of the waiter at
+/// the head of the queue under [`Fairness::Throughput`].
+pub const OVERTAKE_LIMIT: usize = 8;
+const OVERTAKES_AT_LIMIT: usize = OVERTAKE_LIMIT << OVERTAKE_SHIFT;
+
+// The overtake counter must be able to hold the limit.
+const _: () = assert!(OVERTAKE_LIMIT <= OVERTAKE_MASK >> OVERTAKE_SHIFT);
+// `free` ranges over [-MAX_PERMITS, MAX_PERMITS] and must fit the signed field.
+const _: () = assert!(MAX_PERMITS <= (isize::MAX >> PERMIT_SHIFT) as usize);
+
+/// `needed` of a waiter woken because the semaphore closed.
+const NEEDED_CLOSED: usize = usize::MAX;
+/// `needed` of a waiter that can never be served (capacity shrank below it).
+const NEEDED_TOO_LARGE: usize = usize::MAX - 1;
+/// `bound` of an unbounded semaphore.
+const UNBOUNDED: usize = usize::MAX;
+
+#[inline]
+fn free(state: usize) -> isize {
+    (state as isize) >> PERMIT_SHIFT
+}
+
+#[inline]
+const fn permits(n: usize) -> usize {
+    n << PERMIT_SHIFT
+}
+
+#[inline]
+fn newcomers_allowed(state: usize) -> bool {
+    state & OVERTAKE_MASK < OVERTAKES_AT_LIMIT
+}
+
+/// The overtake count a queue starts with (or restarts with for a new head).
+#[inline]
+fn fresh_overtakes(state: usize) -> usize {
+    if state & THROUGHPUT != 0 {
+        0
+    } else {
+        OVERTAKES_AT_LIMIT
+    }
+}
+
+/// Takes `n` permits from `state` for a newcomer, counting an overtake if
+/// anyone is queued. `None` if the newcomer must not take them now.
+#[inline]
+fn take_as_newcomer(state: usize, n: usize) -> Option<usize> {
+    if state & CLOSED != 0 || !newcomers_allowed(state) || free(state) < n as isize {
+        return None;
+    }
+    // QUEUED is bit 1: shifting it to the overtake field adds one overtake.
+    let overtake = (state & QUEUED) << (OVERTAKE_SHIFT - 1);
+    Some(state.wrapping_sub(permits(n)).wrapping_add(overtake))
+}
+
+/// The semaphore engine. See the module docs.
+pub(crate) struct RawSemaphore {
+    state: AtomicUsize,
+    total: AtomicUsize,
+    bound: AtomicUsize,
+    lock: WaitLock,
+    /// The head of the circular wait queue.
+    ///
+    /// # Safety
+    ///
+    /// Only accessed while `lock` is held.
+    head: UnsafeCell<Option<NonNull<Waiter>>>,
+}
+
+// SAFETY: the raw pointers in `head` point at waiters that are only touched
+// under `lock` (or by their owner once unlinked); all other fields are atomics.
+unsafe impl Send for RawSemaphore {}
+// SAFETY: as for `Send`: shared access goes through atomics or the lock.
+unsafe impl Sync for RawSemaphore {}
+
+/// A queued acquire. Lives inside the acquire future, pinned.
+pub(crate) struct Waiter {
+    /// Permits still missing; `0` once granted and unlinked, or one of the
+    /// `NEEDED_*` sentinels. Written only under the lock (or before linking).
+    needed: AtomicUsize,
+    /// Permits asked for. Immutable once linked.
+    requested: usize,
+    /// # Safety
+    ///
+    /// Accessed only under the semaphore's lock while linked, or by the owner
+    /// once unlinked and `needed` has been read with `Acquire`.
+    inner: UnsafeCell<WaiterInner>,
+    _pinned: PhantomPinned,
+}
+
+struct WaiterInner {
+    prev: Option<NonNull<Waiter>>,
+    next: Option<NonNull<Waiter>>,
+    waker: Option<Waker>,
+    /// Throughput policy: the head was told that enough permits are free.
+    notified: bool,
+}
+
+/// Exclusive access to the queue, proven by holding the lock.
+struct Locked<'a> {
+    sem: &'a RawSemaphore,
+    _guard: WaitLockGuard<'a>,
+}
+
+impl Locked<'_> {
+    #[inline]
+    fn head(&self) -> Option<NonNull<Waiter>> {
+        // SAFETY: we hold the lock that guards `head`.
+        self.sem.head.with_mut(|head| unsafe { *head })
+    }
+
+    #[inline]
+    fn set_head(&mut self, node: Option<NonNull<Waiter>>) {
+        // SAFETY: we hold the lock that guards `head`.
+        self.sem.head.with_mut(|head| unsafe { *head = node })
+    }
+
+    /// Runs `f` on a linked node's lock-protected fields.
+    ///
+    /// # Safety
+    ///
+    /// `node` must be linked in this semaphore's queue.
+    #[inline]
+    unsafe fn with_node<R>(&self, node: NonNull<Waiter>, f: impl FnOnce(&mut WaiterInner) -> R) -> R {
+        // SAFETY: linked nodes are alive (their owners unlink them under this
+        // lock before freeing them) and their `inner` is guarded by the lock
+        // we hold.
+        unsafe { node.as_ref() }.inner.with_mut(|inner| f(unsafe { &mut *inner }))
+    }
+
+    /// # Safety
+    ///
+    /// `node` must be alive, pinned and not linked in any queue.
+    unsafe fn push_back(&mut self, node: NonNull<Waiter>) {
+        match self.head() {
+            None => {
+                // SAFETY: the caller hands us an unlinked node we may link.
+                unsafe {
+                    self.with_node(node, |n| {
+                        n.prev = Some(node);
+                        n.next = Some(node);
+                    })
+                };
+                self.set_head(Some(node));
+            }
+            Some(head) => {
+                // SAFETY: `head` and its `prev` are linked; `node` is ours to link.
+                unsafe {
+                    let tail = self.with_node(head, |h| h.prev.replace(node)).unwrap();
+                    self.with_node(tail, |t| t.next = Some(node));
+                    self.with_node(node, |n| {
+                        n.prev = Some(tail);
+                        n.next = Some(head);
+                    });
+                }
+            }
+        }
+    }
+
+    /// Unlinks `node` and updates `QUEUED` and the overtake count.
+    ///
+    /// # Safety
+    ///
+    /// `node` must be linked in this semaphore's queue.
+    unsafe fn unlink(&mut self, node: NonNull<Waiter>) {
+        // SAFETY: `node` is linked (caller), hence so are its neighbours.
+        let (prev, next) = unsafe { self.with_node(node, |n| (n.prev.take(), n.next.take())) };
+        let (prev, next) = (prev.unwrap(), next.unwrap());
+        let was_head = self.head() == Some(node);
+        if next == node {
+            self.set_head(None);
+        } else {
+            // SAFETY: the neighbours are linked.
+            unsafe {
+                self.with_node(prev, |p| p.next = Some(next));
+                self.with_node(next, |n| n.prev = Some(prev));
+            }
+            if was_head {
+                self.set_head(Some(next));
+            }
+        }
+        let empty = self.head().is_none();
+        if empty || was_head {
+            self.sem.update_state(|s| {
+                if empty {
+                    s & !(QUEUED | OVERTAKE_MASK)
+                } else {
+                    (s & !OVERTAKE_MASK) | fresh_overtakes(s)
+                }
+            });
+        }
+    }
+
+    /// Unlinks `node`, storing `final_needed` as the last access to it, and
+    /// collects its waker.
+    ///
+    /// # Safety
+    ///
+    /// `node` must be linked in this semaphore's queue.
+    unsafe fn complete(&mut self, node: NonNull<Waiter>, final_needed: usize, wakers: &mut WakeList) {
+        // SAFETY: linked (caller).
+        let waker = unsafe { self.with_node(node, |n| n.waker.take()) };
+        // SAFETY: linked (caller).
+        unsafe { self.unlink(node) };
+        // SAFETY: the node is alive until its owner sees this store; this is
+        // our last access to it.
+        unsafe { node.as_ref() }.needed.store(final_needed, Release);
+        if let Some(waker) = waker {
+            wakers.push(waker);
+        }
+    }
+
+    /// Hands free permits to the head of the queue: assigns them directly in
+    /// hand-off mode, or tells the head they are there when newcomers may
+    /// still compete for them. Returns `true` if it stopped only because
+    /// `wakers` is full.
+    fn grant(&mut self, wakers: &mut WakeList) -> bool {
+        loop {
+            let Some(head) = self.head() else { return false };
+            if wakers.is_full() {
+                return true;
+            }
+            let state = self.sem.state.load(Acquire);
+            let free = free(state);
+            if free <= 0 {
+                return false;
+            }
+            let free = free as usize;
+            // SAFETY: `head` is linked and alive; `needed` is only written
+            // under the lock we hold.
+            let needed = unsafe { head.as_ref() }.needed.load(Relaxed);
+            if newcomers_allowed(state) {
+                if free >= needed {
+                    // SAFETY: `head` is linked.
+                    let waker = unsafe {
+                        self.with_node(head, |h| {
+                            if h.notified {
+                                None
+                            } else {
+                                h.notified = true;
+                                h.waker.take()
+                            }
+                        })
+                    };
+                    if let Some(waker) = waker {
+                        wakers.push(waker);
+                    }
+                }
+                return false;
+            }
+            let take = free.min(needed);
+            if self
+                .sem
+                .state
+                .compare_exchange(state, state.wrapping_sub(permits(take)), AcqRel, Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            if take < needed {
+                // SAFETY: `head` is linked; we hold the lock.
+                unsafe { head.as_ref() }.needed.store(needed - take, Release);
+                return false;
+            }
+            // SAFETY: `head` is linked.
+            unsafe { self.complete(head, 0, wakers) };
+        }
+    }
+}
+
+impl RawSemaphore {
+    loom_const_fn! {
+        pub(crate) fn new(permits_: usize, bounded: bool, fairness: Fairness) -> Self {
+            assert!(permits_ <= MAX_PERMITS, "a semaphore holds at most MAX_PERMITS permits");
+            let policy = match fairness {
+                Fairness::Fifo => 0,
+                Fairness::Throughput => THROUGHPUT,
+            };
+            Self {
+                state: AtomicUsize::new(permits(permits_) | policy),
+                total: AtomicUsize::new(permits_),
+                bound: AtomicUsize::new(if bounded { permits_ } else { UNBOUNDED }),
+                lock: WaitLock::new(),
+                head: UnsafeCell::new(None),
+            }
+        }
+    }
+
+    loom_const_fn! {
+        pub(crate) fn with_fairness(self, fairness: Fairness) -> Self {
+            let Self { state, total, bound, lock, head } = self;
+            let policy = match fairness {
+                Fairness::Fifo => 0,
+                Fairness::Throughput => THROUGHPUT,
+            };
+            Self {
+                state: AtomicUsize::new((state.into_inner() & !THROUGHPUT) | policy),
+                total,
+                bound,
+                lock,
+                head,
+            }
+        }
+    }
+
+    pub(crate) fn fairness(&self) -> Fairness {
+        if self.state.load(Relaxed) & THROUGHPUT != 0 {
+            Fairness::Throughput
+        } else {
+            Fairness::Fifo
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            sem: self,
+            _guard: self.lock.lock(),
+        }
+    }
+
+    /// A `fetch_update` that always succeeds.
+    #[inline]
+    fn update_state(&self, mut f: impl FnMut(usize) -> usize) -> usize {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            match self.state.compare_exchange_weak(state, f(state), AcqRel, Relaxed) {
+                Ok(prev) => return prev,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    fn limit(&self) -> usize {
+        self.bound.load(Relaxed).min(MAX_PERMITS)
+    }
+
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.bound.load(Relaxed) != UNBOUNDED
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        match self.bound.load(Relaxed) {
+            UNBOUNDED => self.total.load(Relaxed),
+            bound => bound,
+        }
+    }
+
+    pub(crate) fn available_permits(&self) -> usize {
+        free(self.state.load(Acquire)).max(0) as usize
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Acquire) & CLOSED != 0
+    }
+
+    pub(crate) fn waiter_count(&self) -> usize {
+        let locked = self.lock();
+        let Some(head) = locked.head() else { return 0 };
+        let mut count = 1;
+        // SAFETY: every node reached from `head` is linked.
+        let mut node = unsafe { locked.with_node(head, |n| n.next) }.unwrap();
+        while node != head {
+            count += 1;
+            // SAFETY: as above.
+            node = unsafe { locked.with_node(node, |n| n.next) }.unwrap();
+        }
+        count
+    }
+
+    /// The lock-free acquire attempt.
+    #[inline]
+    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
+        if n > MAX_PERMITS {
+            return Err(TryAcquireError::TooLarge);
+        }
+        let mut state = self.state.load(Relaxed);
+        if n == 0 {
+            // Zero permits are ready at once, even ahead of waiters.
+            return if state & CLOSED != 0 { Err(TryAcquireError::Closed) } else { Ok(()) };
+        }
+        loop {
+            let Some(next) = take_as_newcomer(state, n) else {
+                return Err(self.classify_failure(state, n));
+            };
+            match self.state.compare_exchange_weak(state, next, Acquire, Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    #[cold]
+    fn classify_failure(&self, state: usize, n: usize) -> TryAcquireError {
+        if state & CLOSED != 0 {
+            TryAcquireError::Closed
+        } else if n > self.bound.load(Relaxed) {
+            TryAcquireError::TooLarge
+        } else {
+            TryAcquireError::NoPermits
+        }
+    }
+
+    /// Returns `n` permits: one `fetch_add`, plus the lock if anyone waits.
+    #[inline]
+    pub(crate) fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let prev = self.state.fetch_add(permits(n), Release);
+        if prev & QUEUED != 0 {
+            self.grant_to_waiters();
+        }
+    }
+
+    #[cold]
+    fn grant_to_waiters(&self) {
+        let mut wakers = WakeList::new();
+        loop {
+            let more = self.lock().grant(&mut wakers);
+            wakers.wake_all();
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// Adds `n` permits to the managed total (checked), then releases them.
+    pub(crate) fn add(&self, n: usize) -> Result<(), ReleaseError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let mut wakers = WakeList::new();
+        {
+            let mut locked = self.lock();
+            let bound = self.bound.load(Relaxed);
+            let total = self.total.load(Relaxed);
+            // `total` only shrinks concurrently (forgetting), so a check made
+            // now stays true.
+            if n > self.limit() - total.min(self.limit()) {
+                return Err(if bound == UNBOUNDED || bound > MAX_PERMITS {
+                    ReleaseError::ExceedsMaxPermits
+                } else {
+                    ReleaseError::ExceedsCapacity
+                });
+            }
+            self.total.fetch_add(n, Relaxed);
+            self.state.fetch_add(permits(n), Release);
+            if locked.grant(&mut wakers) {
+                drop(locked);
+                wakers.wake_all();
+                self.grant_to_waiters();
+            }
+        }
+        wakers.wake_all();
+        Ok(())
+    }
+
+    /// Takes up to `n` free permits out of the semaphore for good.
+    pub(crate) fn forget_free(&self, n: usize) -> usize {
+        let mut taken = 0;
+        self.update_state(|s| {
+            taken = (free(s).max(0) as usize).min(n);
+            s.wrapping_sub(permits(taken))
+        });
+        self.total.fetch_sub(taken, Relaxed);
+        taken
+    }
+
+    /// Forgets `n` held permits. They pay any debt left by a shrink first
+    /// (the semaphore wanted fewer permits anyway); the rest leave the managed
+    /// total. Under the lock, so that `set_capacity` sees both counters move
+    /// together.
+    pub(crate) fn forget_held(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let _locked = self.lock();
+        let mut paid = 0;
+        self.update_state(|s| {
+            paid = (-free(s)).clamp(0, n as isize) as usize;
+            s.wrapping_add(permits(paid))
+        });
+        self.total.fetch_sub(n - paid, Relaxed);
+    }
+
+    pub(crate) fn set_capacity(&self, n: usize) {
+        assert!(n <= MAX_PERMITS, "capacity above MAX_PERMITS");
+        let mut wakers = WakeList::new();
+        let mut locked = self.lock();
+        let old = self.total.swap(n, Relaxed);
+        if n >= old {
+            self.state.fetch_add(permits(n - old), Release);
+        } else {
+            // Free permits go now; what is held is owed and paid by releases.
+            self.state.fetch_sub(permits(old - n), Release);
+        }
+        if self.is_bounded() && self.bound.swap(n, Relaxed) > n {
+            locked = self.fail_oversized(locked, n, &mut wakers);
+        }
+        while locked.grant(&mut wakers) {
+            drop(locked);
+            wakers.wake_all();
+            locked = self.lock();
+        }
+        drop(locked);
+        wakers.wake_all();
+    }
+
+    /// Fails every waiter that asks for more than `bound`, returning what it
+    /// was assigned. Rare (a bounded semaphore shrinking), so it simply
+    /// searches from the head again after each removal.
+    fn fail_oversized<'a>(&'a self, mut locked: Locked<'a>, bound: usize, wakers: &mut WakeList) -> Locked<'a> {
+        while let Some(node) = Self::find_oversized(&locked, bound) {
+            if wakers.is_full() {
+                drop(locked);
+                wakers.wake_all();
+                locked = self.lock();
+                continue;
+            }
+            // SAFETY: `node` is linked, hence alive; we hold the lock.
+            let waiter = unsafe { node.as_ref() };
+            let assigned = waiter.requested - waiter.needed.load(Relaxed);
+            self.state.fetch_add(permits(assigned), Release);
+            // SAFETY: `node` is linked.
+            unsafe { locked.complete(node, NEEDED_TOO_LARGE, wakers) };
+        }
+        locked
+    }
+
+    fn find_oversized(locked: &Locked<'_>, bound: usize) -> Option<NonNull<Waiter>> {
+        let head = locked.head()?;
+        let mut node = head;
+        loop {
+            // SAFETY: every node reached from `head` is linked, hence alive.
+            if unsafe { node.as_ref() }.requested > bound {
+                return Some(node);
+            }
+            // SAFETY: as above.
+            node = unsafe { locked.with_node(node, |n| n.next) }.unwrap();
+            if node == head {
+                return None;
+            }
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        let mut wakers = WakeList::new();
+        loop {
+            let mut locked = self.lock();
+            self.state.fetch_or(CLOSED, Release);
+            let mut refund = 0;
+            while let Some(head) = locked.head() {
+                if wakers.is_full() {
+                    break;
+                }
+                // SAFETY: `head` is linked, hence alive; we hold the lock.
+                let waiter = unsafe { head.as_ref() };
+                refund += waiter.requested - waiter.needed.load(Relaxed);
+                // SAFETY: `head` is linked.
+                unsafe { locked.complete(head, NEEDED_CLOSED, &mut wakers) };
+            }
+            self.state.fetch_add(permits(refund), Release);
+            let done = locked.head().is_none();
+            drop(locked);
+            wakers.wake_all();
+            if done {
+                return;
+            }
+        }
+    }
+}
+
+/// What an acquire future has done so far.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    /// Not yet polled.
+    Idle,
+    /// The waiter is (or was, until someone completed it) in the queue.
+    Queued,
+    /// The outcome was returned from `poll`.
+    Done,
+}
+
+/// The state of one acquire: shared by [`Acquire`](crate::futures::Acquire)
+/// and [`AcquireOwned`](crate::futures::AcquireOwned).
+pub(crate) struct RawAcquire {
+    node: Waiter,
+    phase: Phase,
+}
+
+impl RawAcquire {
+    loom_const_fn! {
+        pub(crate) fn new(n: usize) -> Self {
+            Self {
+                node: Waiter {
+                    needed: AtomicUsize::new(n),
+                    requested: n,
+                    inner: UnsafeCell::new(WaiterInner {
+                        prev: None,
+                        next: None,
+                        waker: None,
+                        notified: false,
+                    }),
+                    _pinned: PhantomPinned,
+                },
+                phase: Phase::Idle,
+            }
+        }
+    }
+
+    pub(crate) fn requested(&self) -> usize {
+        self.node.requested
+    }
+
+    pub(crate) fn is_queued(&self) -> bool {
+        self.phase == Phase::Queued
+    }
+
+    /// Polls for the permits. On `Ready(Ok(()))` the caller owns
+    /// `requested()` permits.
+    pub(crate) fn poll(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        // SAFETY: `node` is never moved out of `self`: we only use it through
+        // a pinned pointer while it may be linked.
+        let this = unsafe { self.get_unchecked_mut() };
+        let result = match this.phase {
+            Phase::Idle => {
+                let n = this.node.requested;
+                match sem.try_acquire(n) {
+                    Ok(()) => Poll::Ready(Ok(())),
+                    Err(TryAcquireError::Closed) => Poll::Ready(Err(AcquireError::Closed)),
+                    Err(TryAcquireError::TooLarge) => Poll::Ready(Err(AcquireError::TooLarge)),
+                    Err(_) => this.poll_enqueue(sem, cx),
+                }
+            }
+            Phase::Queued => this.poll_queued(sem, cx),
+            Phase::Done => panic!("acquire future polled after completion"),
+        };
+        if result.is_ready() {
+            this.phase = Phase::Done;
+        }
+        result
+    }
+
+    #[cold]
+    fn poll_enqueue(&mut self, sem: &RawSemaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+        let n = self.node.requested;
+        // Cloned before locking: no user code runs under the lock.
+        let waker = cx.waker().clone();
+        let mut locked = sem.lock();
+        if n > sem.bound.load(Relaxed) {
+            return Poll::Ready(Err(AcquireError::TooLarge));
+        }
+        let mut state = sem.state.load(Acquire);
+        let assigned = loop {
+            if state & CLOSED != 0 {
+                return Poll::Ready(Err(AcquireError::Closed));
+            }
+            let (next, assigned) = match take_as_newcomer(state, n) {
+                Some(next) => (next, n),
+                None => {
+                    let first = state & QUEUED == 0;
+                    let overtakes = if first { fresh_overtakes(state) } else { state & OVERTAKE_MASK };
+                    // The first waiter in hand-off mode keeps what is free now.
+                    let assigned = if first && overtakes >= OVERTAKES_AT_LIMIT {
+                        (free(state).max(0) as usize).min(n)
+                    } else {
+                        0
+                    };
+                    let next = (state.wrapping_sub(permits(assigned)) & !OVERTAKE_MASK) | QUEUED | overtakes;
+                    (next, assigned)
+                }
+            };
+            match sem.state.compare_exchange(state, next, AcqRel, Acquire) {
+                Ok(_) => break assigned,
+                Err(actual) => state = actual,
+            }
+        };
+        if assigned == n {
+            drop(locked);
+            drop(waker);
+            return Poll::Ready(Ok(()));
+        }
+        self.node.needed.store(n - assigned, Relaxed);
+        let node = NonNull::from(&self.node);
+        // SAFETY: the node is pinned inside this future (we were polled through
+        // `Pin`), not linked yet, and will be unlinked under the lock before
+        // the future is dropped (`cancel`).
+        unsafe {
+            locked.push_back(node);
+            locked.with_node(node, |w| w.waker = Some(waker));
+        }
+        self.phase = Phase::Queued;
+        Poll::Pending
+    }
+
+    /// Reads the outcome recorded by whoever unlinked the node, if any.
+    #[inline]
+    fn outcome(needed: usize) -> Option<Result<(), AcquireError>> {
+        match needed {
+            0 => Some(Ok(())),
+            NEEDED_CLOSED => Some(Err(AcquireError::Closed)),
+            NEEDED_TOO_LARGE => Some(Err(AcquireError::TooLarge)),
+            _ => None,
+        }
+    }
+
+    fn poll_queued(&mut self, sem: &RawSemaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+        if let Some(outcome) = Self::outcome(self.node.needed.load(Acquire)) {
+            return Poll::Ready(outcome);
+        }
+        self.poll_queued_slow(sem, cx)
+    }
+
+    #[cold]
+    fn poll_queued_slow(&mut self, sem: &RawSemaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+        // Cloned before locking: no user code runs under the lock.
+        let new_waker = cx.waker().clone();
+        let mut wakers = WakeList::new();
+        let mut locked = sem.lock();
+        let node = NonNull::from(&self.node);
+        let mut spare_waker = None;
+        let result = 'locked: {
+            if let Some(outcome) = Self::outcome(self.node.needed.load(Acquire)) {
+                spare_waker = Some(new_waker);
+                break 'locked Poll::Ready(outcome.map(|()| false));
+            }
+            // Register first: `grant` below may notify us, which takes the waker.
+            // SAFETY: `node` is linked.
+            unsafe {
+                locked.with_node(node, |w| {
+                    w.notified = false;
+                    if w.waker.as_ref().is_some_and(|old| old.will_wake(&new_waker)) {
+                        spare_waker = Some(new_waker);
+                    } else {
+                        spare_waker = w.waker.replace(new_waker);
+                    }
+                })
+            };
+            // Throughput policy: the head may take what is free, as a newcomer
+            // would, while newcomers are still allowed.
+            if locked.head() == Some(node) {
+                let needed = self.node.needed.load(Relaxed);
+                let mut state = sem.state.load(Acquire);
+                while newcomers_allowed(state) && free(state) >= needed as isize {
+                    match sem
+                        .state
+                        .compare_exchange(state, state.wrapping_sub(permits(needed)), AcqRel, Acquire)
+                    {
+                        Ok(_) => {
+                            // Our own waker must not be woken: take it first.
+                            // SAFETY: `node` is linked.
+                            let own = unsafe { locked.with_node(node, |w| w.waker.take()) };
+                            drop(core::mem::replace(&mut spare_waker, own));
+                            // SAFETY: `node` is linked.
+                            unsafe { locked.complete(node, 0, &mut wakers) };
+                            // The next head may be served by what is left.
+                            let more = locked.grant(&mut wakers);
+                            break 'locked Poll::Ready(Ok(more));
+                        }
+                        Err(actual) => state = actual,
+                    }
+                }
+            }
+            // In hand-off mode this may complete us (and wake us once more,
+            // harmlessly); otherwise it may notify us, which wakes us again.
+            let more = locked.grant(&mut wakers);
+            match Self::outcome(self.node.needed.load(Acquire)) {
+                Some(Ok(())) => Poll::Ready(Ok(more)),
+                Some(Err(e)) => Poll::Ready(Err(e)),
+                None => {
+                    if more {
+                        drop(locked);
+                        wakers.wake_all();
+                        sem.grant_to_waiters();
+                        locked = sem.lock();
+                    }
+                    Poll::Pending
+                }
+            }
+        };
+        drop(locked);
+        wakers.wake_all();
+        drop(spare_waker);
+        match result {
+            Poll::Ready(Ok(more)) => {
+                if more {
+                    sem.grant_to_waiters();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Called when the future is dropped: leaves the queue and gives back
+    /// every permit this acquire was assigned.
+    pub(crate) fn cancel(self: Pin<&mut Self>, sem: &RawSemaphore) {
+        // SAFETY: we do not move out of `self`.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.phase != Phase::Queued {
+            return;
+        }
+        this.phase = Phase::Done;
+        let n = this.node.requested;
+        match Self::outcome(this.node.needed.load(Acquire)) {
+            // Granted but never polled: the permits are ours to return.
+            Some(Ok(())) => return sem.release(n),
+            Some(Err(_)) => return,
+            None => {}
+        }
+        let mut wakers = WakeList::new();
+        let mut locked = sem.lock();
+        let needed = this.node.needed.load(Acquire);
+        match Self::outcome(needed) {
+            Some(Ok(())) => {
+                drop(locked);
+                return sem.release(n);
+            }
+            Some(Err(_)) => return,
+            None => {}
+        }
+        let node = NonNull::from(&this.node);
+        // SAFETY: `node` is linked.
+        let old_waker = unsafe { locked.with_node(node, |w| w.waker.take()) };
+        // SAFETY: `node` is linked; after this nobody else can reach it.
+        unsafe { locked.unlink(node) };
+        let assigned = n - needed;
+        if assigned > 0 {
+            sem.state.fetch_add(permits(assigned), Release);
+        }
+        let more = locked.grant(&mut wakers);
+        drop(locked);
+        wakers.wake_all();
+        if more {
+            sem.grant_to_waiters();
+        }
+        drop(old_waker);
+    }
+}
