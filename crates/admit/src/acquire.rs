@@ -9,12 +9,12 @@ use core::task::{Context, Poll};
 #[cfg(feature = "alloc")]
 use alloc::sync::Arc;
 
+use crate::Semaphore;
 use crate::error::AcquireError;
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
 use crate::permit::Permit;
 use crate::raw::RawAcquire;
-use crate::Semaphore;
 
 /// The future returned by [`Semaphore::acquire`] and
 /// [`Semaphore::acquire_many`].

@@ -41,6 +41,7 @@ mod acquire;
 mod error;
 mod lock;
 mod permit;
+pub mod rate;
 mod raw;
 mod semaphore;
 mod sync;

@@ -78,7 +78,9 @@ impl<'a> Permit<'a> {
     /// assert_eq!(sem.capacity(), 1);
     /// ```
     pub fn forget(mut self) {
-        self.sem.raw().forget_held(core::mem::take(&mut self.permits));
+        self.sem
+            .raw()
+            .forget_held(core::mem::take(&mut self.permits));
     }
 
     /// Splits `n` permits off into a new permit; `None` if this holds fewer
@@ -137,7 +139,9 @@ impl Drop for Permit<'_> {
 
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("permits", &self.permits).finish_non_exhaustive()
+        f.debug_struct("Permit")
+            .field("permits", &self.permits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -213,7 +217,9 @@ impl OwnedPermit {
     /// assert_eq!(sem.capacity(), 1);
     /// ```
     pub fn forget(mut self) {
-        self.sem.raw().forget_held(core::mem::take(&mut self.permits));
+        self.sem
+            .raw()
+            .forget_held(core::mem::take(&mut self.permits));
     }
 
     /// Splits `n` permits off into a new permit; `None` if this holds fewer
@@ -274,6 +280,8 @@ impl Drop for OwnedPermit {
 #[cfg(feature = "alloc")]
 impl fmt::Debug for OwnedPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPermit").field("permits", &self.permits).finish_non_exhaustive()
+        f.debug_struct("OwnedPermit")
+            .field("permits", &self.permits)
+            .finish_non_exhaustive()
     }
 }

@@ -188,6 +188,16 @@ pub(crate) struct Waiter {
     _pinned: PhantomPinned,
 }
 
+// SAFETY: the raw links and the waker are only accessed under the
+// semaphore's lock while the waiter is linked, or by its owner (through `&mut`)
+// once it is unlinked; `needed` is atomic and `requested` immutable. So a
+// waiter (and the future that embeds it) may move to or be shared with another
+// thread.
+unsafe impl Send for Waiter {}
+// SAFETY: as for `Send`: `&Waiter` only exposes the atomic `needed` and the
+// immutable `requested` without the lock.
+unsafe impl Sync for Waiter {}
+
 struct WaiterInner {
     prev: Option<NonNull<Waiter>>,
     next: Option<NonNull<Waiter>>,
@@ -221,11 +231,17 @@ impl Locked<'_> {
     ///
     /// `node` must be linked in this semaphore's queue.
     #[inline]
-    unsafe fn with_node<R>(&self, node: NonNull<Waiter>, f: impl FnOnce(&mut WaiterInner) -> R) -> R {
+    unsafe fn with_node<R>(
+        &self,
+        node: NonNull<Waiter>,
+        f: impl FnOnce(&mut WaiterInner) -> R,
+    ) -> R {
         // SAFETY: linked nodes are alive (their owners unlink them under this
         // lock before freeing them) and their `inner` is guarded by the lock
         // we hold.
-        unsafe { node.as_ref() }.inner.with_mut(|inner| f(unsafe { &mut *inner }))
+        unsafe { node.as_ref() }
+            .inner
+            .with_mut(|inner| f(unsafe { &mut *inner }))
     }
 
     /// # Safety
@@ -297,7 +313,12 @@ impl Locked<'_> {
     /// # Safety
     ///
     /// `node` must be linked in this semaphore's queue.
-    unsafe fn complete(&mut self, node: NonNull<Waiter>, final_needed: usize, wakers: &mut WakeList) {
+    unsafe fn complete(
+        &mut self,
+        node: NonNull<Waiter>,
+        final_needed: usize,
+        wakers: &mut WakeList,
+    ) {
         // SAFETY: linked (caller).
         let waker = unsafe { self.with_node(node, |n| n.waker.take()) };
         // SAFETY: linked (caller).
@@ -316,7 +337,9 @@ impl Locked<'_> {
     /// `wakers` is full.
     fn grant(&mut self, wakers: &mut WakeList) -> bool {
         loop {
-            let Some(head) = self.head() else { return false };
+            let Some(head) = self.head() else {
+                return false;
+            };
             if wakers.is_full() {
                 return true;
             }
@@ -359,7 +382,9 @@ impl Locked<'_> {
             }
             if take < needed {
                 // SAFETY: `head` is linked; we hold the lock.
-                unsafe { head.as_ref() }.needed.store(needed - take, Release);
+                unsafe { head.as_ref() }
+                    .needed
+                    .store(needed - take, Release);
                 return false;
             }
             // SAFETY: `head` is linked.
@@ -424,7 +449,10 @@ impl RawSemaphore {
     fn update_state(&self, mut f: impl FnMut(usize) -> usize) -> usize {
         let mut state = self.state.load(Relaxed);
         loop {
-            match self.state.compare_exchange_weak(state, f(state), AcqRel, Relaxed) {
+            match self
+                .state
+                .compare_exchange_weak(state, f(state), AcqRel, Relaxed)
+            {
                 Ok(prev) => return prev,
                 Err(actual) => state = actual,
             }
@@ -477,13 +505,20 @@ impl RawSemaphore {
         let mut state = self.state.load(Relaxed);
         if n == 0 {
             // Zero permits are ready at once, even ahead of waiters.
-            return if state & CLOSED != 0 { Err(TryAcquireError::Closed) } else { Ok(()) };
+            return if state & CLOSED != 0 {
+                Err(TryAcquireError::Closed)
+            } else {
+                Ok(())
+            };
         }
         loop {
             let Some(next) = take_as_newcomer(state, n) else {
                 return Err(self.classify_failure(state, n));
             };
-            match self.state.compare_exchange_weak(state, next, Acquire, Relaxed) {
+            match self
+                .state
+                .compare_exchange_weak(state, next, Acquire, Relaxed)
+            {
                 Ok(_) => return Ok(()),
                 Err(actual) => state = actual,
             }
@@ -610,7 +645,12 @@ impl RawSemaphore {
     /// Fails every waiter that asks for more than `bound`, returning what it
     /// was assigned. Rare (a bounded semaphore shrinking), so it simply
     /// searches from the head again after each removal.
-    fn fail_oversized<'a>(&'a self, mut locked: Locked<'a>, bound: usize, wakers: &mut WakeList) -> Locked<'a> {
+    fn fail_oversized<'a>(
+        &'a self,
+        mut locked: Locked<'a>,
+        bound: usize,
+        wakers: &mut WakeList,
+    ) -> Locked<'a> {
         while let Some(node) = Self::find_oversized(&locked, bound) {
             if wakers.is_full() {
                 drop(locked);
@@ -747,7 +787,11 @@ impl RawAcquire {
     }
 
     #[cold]
-    fn poll_enqueue(&mut self, sem: &RawSemaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+    fn poll_enqueue(
+        &mut self,
+        sem: &RawSemaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
         let n = self.node.requested;
         // Cloned before locking: no user code runs under the lock.
         let waker = cx.waker().clone();
@@ -764,14 +808,20 @@ impl RawAcquire {
                 Some(next) => (next, n),
                 None => {
                     let first = state & QUEUED == 0;
-                    let overtakes = if first { fresh_overtakes(state) } else { state & OVERTAKE_MASK };
+                    let overtakes = if first {
+                        fresh_overtakes(state)
+                    } else {
+                        state & OVERTAKE_MASK
+                    };
                     // The first waiter in hand-off mode keeps what is free now.
                     let assigned = if first && overtakes >= OVERTAKES_AT_LIMIT {
                         (free(state).max(0) as usize).min(n)
                     } else {
                         0
                     };
-                    let next = (state.wrapping_sub(permits(assigned)) & !OVERTAKE_MASK) | QUEUED | overtakes;
+                    let next = (state.wrapping_sub(permits(assigned)) & !OVERTAKE_MASK)
+                        | QUEUED
+                        | overtakes;
                     (next, assigned)
                 }
             };
@@ -809,7 +859,11 @@ impl RawAcquire {
         }
     }
 
-    fn poll_queued(&mut self, sem: &RawSemaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+    fn poll_queued(
+        &mut self,
+        sem: &RawSemaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
         if let Some(outcome) = Self::outcome(self.node.needed.load(Acquire)) {
             return Poll::Ready(outcome);
         }
@@ -817,7 +871,11 @@ impl RawAcquire {
     }
 
     #[cold]
-    fn poll_queued_slow(&mut self, sem: &RawSemaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+    fn poll_queued_slow(
+        &mut self,
+        sem: &RawSemaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
         // Cloned before locking: no user code runs under the lock.
         let new_waker = cx.waker().clone();
         let mut wakers = WakeList::new();
@@ -834,7 +892,10 @@ impl RawAcquire {
             unsafe {
                 locked.with_node(node, |w| {
                     w.notified = false;
-                    if w.waker.as_ref().is_some_and(|old| old.will_wake(&new_waker)) {
+                    if w.waker
+                        .as_ref()
+                        .is_some_and(|old| old.will_wake(&new_waker))
+                    {
                         spare_waker = Some(new_waker);
                     } else {
                         spare_waker = w.waker.replace(new_waker);
@@ -847,10 +908,12 @@ impl RawAcquire {
                 let needed = self.node.needed.load(Relaxed);
                 let mut state = sem.state.load(Acquire);
                 while newcomers_allowed(state) && free(state) >= needed as isize {
-                    match sem
-                        .state
-                        .compare_exchange(state, state.wrapping_sub(permits(needed)), AcqRel, Acquire)
-                    {
+                    match sem.state.compare_exchange(
+                        state,
+                        state.wrapping_sub(permits(needed)),
+                        AcqRel,
+                        Acquire,
+                    ) {
                         Ok(_) => {
                             // Our own waker must not be woken: take it first.
                             // SAFETY: `node` is linked.

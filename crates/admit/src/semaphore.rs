@@ -404,7 +404,10 @@ impl Semaphore {
     /// drop(permit);
     /// ```
     #[cfg(feature = "alloc")]
-    pub fn try_acquire_many_owned(self: Arc<Self>, n: usize) -> Result<OwnedPermit, TryAcquireError> {
+    pub fn try_acquire_many_owned(
+        self: Arc<Self>,
+        n: usize,
+    ) -> Result<OwnedPermit, TryAcquireError> {
         self.raw.try_acquire(n)?;
         Ok(OwnedPermit::new(self, n))
     }

@@ -108,9 +108,17 @@ impl Model {
             self.free -= n as i64;
             Outcome::Granted
         } else {
-            let assigned = if self.queue.is_empty() { (self.free.max(0) as usize).min(n) } else { 0 };
+            let assigned = if self.queue.is_empty() {
+                (self.free.max(0) as usize).min(n)
+            } else {
+                0
+            };
             self.free -= assigned as i64;
-            self.queue.push_back(ModelWaiter { id, requested: n, needed: n - assigned });
+            self.queue.push_back(ModelWaiter {
+                id,
+                requested: n,
+                needed: n - assigned,
+            });
             Outcome::Waiting
         };
     }
@@ -159,8 +167,9 @@ impl Model {
         self.total = n;
         if self.bound.is_some() {
             self.bound = Some(n);
-            let (keep, fail): (VecDeque<_>, VecDeque<_>) =
-                std::mem::take(&mut self.queue).into_iter().partition(|w| w.requested <= n);
+            let (keep, fail): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.queue)
+                .into_iter()
+                .partition(|w| w.requested <= n);
             self.queue = keep;
             for w in fail {
                 self.free += (w.requested - w.needed) as i64;
@@ -177,7 +186,11 @@ struct Pending<'a> {
 }
 
 fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let sem = if bounded { Semaphore::bounded(initial) } else { Semaphore::new(initial) };
+    let sem = if bounded {
+        Semaphore::bounded(initial)
+    } else {
+        Semaphore::new(initial)
+    };
     let mut model = Model {
         free: initial as i64,
         total: initial,
@@ -199,12 +212,24 @@ fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError>
                 let mut fut = Box::pin(sem.acquire_many(n));
                 match poll_noop(fut.as_mut()) {
                     Poll::Ready(Ok(p)) => {
-                        prop_assert_eq!(model.outcomes[id], Outcome::Granted, "acquire({}) {:?}", n, model);
+                        prop_assert_eq!(
+                            model.outcomes[id],
+                            Outcome::Granted,
+                            "acquire({}) {:?}",
+                            n,
+                            model
+                        );
                         held.push(p);
                     }
                     Poll::Ready(Err(e)) => prop_assert_eq!(model.outcomes[id], Outcome::Failed(e)),
                     Poll::Pending => {
-                        prop_assert_eq!(model.outcomes[id], Outcome::Waiting, "acquire({}) {:?}", n, model);
+                        prop_assert_eq!(
+                            model.outcomes[id],
+                            Outcome::Waiting,
+                            "acquire({}) {:?}",
+                            n,
+                            model
+                        );
                         pending.push(Pending { id, fut });
                     }
                 }
@@ -223,7 +248,9 @@ fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError>
                             prop_assert_eq!(model.outcomes[p.id], Outcome::Granted);
                             held.push(permit);
                         }
-                        Poll::Ready(Err(e)) => prop_assert_eq!(model.outcomes[p.id], Outcome::Failed(e)),
+                        Poll::Ready(Err(e)) => {
+                            prop_assert_eq!(model.outcomes[p.id], Outcome::Failed(e))
+                        }
                         Poll::Pending => {
                             prop_assert_eq!(model.outcomes[p.id], Outcome::Waiting);
                             still.push(p);
@@ -270,7 +297,12 @@ fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError>
             }
             Op::Cancel(_) | Op::Release(_) | Op::ForgetHeld(_) => {}
         }
-        prop_assert_eq!(sem.available_permits() as i64, model.free.max(0), "free after {:?}", model);
+        prop_assert_eq!(
+            sem.available_permits() as i64,
+            model.free.max(0),
+            "free after {:?}",
+            model
+        );
         prop_assert_eq!(sem.waiter_count(), model.queue.len());
         prop_assert_eq!(sem.is_closed(), model.closed);
         let capacity = model.bound.unwrap_or(model.total);
@@ -287,7 +319,11 @@ fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError>
     drop(held);
     let expected = model.free
         + (held_permits + granted_unpolled) as i64
-        + model.queue.iter().map(|w| (w.requested - w.needed) as i64).sum::<i64>();
+        + model
+            .queue
+            .iter()
+            .map(|w| (w.requested - w.needed) as i64)
+            .sum::<i64>();
     prop_assert_eq!(sem.available_permits() as i64, expected.max(0));
     prop_assert_eq!(sem.waiter_count(), 0);
     Ok(())
@@ -297,13 +333,20 @@ fn sem_requested(p: &Pending<'_>) -> usize {
     // The Debug output is the only public view of the request size.
     let s = format!("{:?}", p.fut);
     let start = s.find("permits: ").unwrap() + "permits: ".len();
-    s[start..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    s[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 512 },
-        ..ProptestConfig::default()
+    #![proptest_config(if cfg!(miri) {
+        // Miri isolates the file system, which failure persistence needs.
+        ProptestConfig { cases: 3, failure_persistence: None, ..ProptestConfig::default() }
+    } else {
+        ProptestConfig { cases: 512, ..ProptestConfig::default() }
     })]
 
     #[test]

@@ -25,7 +25,10 @@ fn queue<'a>(sem: &'a Semaphore, sizes: &[usize]) -> Vec<(Waiting<'a>, Arc<Count
         .map(|&n| {
             let mut fut = Box::pin(sem.acquire_many(n));
             let waker = CountingWaker::new();
-            assert!(poll_with(fut.as_mut(), &waker).is_pending(), "acquire_many({n}) should queue");
+            assert!(
+                poll_with(fut.as_mut(), &waker).is_pending(),
+                "acquire_many({n}) should queue"
+            );
             (fut, waker)
         })
         .collect()
@@ -44,7 +47,11 @@ fn fifo_order_of_wakeups_and_grants() {
     for i in 0..4 {
         sem.add_permits(1);
         let expected: Vec<usize> = (0..4).map(|j| usize::from(j <= i)).collect();
-        assert_eq!(wakes(&waiting), expected, "release {i} must wake waiter {i} only");
+        assert_eq!(
+            wakes(&waiting),
+            expected,
+            "release {i} must wake waiter {i} only"
+        );
         // Later waiters are still pending; waiter i is granted.
         for (j, (fut, w)) in waiting.iter_mut().enumerate().skip(i) {
             match poll_with(fut.as_mut(), w) {
@@ -68,7 +75,10 @@ fn later_acquire_never_overtakes_a_queued_waiter() {
     let mut first = queue(&sem, &[1]);
     drop(held); // goes straight to `first`
     let mut late = pin!(sem.acquire());
-    assert!(poll_noop(late.as_mut()).is_pending(), "a newcomer must queue behind");
+    assert!(
+        poll_noop(late.as_mut()).is_pending(),
+        "a newcomer must queue behind"
+    );
     assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
     let (fut, w) = &mut first[0];
     let permit = match poll_with(fut.as_mut(), w) {
@@ -95,12 +105,18 @@ fn weighted_head_blocks_smaller_and_gets_partial_assignment() {
     let held = sem.try_acquire_many(2).unwrap();
     let mut waiting = queue(&sem, &[3, 1]);
     drop(held);
-    assert_eq!(wakes(&waiting), [0, 0], "2 of 3 permits: nobody can proceed yet");
+    assert_eq!(
+        wakes(&waiting),
+        [0, 0],
+        "2 of 3 permits: nobody can proceed yet"
+    );
     assert_eq!(sem.available_permits(), 0, "assigned to the head, not free");
     sem.add_permits(1);
     assert_eq!(wakes(&waiting), [1, 0]);
     let (fut, w) = &mut waiting[0];
-    let Poll::Ready(Ok(big)) = poll_with(fut.as_mut(), w) else { panic!("head not granted") };
+    let Poll::Ready(Ok(big)) = poll_with(fut.as_mut(), w) else {
+        panic!("head not granted")
+    };
     assert_eq!(big.num_permits(), 3);
     drop(big);
     assert_eq!(wakes(&waiting), [1, 1]);
@@ -177,11 +193,23 @@ fn cancel_granted_but_not_polled_returns_permits() {
 #[test]
 fn requests_that_can_never_succeed_fail_at_once() {
     let sem = Semaphore::new(1);
-    assert_eq!(poll_noop(pin!(sem.acquire_many(MAX_PERMITS + 1))).map(|r| r.err()), Poll::Ready(Some(AcquireError::TooLarge)));
-    assert_eq!(sem.try_acquire_many(usize::MAX).unwrap_err(), TryAcquireError::TooLarge);
+    assert_eq!(
+        poll_noop(pin!(sem.acquire_many(MAX_PERMITS + 1))).map(|r| r.err()),
+        Poll::Ready(Some(AcquireError::TooLarge))
+    );
+    assert_eq!(
+        sem.try_acquire_many(usize::MAX).unwrap_err(),
+        TryAcquireError::TooLarge
+    );
     let bounded = Semaphore::bounded(3);
-    assert_eq!(poll_noop(pin!(bounded.acquire_many(4))).map(|r| r.err()), Poll::Ready(Some(AcquireError::TooLarge)));
-    assert_eq!(bounded.try_acquire_many(4).unwrap_err(), TryAcquireError::TooLarge);
+    assert_eq!(
+        poll_noop(pin!(bounded.acquire_many(4))).map(|r| r.err()),
+        Poll::Ready(Some(AcquireError::TooLarge))
+    );
+    assert_eq!(
+        bounded.try_acquire_many(4).unwrap_err(),
+        TryAcquireError::TooLarge
+    );
     // An unbounded semaphore can grow, so a large request waits.
     assert!(poll_noop(pin!(sem.acquire_many(4))).is_pending());
 }
@@ -190,11 +218,16 @@ fn requests_that_can_never_succeed_fail_at_once() {
 fn acquire_zero_is_ready_at_once_even_behind_waiters() {
     let sem = Semaphore::new(0);
     let _waiting = queue(&sem, &[1]);
-    let Poll::Ready(Ok(p)) = poll_noop(pin!(sem.acquire_many(0))) else { panic!("not ready") };
+    let Poll::Ready(Ok(p)) = poll_noop(pin!(sem.acquire_many(0))) else {
+        panic!("not ready")
+    };
     assert_eq!(p.num_permits(), 0);
     assert!(sem.try_acquire_many(0).is_ok());
     sem.close();
-    assert_eq!(sem.try_acquire_many(0).unwrap_err(), TryAcquireError::Closed);
+    assert_eq!(
+        sem.try_acquire_many(0).unwrap_err(),
+        TryAcquireError::Closed
+    );
 }
 
 #[test]
@@ -230,10 +263,16 @@ fn close_wakes_every_waiter_with_closed() {
     sem.close();
     assert_eq!(wakes(&waiting), vec![1; 100]);
     for (fut, w) in &mut waiting {
-        assert!(matches!(poll_with(fut.as_mut(), w), Poll::Ready(Err(AcquireError::Closed))));
+        assert!(matches!(
+            poll_with(fut.as_mut(), w),
+            Poll::Ready(Err(AcquireError::Closed))
+        ));
     }
     assert_eq!(sem.waiter_count(), 0);
-    assert!(matches!(poll_noop(pin!(sem.acquire())), Poll::Ready(Err(AcquireError::Closed))));
+    assert!(matches!(
+        poll_noop(pin!(sem.acquire())),
+        Poll::Ready(Err(AcquireError::Closed))
+    ));
     assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
 }
 
@@ -247,7 +286,11 @@ fn permits_released_after_close_are_counted_and_partial_assignments_refunded() {
     sem.add_permits(2); // assigned to the waiter
     assert_eq!(sem.available_permits(), 0);
     sem.close();
-    assert_eq!(sem.available_permits(), 2, "the waiter's partial assignment comes back");
+    assert_eq!(
+        sem.available_permits(),
+        2,
+        "the waiter's partial assignment comes back"
+    );
     drop(held);
     assert_eq!(sem.available_permits(), 5);
     drop(waiting);
@@ -280,12 +323,19 @@ impl Drop for Reentrant {
 fn wakers_calling_back_into_the_semaphore_do_not_deadlock() {
     for close in [false, true] {
         let sem = Arc::new(Semaphore::new(0));
-        let reentrant = Arc::new(Reentrant { sem: sem.clone(), woken: AtomicUsize::new(0) });
+        let reentrant = Arc::new(Reentrant {
+            sem: sem.clone(),
+            woken: AtomicUsize::new(0),
+        });
         {
             let mut futs: Vec<_> = (0..40).map(|_| Box::pin(sem.acquire())).collect();
             let waker = Waker::from(reentrant.clone());
             for f in &mut futs {
-                assert!(f.as_mut().poll(&mut std::task::Context::from_waker(&waker)).is_pending());
+                assert!(
+                    f.as_mut()
+                        .poll(&mut std::task::Context::from_waker(&waker))
+                        .is_pending()
+                );
             }
             drop(waker);
             if close {
@@ -293,7 +343,11 @@ fn wakers_calling_back_into_the_semaphore_do_not_deadlock() {
             } else {
                 sem.add_permits(1); // each wake adds another: a chain through all 40
             }
-            assert_eq!(reentrant.woken.load(Ordering::SeqCst), 40, "close = {close}");
+            assert_eq!(
+                reentrant.woken.load(Ordering::SeqCst),
+                40,
+                "close = {close}"
+            );
         }
         let woken = reentrant.woken.load(Ordering::SeqCst);
         assert_eq!(woken, 40);
@@ -337,7 +391,10 @@ fn bounded_shrink_fails_waiters_above_the_new_bound() {
     sem.set_capacity(2);
     assert_eq!(wakes(&waiting), [1, 0]);
     let (fut, w) = &mut waiting[0];
-    assert!(matches!(poll_with(fut.as_mut(), w), Poll::Ready(Err(AcquireError::TooLarge))));
+    assert!(matches!(
+        poll_with(fut.as_mut(), w),
+        Poll::Ready(Err(AcquireError::TooLarge))
+    ));
     drop(held); // 2 absorbed, 1 to the small waiter, 1 free
     assert_eq!(wakes(&waiting), [1, 1]);
     assert_eq!(sem.available_permits(), 1);
@@ -362,10 +419,16 @@ fn throughput_policy_bounds_overtaking_then_hands_off() {
             Err(e) => panic!("{e}"),
         }
     }
-    assert_eq!(overtakes, OVERTAKE_LIMIT, "newcomers are let in up to the limit");
+    assert_eq!(
+        overtakes, OVERTAKE_LIMIT,
+        "newcomers are let in up to the limit"
+    );
     let (fut, w) = &mut head[0];
     assert!(w.wakes() >= 1);
-    assert!(matches!(poll_with(fut.as_mut(), w), Poll::Ready(Ok(_))), "then the head is served");
+    assert!(
+        matches!(poll_with(fut.as_mut(), w), Poll::Ready(Ok(_))),
+        "then the head is served"
+    );
     // With the head served, newcomers are welcome again.
     drop(head);
     assert!(sem.try_acquire().is_ok());
@@ -378,9 +441,15 @@ fn throughput_policy_notified_head_takes_free_permits() {
     let mut waiting = queue(&sem, &[1, 1]);
     drop(held);
     assert_eq!(wakes(&waiting), [1, 0], "only the head is told");
-    assert_eq!(sem.available_permits(), 1, "the permit stays free for whoever is first");
+    assert_eq!(
+        sem.available_permits(),
+        1,
+        "the permit stays free for whoever is first"
+    );
     let (fut, w) = &mut waiting[0];
-    let Poll::Ready(Ok(p)) = poll_with(fut.as_mut(), w) else { panic!("head should take it") };
+    let Poll::Ready(Ok(p)) = poll_with(fut.as_mut(), w) else {
+        panic!("head should take it")
+    };
     drop(p);
     assert_eq!(wakes(&waiting), [1, 1], "the next head is told in turn");
 }
@@ -424,7 +493,9 @@ fn owned_permits_and_futures() {
     let mut fut = pin!(sem.clone().acquire_many_owned(1));
     assert!(poll_noop(fut.as_mut()).is_pending());
     drop(p);
-    let Poll::Ready(Ok(p)) = poll_noop(fut.as_mut()) else { panic!("not granted") };
+    let Poll::Ready(Ok(p)) = poll_noop(fut.as_mut()) else {
+        panic!("not granted")
+    };
     assert!(Arc::ptr_eq(p.semaphore(), &sem));
     drop(p);
     assert_eq!(sem.available_permits(), 1);
@@ -444,14 +515,36 @@ fn debug_shows_the_state() {
     let sem = Semaphore::bounded(3);
     let _p = sem.try_acquire().unwrap();
     let s = format!("{sem:?}");
-    for needle in ["available_permits: 2", "capacity: 3", "bounded: true", "closed: false", "waiters: 0", "Fifo"] {
+    for needle in [
+        "available_permits: 2",
+        "capacity: 3",
+        "bounded: true",
+        "closed: false",
+        "waiters: 0",
+        "Fifo",
+    ] {
         assert!(s.contains(needle), "{s} lacks {needle}");
     }
 }
 
 #[test]
+fn futures_and_permits_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let sem = Arc::new(Semaphore::new(1));
+    send_sync(&sem.acquire());
+    send_sync(&sem.clone().acquire_owned());
+    send_sync(&sem.try_acquire().unwrap());
+    send_sync(&sem.clone().try_acquire_owned().unwrap());
+    send_sync(&*sem);
+}
+
+#[test]
 fn semaphore_is_at_most_40_bytes() {
-    assert!(size_of::<Semaphore>() <= 40, "{} bytes", size_of::<Semaphore>());
+    assert!(
+        size_of::<Semaphore>() <= 40,
+        "{} bytes",
+        size_of::<Semaphore>()
+    );
 }
 
 #[test]
@@ -477,5 +570,8 @@ fn errors_display_and_are_errors() {
     is_error(&TryAcquireError::NoPermits);
     is_error(&ReleaseError::ExceedsCapacity);
     assert_eq!(AcquireError::Closed.to_string(), "semaphore closed");
-    assert_eq!(TryAcquireError::from(AcquireError::TooLarge), TryAcquireError::TooLarge);
+    assert_eq!(
+        TryAcquireError::from(AcquireError::TooLarge),
+        TryAcquireError::TooLarge
+    );
 }

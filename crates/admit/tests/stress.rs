@@ -49,7 +49,8 @@ fn stress(fairness: Fairness) {
                         _ => Some(block_on(sem.acquire_many(n)).unwrap()),
                     };
                     if let Some(p) = permit {
-                        let now = in_use.fetch_add(p.num_permits(), Ordering::SeqCst) + p.num_permits();
+                        let now =
+                            in_use.fetch_add(p.num_permits(), Ordering::SeqCst) + p.num_permits();
                         max_seen.fetch_max(now, Ordering::SeqCst);
                         assert!(now <= CAPACITY, "{now} permits held at once");
                         if r & 64 == 0 {
