@@ -1,0 +1,150 @@
+//! `cargo xtask bench [--quick] [--no-run] [-- CRITERION_ARGS...]`: runs the criterion
+//! benchmarks of `admit-benches` and writes `docs/benchmarks.{md,json,svg}`.
+//!
+//! This module runs things and asks the machine about itself; reading criterion's files
+//! and rendering the report is `report.rs`.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::cmd::{Cmd, Error, Result, cargo};
+use crate::report::{self, Environment, Report};
+use crate::workspace::Workspace;
+
+/// The package that holds the benchmarks.
+pub const PACKAGE: &str = "admit-benches";
+
+/// What `cargo xtask bench` was asked to do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Pass `--quick` to criterion: stop sampling once the estimate is stable.
+    pub quick: bool,
+    /// Do not run anything: rewrite the report from the results already on disk.
+    pub no_run: bool,
+    /// Further arguments for criterion (a benchmark name filter, `--sample-size 10`, ...).
+    pub criterion_args: Vec<String>,
+}
+
+/// Runs the benchmarks (unless `--no-run`) and writes the report into `docs/`.
+///
+/// # Errors
+///
+/// The benchmarks package is missing, a benchmark fails, no results were found, or the
+/// report cannot be written.
+pub fn run(root: &Path, options: &Options) -> Result<Report> {
+    let workspace = Workspace::load(root)?;
+    let criterion_dir = match env::var_os("CRITERION_HOME") {
+        Some(home) if !home.is_empty() => PathBuf::from(home),
+        _ => workspace.target_directory.join("criterion"),
+    };
+
+    let mut since = None;
+    let command = if options.no_run {
+        format!(
+            "cargo xtask bench --no-run (results already in {})",
+            criterion_dir.display()
+        )
+    } else {
+        if workspace.package(PACKAGE).is_none() {
+            return Err(Error::new(format!(
+                "{PACKAGE} not present: no workspace package is named {PACKAGE}"
+            )));
+        }
+        // `--bench '*'` selects the criterion targets only: the library's libtest harness
+        // would reject criterion's arguments.
+        let mut cmd = cargo(root).args(["bench", "-p", PACKAGE, "--bench", "*"]);
+        let mut criterion_args = Vec::new();
+        if options.quick {
+            criterion_args.push("--quick".to_owned());
+        }
+        criterion_args.extend(options.criterion_args.iter().cloned());
+        if !criterion_args.is_empty() {
+            cmd = cmd.arg("--").args(criterion_args);
+        }
+        // A little slack for coarse file timestamps; older results are from earlier runs.
+        since = Some(SystemTime::now() - Duration::from_secs(1));
+        cmd.run()?;
+        cmd.display()
+    };
+
+    let measurements = report::collect(&criterion_dir, since)?;
+    if measurements.is_empty() {
+        return Err(Error::new(format!(
+            "no criterion results found under {}",
+            criterion_dir.display()
+        )));
+    }
+    let report = Report {
+        environment: environment(root, command),
+        measurements,
+    };
+    write_report(root, &report)?;
+    Ok(report)
+}
+
+/// Writes `docs/benchmarks.md`, `.json` and `.svg`.
+fn write_report(root: &Path, report: &Report) -> Result<()> {
+    let docs = root.join("docs");
+    fs::create_dir_all(&docs).map_err(|e| format!("creating {}: {e}", docs.display()))?;
+    for (name, contents) in [
+        ("benchmarks.md", report.markdown()),
+        ("benchmarks.json", report.json()),
+        ("benchmarks.svg", report.svg()),
+    ] {
+        let path = docs.join(name);
+        fs::write(&path, contents).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Where the numbers come from: date, machine, toolchain, revision. Anything that cannot
+/// be found out is reported as `unknown` rather than failing the run.
+fn environment(root: &Path, command: String) -> Environment {
+    let ask = |cmd: Cmd| {
+        cmd.current_dir(root)
+            .timeout(Duration::from_secs(30))
+            .probe()
+            .map(|out| out.trim().to_owned())
+            .ok()
+            .filter(|out| !out.is_empty())
+    };
+    let revision = match ask(Cmd::new("git").args(["rev-parse", "--short", "HEAD"])) {
+        None => "unknown".to_owned(),
+        Some(hash) => {
+            // The report's own files do not make the tree dirty: they change on every run.
+            let changes = ask(Cmd::new("git").args([
+                "status",
+                "--porcelain",
+                "--",
+                ".",
+                ":(exclude)docs/benchmarks.*",
+            ]));
+            if changes.is_some() {
+                format!("{hash}-dirty")
+            } else {
+                hash
+            }
+        }
+    };
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    Environment {
+        date: report::utc_timestamp(SystemTime::now()),
+        machine: ask(Cmd::new("uname").arg("-srm")).unwrap_or_else(|| "unknown".to_owned()),
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        toolchain: ask(Cmd::new("rustc").arg("--version")).unwrap_or_else(|| "unknown".to_owned()),
+        revision,
+        command,
+    }
+}
