@@ -1,0 +1,334 @@
+//! The runtime seam of `admit`, and everything built on it, written once.
+//!
+//! The core crate [`admit`] knows no runtime: its semaphore needs no clock, no timer and no
+//! task spawner. What does need them — timeouts, bounded task pools, rate limiting — lives
+//! here, generic over a small [`Runtime`] trait. The adapter crates (`admit-tokio`,
+//! `admit-async-std`, `admit-smol`) implement [`Runtime`] for their runtime, re-export
+//! `admit` and this crate's items with the runtime filled in, and stay a few hundred lines
+//! each. Users depend on one adapter, not on this crate.
+//!
+//! What lives here:
+//!
+//! * [`Runtime`] (spawn, sleep, clock, cooperative scheduling) and [`BlockOn`] (for tests and
+//!   benches only);
+//! * [`acquire_timeout`] and [`acquire_deadline`]: acquire or give up, losing no permit;
+//! * [`TaskPool`]: run many futures with at most K in flight, inline or spawned, results in
+//!   input order ([`TaskPool::gather`]) or in completion order ([`TaskPool::as_completed`]);
+//! * [`RateLimiter`]: at most N acquisitions per period, FIFO-fair, weighted, cancel-safe,
+//!   built on the arithmetic in [`admit::rate`];
+//! * [`acquire`] and friends: the core's acquire futures wrapped in the runtime's cooperative
+//!   scheduling (tokio's task budget);
+//! * with the `testing` feature, `testing`: the behaviour suite each adapter runs.
+//!
+//! What does not: the semaphore itself (in [`admit`]) and anything runtime-specific (in the
+//! adapters).
+//!
+//! # Examples
+//!
+//! Implementing the seam for a runtime is a few lines; here for a toy runtime that spawns a
+//! thread per task (the adapters are the real implementations):
+//!
+//! ```
+//! use admit_runtime::{BlockOn, Runtime};
+//! use std::future::{Future, Ready};
+//! use std::pin::Pin;
+//! use std::task::{Context, Poll};
+//! use std::time::{Duration, Instant};
+//!
+//! struct Threads;
+//!
+//! /// The output of a thread, delivered through a channel.
+//! struct Handle<T>(Option<std::sync::mpsc::Receiver<std::thread::Result<T>>>);
+//!
+//! impl<T> Future for Handle<T> {
+//!     type Output = T;
+//!     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
+//!         // A toy: blocks instead of registering a waker.
+//!         let received = self.0.take().unwrap().recv().unwrap();
+//!         Poll::Ready(received.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+//!     }
+//! }
+//!
+//! impl Runtime for Threads {
+//!     type JoinHandle<T: Send + 'static> = Handle<T>;
+//!     type Sleep = Ready<()>;
+//!     type Cooperative<F: Future> = F;
+//!
+//!     fn spawn<F>(future: F) -> Handle<F::Output>
+//!     where
+//!         F: Future + Send + 'static,
+//!         F::Output: Send + 'static,
+//!     {
+//!         let (tx, rx) = std::sync::mpsc::channel();
+//!         std::thread::spawn(move || {
+//!             let output = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+//!                 futures_lite::future::block_on(future)
+//!             }));
+//!             let _ = tx.send(output);
+//!         });
+//!         Handle(Some(rx))
+//!     }
+//!
+//!     fn sleep_until(deadline: Instant) -> Ready<()> {
+//!         std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+//!         std::future::ready(())
+//!     }
+//!
+//!     fn now() -> Instant {
+//!         Instant::now()
+//!     }
+//!
+//!     fn cooperative<F: Future>(future: F) -> F {
+//!         future
+//!     }
+//! }
+//!
+//! impl BlockOn for Threads {
+//!     fn block_on<F: Future>(future: F) -> F::Output {
+//!         futures_lite::future::block_on(future)
+//!     }
+//! }
+//!
+//! let answer = Threads::block_on(Threads::spawn(async { 6 * 7 }));
+//! assert_eq!(answer, 42);
+//! ```
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use admit::Semaphore;
+use admit::futures::{Acquire, AcquireOwned};
+
+mod pool;
+mod rate;
+mod timeout;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use pool::{
+    AsCompleted, Inline, Outcome, PoolError, Progress, Spawned, TaskPool, ZeroLimitError,
+};
+pub use rate::RateLimiter;
+pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};
+
+/// What the helpers need from an async runtime: spawn, sleep, a monotonic clock, and its
+/// cooperative-scheduling hook.
+///
+/// Implemented by zero-sized marker types in the adapter crates (`admit_tokio::Tokio`,
+/// `admit_async_std::AsyncStd`, `admit_smol::Smol`); every method is an associated function,
+/// so generic code names the runtime as a type parameter (`TaskPool<R>`,
+/// `acquire_timeout::<R>`) and the adapters fill it in. The associated types keep the hot
+/// paths free of boxing.
+///
+/// # Contract
+///
+/// Implementations normalise the runtimes' differences, and the adapters' tests check it:
+///
+/// * **Dropping a [`JoinHandle`](Runtime::JoinHandle) detaches the task**; it keeps running
+///   (smol's `Task` cancels on drop, so its adapter detaches explicitly).
+/// * **A panic in a spawned task is resumed in whoever awaits its handle**, with the original
+///   payload (`std::panic::resume_unwind`). An unawaited panicking task just ends.
+/// * [`now`](Runtime::now) is the clock [`sleep_until`](Runtime::sleep_until) measures against
+///   (tokio's clock, which tests may pause, is converted to `std::time::Instant`).
+/// * A sleep never completes before its deadline (it may complete later, by up to the
+///   runtime's timer resolution: 1 ms for tokio).
+///
+/// # Examples
+///
+/// Generic code written once (with a hypothetical `R` supplied by an adapter):
+///
+/// ```
+/// use admit_runtime::Runtime;
+/// use std::time::Duration;
+///
+/// async fn measure<R: Runtime>() -> Duration {
+///     let start = R::now();
+///     R::sleep(Duration::from_millis(5)).await;
+///     R::now() - start
+/// }
+/// ```
+///
+/// See the [crate documentation](crate) for a complete implementation.
+pub trait Runtime: Send + Sync + Sized + 'static {
+    /// Awaits a spawned task's output. Detaches the task when dropped; resumes the task's
+    /// panic when awaited.
+    type JoinHandle<T: Send + 'static>: Future<Output = T> + Send + Unpin + 'static;
+
+    /// The future returned by [`sleep_until`](Runtime::sleep_until).
+    type Sleep: Future<Output = ()> + Send + 'static;
+
+    /// The future returned by [`cooperative`](Runtime::cooperative): `F` itself on runtimes
+    /// without a cooperative budget.
+    type Cooperative<F: Future>: Future<Output = F::Output>;
+
+    /// Spawns `future` as a task on the runtime (which must be running: tokio's `spawn`
+    /// panics outside a runtime).
+    ///
+    /// # Panics
+    ///
+    /// As the runtime's own spawn; the returned handle resumes the task's panic when awaited.
+    fn spawn<F>(future: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// A future that completes at `deadline` (at once if it has passed).
+    fn sleep_until(deadline: Instant) -> Self::Sleep;
+
+    /// A future that completes after `duration`.
+    fn sleep(duration: Duration) -> Self::Sleep {
+        Self::sleep_until(deadline_after(Self::now(), duration))
+    }
+
+    /// The runtime's monotonic clock.
+    fn now() -> Instant;
+
+    /// Wraps `future` so that it respects the runtime's cooperative scheduling: on tokio, each
+    /// completion consumes task budget, and an exhausted budget makes it yield first, so a
+    /// loop of always-ready acquires cannot starve the other tasks of its worker.
+    fn cooperative<F: Future>(future: F) -> Self::Cooperative<F>;
+}
+
+/// Running a future to completion on the current thread: for tests, benches and examples only.
+///
+/// Library code never blocks; it is generic over [`Runtime`] alone.
+///
+/// # Examples
+///
+/// ```
+/// use admit_runtime::BlockOn;
+///
+/// fn run_twice<R: BlockOn>() -> u32 {
+///     R::block_on(async { 1 }) + R::block_on(async { 1 })
+/// }
+/// ```
+pub trait BlockOn: Runtime {
+    /// Runs `future` to completion on the calling thread, inside the runtime (so that
+    /// [`Runtime::spawn`] and [`Runtime::sleep`] work within it).
+    fn block_on<F: Future>(future: F) -> F::Output;
+}
+
+/// `now + duration`, or a deadline far enough away to mean "never" if that overflows.
+fn deadline_after(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(Duration::from_secs(60 * 60 * 24 * 365 * 30)))
+        .unwrap_or(now)
+}
+
+/// [`Semaphore::acquire`] under the runtime's cooperative scheduling.
+///
+/// On tokio a loop of `acquire().await` whose permits are always available would otherwise
+/// never yield and could starve the other tasks on its worker; this one yields when the task's
+/// budget runs out. On the other runtimes it is `sem.acquire()`.
+///
+/// # Cancel safety
+///
+/// As [`Semaphore::acquire`]: dropping the future returns every permit it was given.
+///
+/// # Errors
+///
+/// As [`Semaphore::acquire`].
+///
+/// # Examples
+///
+/// ```
+/// use admit::Semaphore;
+/// use admit_runtime::Runtime;
+///
+/// async fn worker<R: Runtime>(sem: &Semaphore) -> Result<(), admit::AcquireError> {
+///     for _ in 0..1_000 {
+///         let _permit = admit_runtime::acquire::<R>(sem).await?;
+///     }
+///     Ok(())
+/// }
+/// ```
+pub fn acquire<R: Runtime>(sem: &Semaphore) -> R::Cooperative<Acquire<'_>> {
+    R::cooperative(sem.acquire())
+}
+
+/// [`Semaphore::acquire_many`] under the runtime's cooperative scheduling; see [`acquire`].
+///
+/// # Cancel safety
+///
+/// As [`Semaphore::acquire_many`].
+///
+/// # Errors
+///
+/// As [`Semaphore::acquire_many`].
+///
+/// # Examples
+///
+/// ```
+/// use admit::Semaphore;
+/// use admit_runtime::Runtime;
+///
+/// async fn big_job<R: Runtime>(sem: &Semaphore) -> Result<(), admit::AcquireError> {
+///     let permit = admit_runtime::acquire_many::<R>(sem, 4).await?;
+///     assert_eq!(permit.num_permits(), 4);
+///     Ok(())
+/// }
+/// ```
+pub fn acquire_many<R: Runtime>(sem: &Semaphore, n: usize) -> R::Cooperative<Acquire<'_>> {
+    R::cooperative(sem.acquire_many(n))
+}
+
+/// [`Semaphore::acquire_owned`] under the runtime's cooperative scheduling; see [`acquire`].
+///
+/// # Cancel safety
+///
+/// As [`Semaphore::acquire_owned`].
+///
+/// # Errors
+///
+/// As [`Semaphore::acquire_owned`].
+///
+/// # Examples
+///
+/// ```
+/// use admit::Semaphore;
+/// use admit_runtime::Runtime;
+/// use std::sync::Arc;
+///
+/// async fn hand_off<R: Runtime>(sem: Arc<Semaphore>) -> Result<(), admit::AcquireError> {
+///     let permit = admit_runtime::acquire_owned::<R>(sem).await?;
+///     R::spawn(async move { drop(permit) }).await;
+///     Ok(())
+/// }
+/// ```
+pub fn acquire_owned<R: Runtime>(sem: Arc<Semaphore>) -> R::Cooperative<AcquireOwned> {
+    R::cooperative(sem.acquire_owned())
+}
+
+/// [`Semaphore::acquire_many_owned`] under the runtime's cooperative scheduling; see
+/// [`acquire`].
+///
+/// # Cancel safety
+///
+/// As [`Semaphore::acquire_many_owned`].
+///
+/// # Errors
+///
+/// As [`Semaphore::acquire_many_owned`].
+///
+/// # Examples
+///
+/// ```
+/// use admit::Semaphore;
+/// use admit_runtime::Runtime;
+/// use std::sync::Arc;
+///
+/// async fn reserve<R: Runtime>(sem: Arc<Semaphore>) -> Result<(), admit::AcquireError> {
+///     let permit = admit_runtime::acquire_many_owned::<R>(sem, 2).await?;
+///     assert_eq!(permit.num_permits(), 2);
+///     Ok(())
+/// }
+/// ```
+pub fn acquire_many_owned<R: Runtime>(
+    sem: Arc<Semaphore>,
+    n: usize,
+) -> R::Cooperative<AcquireOwned> {
+    R::cooperative(sem.acquire_many_owned(n))
+}

@@ -1,0 +1,851 @@
+//! The behaviour suite every adapter runs: each test body is written once here, generic over
+//! the runtime, and [`runtime_tests!`](crate::runtime_tests) turns the list into `#[test]`
+//! functions for one runtime.
+//!
+//! Enabled by the `testing` feature, for the adapters' dev-dependencies; not a stable API.
+//! Each test keeps its wall time to a fraction of a second.
+//!
+//! # Examples
+//!
+//! In an adapter's `tests/behaviour.rs`:
+//!
+//! ```text
+//! admit_runtime::runtime_tests!(admit_smol::Smol);
+//! ```
+#![allow(clippy::missing_panics_doc)]
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use admit::rate::Gcra;
+use admit::{AcquireError, Semaphore, TryAcquireError};
+use futures_lite::StreamExt;
+use futures_lite::future::{self, FutureExt};
+
+use crate::{
+    AcquireTimeoutError, BlockOn, PoolError, Progress, RateLimiter, Runtime, TaskPool,
+    acquire_deadline, acquire_timeout,
+};
+
+/// Expands to one `#[test]` per test of this suite, run on `$runtime` (a [`BlockOn`] type).
+///
+/// # Examples
+///
+/// ```text
+/// admit_runtime::runtime_tests!(admit_tokio::Tokio);
+/// ```
+#[macro_export]
+macro_rules! runtime_tests {
+    ($runtime:ty) => {
+        $crate::runtime_tests!(@tests $runtime;
+            spawn_returns_output,
+            dropped_join_handle_detaches,
+            spawned_panic_reaches_awaiter,
+            sleep_follows_clock,
+            acquire_wrappers_work,
+            timeout_expires_and_semaphore_is_unchanged,
+            timeout_gives_back_partly_assigned_permits,
+            timeout_keeps_permit_ready_with_deadline,
+            timeout_succeeds_when_permit_comes_in_time,
+            timeout_cancelled_midway_leaves_no_trace,
+            timeout_reports_closed_and_too_large,
+            pool_zero_limit_is_an_error,
+            pool_gather_keeps_input_order_and_bound,
+            pool_spawn_gather_keeps_input_order_and_bound,
+            pool_as_completed_yields_completion_order,
+            pool_spawn_as_completed_yields_completion_order,
+            pool_try_gather_fails_fast,
+            pool_try_spawn_gather_fails_fast,
+            pool_gather_collects_all_failures,
+            pool_progress_hook_reports_everything,
+            pool_inline_dropped_halfway_stops_everything,
+            pool_spawned_dropped_halfway_stops_everything,
+            pool_inline_task_panic_reaches_caller,
+            pool_spawned_task_panic_reaches_caller,
+            pool_shared_semaphore_bounds_all_pools,
+            pool_closed_semaphore_stops_admission,
+            pool_inline_accepts_borrowing_non_send_futures,
+            rate_long_run_matches_configured_rate,
+            rate_weighted_requests_cost_their_weight,
+            rate_too_large_fails_at_once,
+            rate_is_fifo_fair,
+            rate_cancelled_waiter_takes_nothing,
+            rate_try_acquire_does_not_overtake,
+        );
+    };
+    (@tests $runtime:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::testing::$name::<$runtime>();
+            }
+        )*
+    };
+}
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Waits (sleeping 1 ms at a time) until `condition` holds; panics after `limit`.
+async fn eventually<R: Runtime>(limit: Duration, what: &str, condition: impl Fn() -> bool) {
+    let deadline = R::now() + limit;
+    while !condition() {
+        assert!(R::now() < deadline, "timed out waiting until {what}");
+        R::sleep(MS).await;
+    }
+}
+
+/// Counts what the test jobs do: started, finished, dropped, and how many ran at once.
+#[derive(Default)]
+struct Tracker {
+    started: AtomicUsize,
+    finished: AtomicUsize,
+    dropped: AtomicUsize,
+    running: AtomicUsize,
+    most_running: AtomicUsize,
+}
+
+/// Held by a running job: counts it as running until dropped.
+struct Running(Arc<Tracker>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, SeqCst);
+        self.0.dropped.fetch_add(1, SeqCst);
+    }
+}
+
+impl Tracker {
+    /// A job that runs for `duration` and then returns `output`.
+    fn job<R: Runtime, T>(
+        self: &Arc<Self>,
+        duration: Duration,
+        output: T,
+    ) -> impl Future<Output = T> + Send + 'static
+    where
+        T: Send + 'static,
+    {
+        let tracker = Arc::clone(self);
+        async move {
+            tracker.started.fetch_add(1, SeqCst);
+            let now = tracker.running.fetch_add(1, SeqCst) + 1;
+            tracker.most_running.fetch_max(now, SeqCst);
+            let _running = Running(Arc::clone(&tracker));
+            if !duration.is_zero() {
+                R::sleep(duration).await;
+            }
+            tracker.finished.fetch_add(1, SeqCst);
+            output
+        }
+    }
+
+    fn get(counter: &AtomicUsize) -> usize {
+        counter.load(SeqCst)
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime seam.
+
+/// A spawned task's output comes back through its handle.
+pub fn spawn_returns_output<R: BlockOn>() {
+    R::block_on(async {
+        let handles: Vec<_> = (0..10).map(|i| R::spawn(async move { i * 2 })).collect();
+        let mut outputs = Vec::new();
+        for handle in handles {
+            outputs.push(handle.await);
+        }
+        assert_eq!(outputs, (0..10).map(|i| i * 2).collect::<Vec<_>>());
+    });
+}
+
+/// Dropping a join handle detaches the task: it still runs to completion.
+pub fn dropped_join_handle_detaches<R: BlockOn>() {
+    R::block_on(async {
+        let done = Arc::new(AtomicUsize::new(0));
+        let flag = Arc::clone(&done);
+        drop(R::spawn(async move {
+            R::sleep(5 * MS).await;
+            flag.store(1, SeqCst);
+        }));
+        eventually::<R>(Duration::from_secs(5), "the detached task finished", || {
+            done.load(SeqCst) == 1
+        })
+        .await;
+    });
+}
+
+/// A panic in a spawned task is resumed, with its payload, in whoever awaits the handle.
+pub fn spawned_panic_reaches_awaiter<R: BlockOn>() {
+    R::block_on(async {
+        let handle = R::spawn(async {
+            if true {
+                panic!("boom in a task");
+            }
+        });
+        let payload = AssertUnwindSafe(handle)
+            .catch_unwind()
+            .await
+            .expect_err("the panic must reach the awaiter");
+        assert_eq!(panic_message(&*payload), "boom in a task");
+        // The runtime survives it.
+        assert_eq!(R::spawn(async { 1 }).await, 1);
+    });
+}
+
+/// `sleep` waits at least its duration on the runtime's clock; `sleep_until` a past instant is
+/// ready at once.
+pub fn sleep_follows_clock<R: BlockOn>() {
+    R::block_on(async {
+        let start = R::now();
+        R::sleep(10 * MS).await;
+        assert!(R::now() - start >= 10 * MS);
+        let start = R::now();
+        R::sleep_until(start.checked_sub(MS).unwrap_or(start)).await;
+        assert!(R::now() - start < Duration::from_secs(1));
+    });
+}
+
+/// The cooperative acquire wrappers behave like the semaphore's own acquires.
+pub fn acquire_wrappers_work<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Arc::new(Semaphore::new(3));
+        let one = crate::acquire::<R>(&sem).await.unwrap();
+        let two = crate::acquire_many::<R>(&sem, 2).await.unwrap();
+        assert_eq!(sem.available_permits(), 0);
+        drop((one, two));
+        let owned = crate::acquire_owned::<R>(Arc::clone(&sem)).await.unwrap();
+        let many = crate::acquire_many_owned::<R>(Arc::clone(&sem), 2)
+            .await
+            .unwrap();
+        assert_eq!(owned.num_permits() + many.num_permits(), 3);
+        drop((owned, many));
+        assert_eq!(sem.available_permits(), 3);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeouts.
+
+/// A timeout fires after its duration, and leaves the semaphore as it was.
+pub fn timeout_expires_and_semaphore_is_unchanged<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Semaphore::new(1);
+        let held = sem.try_acquire().unwrap();
+        let start = R::now();
+        let result = acquire_timeout::<R>(&sem, 1, 20 * MS).await;
+        assert_eq!(result.unwrap_err(), AcquireTimeoutError::Timeout);
+        assert!(R::now() - start >= 20 * MS);
+        assert_eq!(sem.waiter_count(), 0);
+        assert_eq!(sem.available_permits(), 0);
+        drop(held);
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+/// A weighted wait that had been assigned some permits gives them back when it times out.
+pub fn timeout_gives_back_partly_assigned_permits<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Semaphore::new(3);
+        let mut held = sem.try_acquire_many(3).unwrap();
+        let mut waiting = pin!(acquire_timeout::<R>(&sem, 3, 30 * MS));
+        assert!(future::poll_once(&mut waiting).await.is_none());
+        // One permit comes back and goes straight to the queued waiter.
+        drop(held.split(1).unwrap());
+        assert_eq!(waiting.await.unwrap_err(), AcquireTimeoutError::Timeout);
+        assert_eq!(sem.waiter_count(), 0);
+        assert_eq!(sem.available_permits(), 1);
+        drop(held);
+        assert_eq!(sem.available_permits(), 3);
+    });
+}
+
+/// A permit granted in the same instant the deadline passes is returned, not lost.
+pub fn timeout_keeps_permit_ready_with_deadline<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Semaphore::new(0);
+        let deadline = R::now() + 5 * MS;
+        let mut waiting = pin!(acquire_deadline::<R>(&sem, 1, deadline));
+        assert!(future::poll_once(&mut waiting).await.is_none());
+        // Both fire: the deadline passes, and a permit is handed to the waiter.
+        R::sleep_until(deadline + MS).await;
+        sem.add_permits(1);
+        let permit = future::poll_once(&mut waiting)
+            .await
+            .expect("ready")
+            .expect("the permit wins over the deadline");
+        assert_eq!(permit.num_permits(), 1);
+        assert_eq!(sem.available_permits(), 0);
+        drop(permit);
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+/// A permit released before the deadline is granted.
+pub fn timeout_succeeds_when_permit_comes_in_time<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Semaphore::new(1);
+        let held = sem.try_acquire().unwrap();
+        let release = async {
+            R::sleep(5 * MS).await;
+            drop(held);
+        };
+        let (acquired, ()) = future::zip(
+            acquire_timeout::<R>(&sem, 1, Duration::from_secs(5)),
+            release,
+        )
+        .await;
+        assert_eq!(acquired.unwrap().num_permits(), 1);
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+/// Dropping a timed acquire while it waits leaves no waiter and changes no count.
+pub fn timeout_cancelled_midway_leaves_no_trace<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Semaphore::new(2);
+        let held = sem.try_acquire().unwrap();
+        {
+            let mut waiting = pin!(acquire_timeout::<R>(&sem, 2, Duration::from_secs(10)));
+            assert!(future::poll_once(&mut waiting).await.is_none());
+            assert_eq!(sem.waiter_count(), 1);
+        }
+        assert_eq!(sem.waiter_count(), 0);
+        assert_eq!(sem.available_permits(), 1);
+        drop(held);
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// The semaphore's own errors come through.
+pub fn timeout_reports_closed_and_too_large<R: BlockOn>() {
+    R::block_on(async {
+        let bounded = Semaphore::bounded(2);
+        assert_eq!(
+            acquire_timeout::<R>(&bounded, 3, 10 * MS)
+                .await
+                .unwrap_err(),
+            AcquireTimeoutError::Acquire(AcquireError::TooLarge)
+        );
+        bounded.close();
+        assert_eq!(
+            acquire_timeout::<R>(&bounded, 1, 10 * MS)
+                .await
+                .unwrap_err(),
+            AcquireTimeoutError::Acquire(AcquireError::Closed)
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task pools.
+
+/// K = 0 is an error, not a hang, whether the pool owns its semaphore or shares one.
+pub fn pool_zero_limit_is_an_error<R: BlockOn>() {
+    assert_eq!(TaskPool::<R>::new(0).unwrap_err(), crate::ZeroLimitError);
+    R::block_on(async {
+        let pool = TaskPool::<R>::with_semaphore(Arc::new(Semaphore::new(0)));
+        let result = pool.gather((0..3).map(|_| async {})).await;
+        assert_eq!(result.unwrap_err(), PoolError::ZeroLimit);
+        let result = pool
+            .try_spawn_gather((0..3).map(|_| async { Ok::<_, ()>(()) }))
+            .await;
+        assert_eq!(result.unwrap_err(), PoolError::ZeroLimit);
+        // Nothing to run is fine.
+        assert_eq!(
+            pool.gather(Vec::<future::Ready<()>>::new()).await,
+            Ok(vec![])
+        );
+    });
+}
+
+fn jitter(i: usize) -> Duration {
+    Duration::from_micros(((i * 7919) % 5) as u64 * 500)
+}
+
+/// Inline `gather`: input order, at most K at once, every permit back.
+pub fn pool_gather_keeps_input_order_and_bound<R: BlockOn>() {
+    R::block_on(async {
+        let tracker = Arc::new(Tracker::default());
+        let pool = TaskPool::<R>::new(8).unwrap();
+        let jobs = (0..200).map(|i| tracker.job::<R, _>(jitter(i), Ok::<_, ()>(i)));
+        let outputs = pool.gather(jobs).await.unwrap();
+        assert_eq!(outputs, (0..200).map(Ok).collect::<Vec<_>>());
+        assert!(Tracker::get(&tracker.most_running) <= 8);
+        assert!(Tracker::get(&tracker.most_running) > 1, "the jobs overlap");
+        assert_eq!(pool.semaphore().available_permits(), 8);
+    });
+}
+
+/// Spawned `gather`: input order, at most K at once, every permit back.
+pub fn pool_spawn_gather_keeps_input_order_and_bound<R: BlockOn>() {
+    R::block_on(async {
+        let tracker = Arc::new(Tracker::default());
+        let pool = TaskPool::<R>::new(8).unwrap();
+        let jobs = (0..200).map(|i| tracker.job::<R, _>(jitter(i), Ok::<_, ()>(i)));
+        let outputs = pool.spawn_gather(jobs).await.unwrap();
+        assert_eq!(outputs, (0..200).map(Ok).collect::<Vec<_>>());
+        assert!(Tracker::get(&tracker.most_running) <= 8);
+        assert_eq!(Tracker::get(&tracker.finished), 200);
+        assert_eq!(pool.semaphore().available_permits(), 8);
+    });
+}
+
+/// A one-shot gate a test job waits on.
+#[derive(Default)]
+struct Gate {
+    open: std::sync::atomic::AtomicBool,
+    event: event_listener::Event,
+}
+
+impl Gate {
+    fn open(&self) {
+        self.open.store(true, SeqCst);
+        self.event.notify(usize::MAX);
+    }
+
+    async fn wait(&self) {
+        while !self.open.load(SeqCst) {
+            let listener = self.event.listen();
+            if self.open.load(SeqCst) {
+                break;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// Receives every item, opening the gate of job `i - 1` once job `i` has been received.
+async fn receive_in_gate_order<S, T>(mut stream: S, gates: &[Arc<Gate>]) -> Vec<usize>
+where
+    S: futures_lite::Stream<Item = Result<(usize, Result<usize, T>), PoolError>> + Unpin,
+    T: std::fmt::Debug + PartialEq,
+{
+    let mut order = Vec::new();
+    gates[gates.len() - 1].open();
+    while let Some(item) = stream.next().await {
+        let (index, output) = item.unwrap();
+        assert_eq!(output, Ok(index));
+        order.push(index);
+        if let Some(next) = index.checked_sub(1) {
+            gates[next].open();
+        }
+    }
+    order
+}
+
+async fn completion_order<R: Runtime>(spawned: bool) {
+    // Five jobs run at once; each finishes when its gate opens, and the consumer opens the
+    // gates one at a time, last job first, each after receiving the previous output. So the
+    // completion order is 4, 3, 2, 1, 0 whatever the scheduling.
+    let gates: Vec<Arc<Gate>> = (0..5).map(|_| Arc::default()).collect();
+    let pool = TaskPool::<R>::new(5).unwrap();
+    let jobs: Vec<_> = (0..5)
+        .map(|i| {
+            let gate = Arc::clone(&gates[i]);
+            async move {
+                gate.wait().await;
+                Ok::<_, ()>(i)
+            }
+        })
+        .collect();
+    let order = if spawned {
+        receive_in_gate_order(pool.spawn_as_completed(jobs), &gates).await
+    } else {
+        receive_in_gate_order(pool.as_completed(jobs), &gates).await
+    };
+    assert_eq!(order, [4, 3, 2, 1, 0]);
+    assert_eq!(pool.semaphore().available_permits(), 5);
+}
+
+/// Inline `as_completed` yields in completion order, with input indices.
+pub fn pool_as_completed_yields_completion_order<R: BlockOn>() {
+    R::block_on(completion_order::<R>(false));
+}
+
+/// Spawned `as_completed` yields in completion order, with input indices.
+pub fn pool_spawn_as_completed_yields_completion_order<R: BlockOn>() {
+    R::block_on(completion_order::<R>(true));
+}
+
+async fn fails_fast<R: Runtime>(spawned: bool) {
+    let tracker = Arc::new(Tracker::default());
+    let pool = TaskPool::<R>::new(4).unwrap();
+    let jobs = (0..50).map(|i| {
+        if i == 2 {
+            tracker.job::<R, _>(2 * MS, Err(format!("job {i} failed")))
+        } else {
+            tracker.job::<R, _>(Duration::from_secs(5), Ok(i))
+        }
+    });
+    let start = R::now();
+    let result = if spawned {
+        pool.try_spawn_gather(jobs).await
+    } else {
+        pool.try_gather(jobs).await
+    };
+    assert_eq!(
+        result.unwrap_err(),
+        PoolError::Failed {
+            index: 2,
+            error: "job 2 failed".to_string()
+        }
+    );
+    assert!(R::now() - start < Duration::from_secs(4), "it failed fast");
+    // The rest were cancelled: every started job is dropped, no permit leaks, none finishes.
+    eventually::<R>(Duration::from_secs(5), "the other jobs are dropped", || {
+        Tracker::get(&tracker.dropped) == Tracker::get(&tracker.started)
+    })
+    .await;
+    assert_eq!(Tracker::get(&tracker.started), 4);
+    assert_eq!(Tracker::get(&tracker.finished), 1);
+    assert_eq!(pool.semaphore().available_permits(), 4);
+}
+
+/// Inline `try_gather`: the first error cancels the rest at once.
+pub fn pool_try_gather_fails_fast<R: BlockOn>() {
+    R::block_on(fails_fast::<R>(false));
+}
+
+/// Spawned `try_gather`: the first error stops the other tasks.
+pub fn pool_try_spawn_gather_fails_fast<R: BlockOn>() {
+    R::block_on(fails_fast::<R>(true));
+}
+
+/// `gather` runs everything and returns every failure in place.
+pub fn pool_gather_collects_all_failures<R: BlockOn>() {
+    R::block_on(async {
+        let pool = TaskPool::<R>::new(3).unwrap();
+        let jobs = (0..20).map(|i| async move { if i % 5 == 0 { Err(i) } else { Ok(i) } });
+        let outputs = pool.gather(jobs).await.unwrap();
+        for (i, output) in outputs.iter().enumerate() {
+            assert_eq!(output.is_err(), i % 5 == 0);
+        }
+        let jobs = (0..20).map(|i| async move { if i % 5 == 0 { Err(i) } else { Ok(i) } });
+        let outputs = pool.spawn_gather(jobs).await.unwrap();
+        assert_eq!(outputs.iter().filter(|o| o.is_err()).count(), 4);
+    });
+}
+
+/// The progress hook sees every start and finish; counts add up and respect the bound.
+pub fn pool_progress_hook_reports_everything<R: BlockOn>() {
+    R::block_on(async {
+        for spawned in [false, true] {
+            let seen = Arc::new(Mutex::new(Vec::<Progress>::new()));
+            let pool = TaskPool::<R>::new(4).unwrap().on_progress({
+                let seen = Arc::clone(&seen);
+                move |p| seen.lock().unwrap().push(p)
+            });
+            let jobs = (0..30).map(|i| async move {
+                R::sleep(jitter(i)).await;
+                if i % 3 == 0 { Err(i) } else { Ok(i) }
+            });
+            if spawned {
+                pool.spawn_gather(jobs).await.unwrap();
+            } else {
+                pool.gather(jobs).await.unwrap();
+            }
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 60, "one report per start and per finish");
+            assert!(seen.iter().all(|p| p.in_flight <= 4), "{seen:?}");
+            assert!(seen.iter().all(|p| p.total == Some(30)), "{seen:?}");
+            assert!(seen.windows(2).all(|w| w[0].finished() <= w[1].finished()));
+            let last = seen.last().unwrap();
+            assert_eq!((last.done, last.failed, last.in_flight), (20, 10, 0));
+        }
+    });
+}
+
+async fn dropped_halfway<R: Runtime>(spawned: bool) {
+    let tracker = Arc::new(Tracker::default());
+    let pool = TaskPool::<R>::new(6).unwrap();
+    let jobs: Vec<_> = (0..100)
+        .map(|i| tracker.job::<R, _>(2 * MS + jitter(i), Ok::<_, ()>(i)))
+        .collect();
+    let mut received = 0;
+    if spawned {
+        let mut stream = pool.spawn_as_completed(jobs);
+        while received < 10 {
+            let (_, output) = stream.next().await.unwrap().unwrap();
+            output.unwrap();
+            received += 1;
+        }
+    } else {
+        let mut stream = pool.as_completed(jobs);
+        while received < 10 {
+            let (_, output) = stream.next().await.unwrap().unwrap();
+            output.unwrap();
+            received += 1;
+        }
+    }
+    // The stream is dropped: everything started is dropped, every permit comes back...
+    eventually::<R>(
+        Duration::from_secs(5),
+        "every started job is dropped",
+        || Tracker::get(&tracker.dropped) == Tracker::get(&tracker.started),
+    )
+    .await;
+    assert_eq!(pool.semaphore().available_permits(), 6);
+    // ... and nothing keeps running or starts.
+    let started = Tracker::get(&tracker.started);
+    let finished = Tracker::get(&tracker.finished);
+    assert!(started < 100);
+    R::sleep(20 * MS).await;
+    assert_eq!(Tracker::get(&tracker.started), started);
+    assert_eq!(Tracker::get(&tracker.finished), finished);
+}
+
+/// Dropping an inline pool half-way drops its futures and returns every permit.
+pub fn pool_inline_dropped_halfway_stops_everything<R: BlockOn>() {
+    R::block_on(dropped_halfway::<R>(false));
+}
+
+/// Dropping a spawned pool half-way stops its tasks and returns every permit.
+pub fn pool_spawned_dropped_halfway_stops_everything<R: BlockOn>() {
+    R::block_on(dropped_halfway::<R>(true));
+}
+
+async fn task_panic<R: Runtime>(spawned: bool) {
+    let tracker = Arc::new(Tracker::default());
+    let pool = TaskPool::<R>::new(4).unwrap();
+    let jobs: Vec<_> = (0..20)
+        .map(|i| {
+            let job = tracker.job::<R, _>(Duration::from_secs(5), Ok::<_, ()>(i));
+            async move {
+                if i == 1 {
+                    R::sleep(2 * MS).await;
+                    panic!("job 1 panicked");
+                }
+                job.await
+            }
+            .boxed()
+        })
+        .collect();
+    let run = async {
+        if spawned {
+            pool.spawn_gather(jobs).await
+        } else {
+            pool.gather(jobs).await
+        }
+    };
+    let payload = AssertUnwindSafe(run)
+        .catch_unwind()
+        .await
+        .expect_err("the panic reaches the caller");
+    assert_eq!(panic_message(&*payload), "job 1 panicked");
+    eventually::<R>(Duration::from_secs(5), "the other jobs are dropped", || {
+        Tracker::get(&tracker.dropped) == Tracker::get(&tracker.started)
+    })
+    .await;
+    assert_eq!(Tracker::get(&tracker.finished), 0);
+    assert_eq!(pool.semaphore().available_permits(), 4);
+}
+
+/// A panicking inline task panics the caller; the others are dropped, no permit leaks.
+pub fn pool_inline_task_panic_reaches_caller<R: BlockOn>() {
+    R::block_on(task_panic::<R>(false));
+}
+
+/// A panicking spawned task panics the caller; the others are stopped, no permit leaks.
+pub fn pool_spawned_task_panic_reaches_caller<R: BlockOn>() {
+    R::block_on(task_panic::<R>(true));
+}
+
+/// Pools sharing a semaphore are bounded together.
+pub fn pool_shared_semaphore_bounds_all_pools<R: BlockOn>() {
+    R::block_on(async {
+        let tracker = Arc::new(Tracker::default());
+        let shared = Arc::new(Semaphore::new(3));
+        let a = TaskPool::<R>::with_semaphore(Arc::clone(&shared));
+        let b = TaskPool::<R>::with_semaphore(Arc::clone(&shared));
+        let jobs_a = (0..30).map(|i| tracker.job::<R, _>(jitter(i) + MS, Ok::<_, ()>(i)));
+        let jobs_b = (0..30).map(|i| tracker.job::<R, _>(jitter(i) + MS, Ok::<_, ()>(i)));
+        let (ra, rb) = future::zip(a.gather(jobs_a), b.spawn_gather(jobs_b)).await;
+        assert_eq!(ra.unwrap().len(), 30);
+        assert_eq!(rb.unwrap().len(), 30);
+        assert!(Tracker::get(&tracker.most_running) <= 3);
+        assert_eq!(shared.available_permits(), 3);
+    });
+}
+
+/// Closing the pool's semaphore stops admission; the operation reports it.
+pub fn pool_closed_semaphore_stops_admission<R: BlockOn>() {
+    R::block_on(async {
+        let tracker = Arc::new(Tracker::default());
+        let sem = Arc::new(Semaphore::new(2));
+        let pool = TaskPool::<R>::with_semaphore(Arc::clone(&sem));
+        let jobs = (0..50).map(|i| tracker.job::<R, _>(2 * MS, Ok::<_, ()>(i)));
+        let closer = async {
+            R::sleep(5 * MS).await;
+            sem.close();
+        };
+        let (result, ()) = future::zip(pool.gather(jobs), closer).await;
+        assert_eq!(result.unwrap_err(), PoolError::Closed);
+        assert!(Tracker::get(&tracker.started) < 50);
+        assert_eq!(
+            Tracker::get(&tracker.started),
+            Tracker::get(&tracker.finished)
+        );
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// Inline mode needs neither `'static` nor `Send`: futures may borrow locals and hold `Rc`s.
+pub fn pool_inline_accepts_borrowing_non_send_futures<R: BlockOn>() {
+    R::block_on(async {
+        let words = ["a".to_string(), "bb".to_string(), "ccc".to_string()];
+        let shared = Rc::new(10);
+        let pool = TaskPool::<R>::new(2).unwrap();
+        let jobs = words.iter().map(|word| {
+            let shared = Rc::clone(&shared);
+            async move {
+                future::yield_now().await;
+                Ok::<_, ()>(word.len() + *shared)
+            }
+        });
+        assert_eq!(pool.try_gather(jobs).await.unwrap(), [11, 12, 13]);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiting.
+
+/// 2,000 acquisitions at 20,000/s (burst 100): never faster than the configured rate on the
+/// runtime's clock (exactly, at every grant), and not much slower over the run.
+pub fn rate_long_run_matches_configured_rate<R: BlockOn>() {
+    R::block_on(async {
+        const N: u64 = 2_000;
+        const RATE: u64 = 20_000;
+        const BURST: u64 = 100;
+        let limit = RateLimiter::<R>::new(Gcra::new(RATE, Duration::from_secs(1)).with_burst(100));
+        let start = R::now();
+        let interval_ns = 1_000_000_000 / RATE;
+        for granted in 1..=N {
+            limit.acquire().await.unwrap();
+            // `start` is no later than the limiter's origin, so this can only be generous
+            // by the time between the two clock reads.
+            let elapsed = (R::now() - start).as_nanos() as u64;
+            assert!(
+                granted <= BURST + elapsed / interval_ns + 1,
+                "{granted} grants after {elapsed} ns is faster than {RATE}/s"
+            );
+        }
+        let elapsed = R::now() - start;
+        let ideal = Duration::from_nanos((N - BURST) * interval_ns);
+        assert!(elapsed >= ideal, "{elapsed:?} < {ideal:?}");
+        // Late timers only delay single grants; the burst absorbs them, so the run is close to
+        // ideal (about 100 ms when idle). The margin is wide for overloaded CI machines, yet
+        // catches the failure that matters: a rate collapsing to one grant per timer tick
+        // (1,000/s on tokio: 2 s for this run).
+        assert!(
+            elapsed <= ideal * 3 + 250 * MS,
+            "{elapsed:?} is far slower than the ideal {ideal:?}"
+        );
+    });
+}
+
+/// A request for `n` costs `n` intervals.
+pub fn rate_weighted_requests_cost_their_weight<R: BlockOn>() {
+    R::block_on(async {
+        // 1,000/s, burst 10: 10 at once, then 4 + 4 + 4 + 4 more cost 16 ms.
+        let limit = RateLimiter::<R>::new(Gcra::new(1_000, Duration::from_secs(1)).with_burst(10));
+        let start = R::now();
+        limit.acquire_many(10).await.unwrap();
+        assert!(R::now() - start < 50 * MS, "the burst is granted at once");
+        for _ in 0..4 {
+            limit.acquire_many(4).await.unwrap();
+        }
+        let elapsed = R::now() - start;
+        assert!(elapsed >= 16 * MS, "{elapsed:?}");
+        assert!(
+            elapsed < 16 * MS + Duration::from_millis(200),
+            "{elapsed:?}"
+        );
+        assert_eq!(limit.acquire_many(0).await, Ok(()));
+    });
+}
+
+/// Requests above the burst fail at once, waiting or not.
+pub fn rate_too_large_fails_at_once<R: BlockOn>() {
+    R::block_on(async {
+        let limit = RateLimiter::<R>::new(Gcra::new(1, Duration::from_secs(3600)).with_burst(3));
+        assert_eq!(limit.acquire_many(4).await, Err(AcquireError::TooLarge));
+        assert_eq!(limit.try_acquire_many(4), Err(TryAcquireError::TooLarge));
+        assert_eq!(limit.try_acquire_many(3), Ok(()));
+        assert_eq!(limit.try_acquire(), Err(TryAcquireError::NoPermits));
+    });
+}
+
+/// Waiters are served in arrival order, a heavy one ahead of lighter ones behind it.
+pub fn rate_is_fifo_fair<R: BlockOn>() {
+    R::block_on(async {
+        let limit = RateLimiter::<R>::new(Gcra::new(1_000, Duration::from_secs(1)).with_burst(4));
+        limit.acquire_many(4).await.unwrap(); // drained
+        let order = Mutex::new(Vec::new());
+        let waiter = |name: &'static str, n: usize| {
+            let limit = &limit;
+            let order = &order;
+            async move {
+                limit.acquire_many(n).await.unwrap();
+                order.lock().unwrap().push(name);
+            }
+        };
+        // Polled in this order, so they queue in this order; "light" alone could go first.
+        future::zip(
+            future::zip(waiter("heavy", 4), waiter("light", 1)),
+            waiter("last", 1),
+        )
+        .await;
+        assert_eq!(*order.lock().unwrap(), ["heavy", "light", "last"]);
+    });
+}
+
+/// A waiter dropped while waiting (queued or sleeping at the head) takes nothing.
+pub fn rate_cancelled_waiter_takes_nothing<R: BlockOn>() {
+    R::block_on(async {
+        let limit = RateLimiter::<R>::new(Gcra::new(100, Duration::from_secs(1)));
+        limit.acquire().await.unwrap();
+        {
+            let mut head = pin!(limit.acquire());
+            let mut queued = pin!(limit.acquire());
+            assert!(future::poll_once(&mut head).await.is_none());
+            assert!(future::poll_once(&mut queued).await.is_none());
+            assert_eq!(limit.waiter_count(), 1);
+        }
+        assert_eq!(limit.waiter_count(), 0);
+        // Nothing was taken: the next grant comes one interval (10 ms) after the first.
+        let start = R::now();
+        limit.acquire().await.unwrap();
+        assert!(R::now() - start <= 10 * MS + Duration::from_millis(200));
+        // And a third is another interval later, not earlier.
+        let before = R::now();
+        limit.acquire().await.unwrap();
+        assert!(R::now() - before >= 9 * MS);
+    });
+}
+
+/// `try_acquire` does not overtake a queued waiter.
+pub fn rate_try_acquire_does_not_overtake<R: BlockOn>() {
+    R::block_on(async {
+        let limit = RateLimiter::<R>::new(Gcra::new(20, Duration::from_secs(1)).with_burst(2));
+        limit.acquire().await.unwrap();
+        // One acquisition is left, but a waiter for two is at the head (for about 50 ms).
+        let mut waiting = pin!(limit.acquire_many(2));
+        assert!(future::poll_once(&mut waiting).await.is_none());
+        assert_eq!(limit.try_acquire(), Err(TryAcquireError::NoPermits));
+        waiting.await.unwrap();
+        assert_eq!(limit.try_acquire(), Err(TryAcquireError::NoPermits));
+    });
+}

@@ -1,0 +1,228 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub use admit::*;
+pub use admit_runtime::{
+    AcquireTimeoutError, AsCompleted, BlockOn, Inline, Outcome, PoolError, Progress, Runtime,
+    Spawned, ZeroLimitError,
+};
+
+use smol::future::FutureExt;
+
+/// The smol runtime, as [`admit_runtime`] sees it.
+///
+/// * [`spawn`](Runtime::spawn) is `smol::spawn`, on smol's global executor. **That executor
+///   runs on one thread unless configured**: set the `SMOL_THREADS` environment variable
+///   (read once, when the first task is spawned) to run it on more, e.g. `SMOL_THREADS=4`.
+///   Futures awaited inside `smol::block_on` run on the calling thread.
+/// * Dropping a [`JoinHandle`] *detaches* the task, as on the other runtimes (a bare
+///   `smol::Task` cancels it).
+/// * The clock is `std::time::Instant`; sleeps are `smol::Timer`s, precise to the
+///   nanosecond-level resolution of the OS.
+/// * There is no cooperative budget: [`cooperative`](Runtime::cooperative) returns the
+///   future unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use admit_smol::{Runtime, Smol};
+/// use std::time::Duration;
+///
+/// smol::block_on(async {
+///     let start = Smol::now();
+///     Smol::sleep(Duration::from_millis(2)).await;
+///     assert!(Smol::now() - start >= Duration::from_millis(2));
+///     assert_eq!(Smol::spawn(async { 42 }).await, 42);
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Smol;
+
+/// A smol task's handle: resolves to its output, resumes its panic, **detaches** on drop.
+///
+/// # Examples
+///
+/// ```
+/// use admit_smol::{Runtime, Smol};
+///
+/// smol::block_on(async {
+///     let handle: admit_smol::JoinHandle<u32> = Smol::spawn(async { 7 });
+///     assert_eq!(handle.await, 7);
+/// });
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping a join handle detaches the task"]
+pub struct JoinHandle<T>(Option<smol::Task<std::thread::Result<T>>>);
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let task = self.0.as_mut().expect("polled after completion");
+        let joined = std::task::ready!(Pin::new(task).poll(cx));
+        self.0 = None;
+        Poll::Ready(joined.unwrap_or_else(|payload| std::panic::resume_unwind(payload)))
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.detach();
+        }
+    }
+}
+
+/// A `smol::Timer` that completes with `()`.
+///
+/// # Examples
+///
+/// ```
+/// use admit_smol::{Runtime, Smol};
+/// use std::time::Duration;
+///
+/// let sleep: admit_smol::Sleep = Smol::sleep(Duration::from_millis(1));
+/// smol::block_on(sleep);
+/// ```
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Sleep(smol::Timer);
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+impl Runtime for Smol {
+    type JoinHandle<T: Send + 'static> = JoinHandle<T>;
+    type Sleep = Sleep;
+    type Cooperative<F: Future> = F;
+
+    fn spawn<F>(future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // Caught here so that every executor configuration behaves the same.
+        JoinHandle(Some(smol::spawn(AssertUnwindSafe(future).catch_unwind())))
+    }
+
+    fn sleep_until(deadline: Instant) -> Sleep {
+        Sleep(smol::Timer::at(deadline))
+    }
+
+    fn sleep(duration: Duration) -> Sleep {
+        Sleep(smol::Timer::after(duration))
+    }
+
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn cooperative<F: Future>(future: F) -> F {
+        future
+    }
+}
+
+impl BlockOn for Smol {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        smol::block_on(future)
+    }
+}
+
+/// Runs collections of futures with at most K in flight; see [`admit_runtime::TaskPool`].
+///
+/// # Examples
+///
+/// ```
+/// smol::block_on(async {
+///     let pool = admit_smol::TaskPool::new(3).unwrap();
+///     let lengths = pool.gather(["a", "bb"].map(|s| async move { Ok::<_, ()>(s.len()) })).await;
+///     assert_eq!(lengths.unwrap(), [Ok(1), Ok(2)]);
+/// });
+/// ```
+pub type TaskPool = admit_runtime::TaskPool<Smol>;
+
+/// At most N acquisitions per period, FIFO-fair; see [`admit_runtime::RateLimiter`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// smol::block_on(async {
+///     let limit = admit_smol::RateLimiter::per(1_000, Duration::from_secs(1));
+///     limit.acquire().await.unwrap();
+/// });
+/// ```
+pub type RateLimiter = admit_runtime::RateLimiter<Smol>;
+
+/// Acquires `n` permits, giving up after `timeout`; see [`admit_runtime::acquire_timeout`].
+///
+/// # Errors
+///
+/// [`AcquireTimeoutError::Timeout`] when the time is up (the semaphore is then unchanged), or
+/// the semaphore's own error.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: a permit ready together with the deadline is returned, never lost.
+///
+/// # Examples
+///
+/// ```
+/// use admit_smol::{AcquireTimeoutError, Semaphore};
+/// use std::time::Duration;
+///
+/// smol::block_on(async {
+///     let sem = Semaphore::new(0);
+///     let late = admit_smol::acquire_timeout(&sem, 1, Duration::from_millis(10)).await;
+///     assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
+/// });
+/// ```
+pub async fn acquire_timeout(
+    sem: &Semaphore,
+    n: usize,
+    timeout: Duration,
+) -> Result<Permit<'_>, AcquireTimeoutError> {
+    admit_runtime::acquire_timeout::<Smol>(sem, n, timeout).await
+}
+
+/// Acquires `n` permits, giving up at `deadline`; see [`admit_runtime::acquire_deadline`].
+///
+/// # Errors
+///
+/// As [`acquire_timeout`].
+///
+/// # Cancel safety
+///
+/// As [`acquire_timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use admit_smol::Semaphore;
+/// use std::time::{Duration, Instant};
+///
+/// smol::block_on(async {
+///     let sem = Semaphore::new(2);
+///     let deadline = Instant::now() + Duration::from_secs(1);
+///     assert!(admit_smol::acquire_deadline(&sem, 2, deadline).await.is_ok());
+/// });
+/// ```
+pub async fn acquire_deadline(
+    sem: &Semaphore,
+    n: usize,
+    deadline: Instant,
+) -> Result<Permit<'_>, AcquireTimeoutError> {
+    admit_runtime::acquire_deadline::<Smol>(sem, n, deadline).await
+}
