@@ -89,6 +89,7 @@ impl<'a> Future for Acquire<'a> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `drop` is the last use of `self`; if it was ever pinned, it
         // is still at the same address (the `Pin` drop guarantee).
@@ -177,6 +178,7 @@ impl Future for AcquireOwned {
 
 #[cfg(feature = "alloc")]
 impl Drop for AcquireOwned {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: as in `Acquire::drop`.
         let (sem, raw) = unsafe { Pin::new_unchecked(self) }.project();

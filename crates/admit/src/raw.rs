@@ -82,6 +82,7 @@
 //! the semaphore.
 
 use core::marker::PhantomPinned;
+use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
@@ -296,7 +297,8 @@ impl Locked<'_> {
             }
         }
         let empty = self.head().is_none();
-        if empty || was_head {
+        // Under FIFO a new head keeps the overtake count pinned: no update.
+        if empty || (was_head && self.sem.state.load(Relaxed) & THROUGHPUT != 0) {
             self.sem.update_state(|s| {
                 if empty {
                     s & !(QUEUED | OVERTAKE_MASK)
@@ -549,6 +551,7 @@ impl RawSemaphore {
     }
 
     #[cold]
+    #[inline(never)]
     fn grant_to_waiters(&self) {
         let mut wakers = WakeList::new();
         loop {
@@ -725,40 +728,52 @@ enum Phase {
 /// The state of one acquire: shared by [`Acquire`](crate::futures::Acquire)
 /// and [`AcquireOwned`](crate::futures::AcquireOwned).
 pub(crate) struct RawAcquire {
-    node: Waiter,
+    /// The queue node, written only when the acquire has to wait, so the
+    /// uncontended path does not pay for it.
+    ///
+    /// # Safety
+    ///
+    /// Initialized exactly when `phase` is `Queued`, or `Done` after having
+    /// been `Queued`; it is never dropped (an unlinked node holds no waker:
+    /// whoever unlinks it takes the waker out).
+    node: MaybeUninit<Waiter>,
+    requested: usize,
     phase: Phase,
+    _pinned: PhantomPinned,
 }
 
 impl RawAcquire {
-    loom_const_fn! {
-        pub(crate) fn new(n: usize) -> Self {
-            Self {
-                node: Waiter {
-                    needed: AtomicUsize::new(n),
-                    requested: n,
-                    inner: UnsafeCell::new(WaiterInner {
-                        prev: None,
-                        next: None,
-                        waker: None,
-                        notified: false,
-                    }),
-                    _pinned: PhantomPinned,
-                },
-                phase: Phase::Idle,
-            }
+    pub(crate) const fn new(n: usize) -> Self {
+        Self {
+            node: MaybeUninit::uninit(),
+            requested: n,
+            phase: Phase::Idle,
+            _pinned: PhantomPinned,
         }
     }
 
     pub(crate) fn requested(&self) -> usize {
-        self.node.requested
+        self.requested
     }
 
     pub(crate) fn is_queued(&self) -> bool {
         self.phase == Phase::Queued
     }
 
+    /// The queue node.
+    ///
+    /// # Safety
+    ///
+    /// The acquire must have been queued (see `node`).
+    #[inline]
+    unsafe fn node(&self) -> &Waiter {
+        // SAFETY: initialized once queued (caller).
+        unsafe { self.node.assume_init_ref() }
+    }
+
     /// Polls for the permits. On `Ready(Ok(()))` the caller owns
     /// `requested()` permits.
+    #[inline]
     pub(crate) fn poll(
         self: Pin<&mut Self>,
         sem: &RawSemaphore,
@@ -769,7 +784,7 @@ impl RawAcquire {
         let this = unsafe { self.get_unchecked_mut() };
         let result = match this.phase {
             Phase::Idle => {
-                let n = this.node.requested;
+                let n = this.requested;
                 match sem.try_acquire(n) {
                     Ok(()) => Poll::Ready(Ok(())),
                     Err(TryAcquireError::Closed) => Poll::Ready(Err(AcquireError::Closed)),
@@ -787,12 +802,13 @@ impl RawAcquire {
     }
 
     #[cold]
+    #[inline(never)]
     fn poll_enqueue(
         &mut self,
         sem: &RawSemaphore,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
-        let n = self.node.requested;
+        let n = self.requested;
         // Cloned before locking: no user code runs under the lock.
         let waker = cx.waker().clone();
         let mut locked = sem.lock();
@@ -825,6 +841,12 @@ impl RawAcquire {
                     (next, assigned)
                 }
             };
+            // Joining a non-empty queue changes nothing in the word: `QUEUED`
+            // is already set, so a release racing with us will come to the
+            // lock and find us linked.
+            if next == state {
+                break assigned;
+            }
             match sem.state.compare_exchange(state, next, AcqRel, Acquire) {
                 Ok(_) => break assigned,
                 Err(actual) => state = actual,
@@ -835,8 +857,17 @@ impl RawAcquire {
             drop(waker);
             return Poll::Ready(Ok(()));
         }
-        self.node.needed.store(n - assigned, Relaxed);
-        let node = NonNull::from(&self.node);
+        let node = NonNull::from(self.node.write(Waiter {
+            needed: AtomicUsize::new(n - assigned),
+            requested: n,
+            inner: UnsafeCell::new(WaiterInner {
+                prev: None,
+                next: None,
+                waker: None,
+                notified: false,
+            }),
+            _pinned: PhantomPinned,
+        }));
         // SAFETY: the node is pinned inside this future (we were polled through
         // `Pin`), not linked yet, and will be unlinked under the lock before
         // the future is dropped (`cancel`).
@@ -864,13 +895,15 @@ impl RawAcquire {
         sem: &RawSemaphore,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
-        if let Some(outcome) = Self::outcome(self.node.needed.load(Acquire)) {
+        // SAFETY: we are `Queued`.
+        if let Some(outcome) = Self::outcome(unsafe { self.node() }.needed.load(Acquire)) {
             return Poll::Ready(outcome);
         }
         self.poll_queued_slow(sem, cx)
     }
 
     #[cold]
+    #[inline(never)]
     fn poll_queued_slow(
         &mut self,
         sem: &RawSemaphore,
@@ -880,10 +913,12 @@ impl RawAcquire {
         let new_waker = cx.waker().clone();
         let mut wakers = WakeList::new();
         let mut locked = sem.lock();
-        let node = NonNull::from(&self.node);
+        // SAFETY: we are `Queued`.
+        let waiter = unsafe { self.node() };
+        let node = NonNull::from(waiter);
         let mut spare_waker = None;
         let result = 'locked: {
-            if let Some(outcome) = Self::outcome(self.node.needed.load(Acquire)) {
+            if let Some(outcome) = Self::outcome(waiter.needed.load(Acquire)) {
                 spare_waker = Some(new_waker);
                 break 'locked Poll::Ready(outcome.map(|()| false));
             }
@@ -905,7 +940,7 @@ impl RawAcquire {
             // Throughput policy: the head may take what is free, as a newcomer
             // would, while newcomers are still allowed.
             if locked.head() == Some(node) {
-                let needed = self.node.needed.load(Relaxed);
+                let needed = waiter.needed.load(Relaxed);
                 let mut state = sem.state.load(Acquire);
                 while newcomers_allowed(state) && free(state) >= needed as isize {
                     match sem.state.compare_exchange(
@@ -932,7 +967,7 @@ impl RawAcquire {
             // In hand-off mode this may complete us (and wake us once more,
             // harmlessly); otherwise it may notify us, which wakes us again.
             let more = locked.grant(&mut wakers);
-            match Self::outcome(self.node.needed.load(Acquire)) {
+            match Self::outcome(waiter.needed.load(Acquire)) {
                 Some(Ok(())) => Poll::Ready(Ok(more)),
                 Some(Err(e)) => Poll::Ready(Err(e)),
                 None => {
@@ -963,15 +998,22 @@ impl RawAcquire {
 
     /// Called when the future is dropped: leaves the queue and gives back
     /// every permit this acquire was assigned.
+    #[inline]
     pub(crate) fn cancel(self: Pin<&mut Self>, sem: &RawSemaphore) {
-        // SAFETY: we do not move out of `self`.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.phase != Phase::Queued {
-            return;
+        if self.phase == Phase::Queued {
+            // SAFETY: we do not move out of `self`.
+            unsafe { self.get_unchecked_mut() }.cancel_queued(sem);
         }
-        this.phase = Phase::Done;
-        let n = this.node.requested;
-        match Self::outcome(this.node.needed.load(Acquire)) {
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn cancel_queued(&mut self, sem: &RawSemaphore) {
+        self.phase = Phase::Done;
+        let n = self.requested;
+        // SAFETY: we were `Queued`.
+        let waiter = unsafe { self.node() };
+        match Self::outcome(waiter.needed.load(Acquire)) {
             // Granted but never polled: the permits are ours to return.
             Some(Ok(())) => return sem.release(n),
             Some(Err(_)) => return,
@@ -979,7 +1021,7 @@ impl RawAcquire {
         }
         let mut wakers = WakeList::new();
         let mut locked = sem.lock();
-        let needed = this.node.needed.load(Acquire);
+        let needed = waiter.needed.load(Acquire);
         match Self::outcome(needed) {
             Some(Ok(())) => {
                 drop(locked);
@@ -988,7 +1030,7 @@ impl RawAcquire {
             Some(Err(_)) => return,
             None => {}
         }
-        let node = NonNull::from(&this.node);
+        let node = NonNull::from(waiter);
         // SAFETY: `node` is linked.
         let old_waker = unsafe { locked.with_node(node, |w| w.waker.take()) };
         // SAFETY: `node` is linked; after this nobody else can reach it.
