@@ -1,0 +1,317 @@
+//! The semaphore suite: admit (`admit-fifo`, `admit-throughput`) side by side
+//! with tokio, async-lock, futures-intrusive (fair) and maitake-sync, in one
+//! run, on the same workloads.
+//!
+//! Groups (function ids are the semaphore names from
+//! [`admit_benches::BenchSemaphore::NAME`]; the report tool matches on them):
+//!
+//! - `uncontended_acquire`: `acquire().await` + drop on one thread, inside a
+//!   single `block_on` per sample, next to `floor` (one compare-exchange + one
+//!   `fetch_add`).
+//! - `try_acquire`: `try_acquire()` + drop, next to `floor`.
+//! - `contended`: a 2-worker tokio runtime, T tasks each holding one permit
+//!   across a `yield_now`, P permits; time per acquisition.
+//! - `waiter_scaling`: one release → head granted → re-enqueue cycle with W
+//!   waiters queued, polled by hand with a no-op waker.
+//! - `weighted`: `acquire_many(1..=4)` under contention (async-lock has no
+//!   weighted acquire and is left out).
+//!
+//! Run: `cargo bench -p admit-benches` (add `-- --quick` for a fast pass).
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use admit_benches::{AdmitFifo, AdmitThroughput, BenchSemaphore, Floor, WeightedSemaphore};
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
+use futures_lite::future::block_on;
+use tokio::runtime::Runtime;
+
+/// Worker threads of the contended runtime (the bench machine has 2 cores).
+const WORKERS: usize = 2;
+
+/// (tasks, permits) for the `contended` group.
+const CONTENDED: [(usize, usize); 3] = [(16, 1), (16, 4), (256, 8)];
+
+/// Queue lengths for the `waiter_scaling` group.
+const WAITERS: [usize; 2] = [10, 10_000];
+
+/// (tasks, permits) for the `weighted` group; requests cycle through 1..=4.
+const WEIGHTED: (usize, usize) = (16, 8);
+
+/// Runs `$bench::<S>($args)` for every semaphore, ours first.
+macro_rules! each_semaphore {
+    ($bench:ident($($arg:expr),*)) => {
+        $bench::<AdmitFifo>($($arg),*);
+        $bench::<AdmitThroughput>($($arg),*);
+        $bench::<tokio::sync::Semaphore>($($arg),*);
+        $bench::<async_lock::Semaphore>($($arg),*);
+        $bench::<futures_intrusive::sync::Semaphore>($($arg),*);
+        $bench::<maitake_sync::Semaphore>($($arg),*);
+    };
+}
+
+/// Runs `$bench::<S>($args)` for every semaphore with a weighted acquire.
+macro_rules! each_weighted_semaphore {
+    ($bench:ident($($arg:expr),*)) => {
+        $bench::<AdmitFifo>($($arg),*);
+        $bench::<AdmitThroughput>($($arg),*);
+        $bench::<tokio::sync::Semaphore>($($arg),*);
+        $bench::<futures_intrusive::sync::Semaphore>($($arg),*);
+        $bench::<maitake_sync::Semaphore>($($arg),*);
+    };
+}
+
+/// The 2-worker runtime shared by the contended groups, built once.
+fn multi_thread_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .build()
+        .expect("build the tokio runtime")
+}
+
+/// How many of `total` operations task `index` of `tasks` performs (the
+/// remainder goes to the first tasks, so the sum is exactly `total`).
+fn share(total: u64, tasks: usize, index: usize) -> u64 {
+    let tasks = tasks as u64;
+    total / tasks + u64::from((index as u64) < total % tasks)
+}
+
+fn uncontended_acquire(c: &mut Criterion) {
+    let mut group = c.benchmark_group("uncontended_acquire");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("floor", |b| {
+        let floor = Floor::new();
+        b.iter_custom(|iters| {
+            block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let _ = black_box(black_box(&floor).cycle());
+                }
+                start.elapsed()
+            })
+        });
+    });
+    each_semaphore!(uncontended_acquire_one(&mut group));
+    group.finish();
+}
+
+/// `acquire().await` + drop, `iters` times inside one `block_on`, so the
+/// executor's entry cost is not part of the measurement.
+fn uncontended_acquire_one<S: BenchSemaphore>(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let sem = S::with_permits(1);
+    group.bench_function(S::NAME, |b| {
+        b.iter_custom(|iters| {
+            block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let permit = black_box(&sem).acquire().await;
+                    drop(black_box(permit));
+                }
+                start.elapsed()
+            })
+        });
+    });
+}
+
+fn try_acquire(c: &mut Criterion) {
+    let mut group = c.benchmark_group("try_acquire");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("floor", |b| {
+        let floor = Floor::new();
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let _ = black_box(black_box(&floor).cycle());
+            }
+            start.elapsed()
+        });
+    });
+    each_semaphore!(try_acquire_one(&mut group));
+    group.finish();
+}
+
+/// `try_acquire()` + drop on a semaphore with a free permit.
+fn try_acquire_one<S: BenchSemaphore>(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let sem = S::with_permits(1);
+    group.bench_function(S::NAME, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let permit = black_box(&sem).try_acquire();
+                assert!(permit.is_some(), "the only permit is free");
+                drop(black_box(permit));
+            }
+            start.elapsed()
+        });
+    });
+}
+
+fn contended(c: &mut Criterion) {
+    let runtime = multi_thread_runtime();
+    let mut group = c.benchmark_group("contended");
+    group.throughput(Throughput::Elements(1));
+    for (tasks, permits) in CONTENDED {
+        each_semaphore!(contended_one(&mut group, &runtime, tasks, permits));
+    }
+    group.finish();
+}
+
+/// `tasks` tasks on the 2-worker runtime share `iters` acquisitions of a
+/// `permits`-permit semaphore, each holding its permit across one
+/// `yield_now`. Reports time per acquisition (spawning and joining the tasks
+/// is included; it is small next to `iters` handoffs).
+fn contended_one<S: BenchSemaphore>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    runtime: &Runtime,
+    tasks: usize,
+    permits: usize,
+) {
+    let id = BenchmarkId::new(S::NAME, format!("T{tasks}-P{permits}"));
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            let sem = Arc::new(S::with_permits(permits));
+            runtime.block_on(async {
+                let start = Instant::now();
+                let handles: Vec<_> = (0..tasks)
+                    .map(|index| {
+                        let sem = Arc::clone(&sem);
+                        let rounds = share(iters, tasks, index);
+                        tokio::spawn(async move {
+                            for _ in 0..rounds {
+                                let permit = sem.acquire().await;
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    handle.await.expect("bench task panicked");
+                }
+                start.elapsed()
+            })
+        });
+    });
+}
+
+fn waiter_scaling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("waiter_scaling");
+    group.throughput(Throughput::Elements(1));
+    for waiters in WAITERS {
+        each_semaphore!(waiter_scaling_one(&mut group, waiters));
+    }
+    group.finish();
+}
+
+/// Polls a pinned slot's future once with a no-op waker.
+fn poll_slot<F: Future>(slot: &mut Pin<Box<Option<F>>>) -> Poll<F::Output> {
+    let future = slot.as_mut().as_pin_mut().expect("slot holds a future");
+    future.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// With one permit held and `waiters` acquire futures queued behind it, one
+/// iteration is a handoff: drop the held permit (the head waiter is granted),
+/// poll the head to take its permit, then reuse its slot for a fresh acquire
+/// that queues at the back. The slots are allocated once, outside the timing.
+fn waiter_scaling_one<S: BenchSemaphore>(group: &mut BenchmarkGroup<'_, WallTime>, waiters: usize) {
+    group.bench_function(BenchmarkId::new(S::NAME, waiters), |b| {
+        b.iter_custom(|iters| {
+            let sem = S::with_permits(1);
+            let mut held = Some(sem.try_acquire().expect("the only permit is free"));
+            let mut slots: Vec<_> = (0..waiters)
+                .map(|_| Box::pin(Some(sem.acquire())))
+                .collect();
+            for slot in &mut slots {
+                assert!(poll_slot(slot).is_pending(), "the permit is held");
+            }
+            let mut head = 0;
+            let start = Instant::now();
+            for _ in 0..iters {
+                drop(held.take());
+                let slot = &mut slots[head];
+                let Poll::Ready(permit) = poll_slot(slot) else {
+                    panic!(
+                        "{}: the head waiter was not granted the released permit",
+                        S::NAME
+                    );
+                };
+                held = Some(permit);
+                slot.as_mut().set(Some(sem.acquire()));
+                assert!(poll_slot(slot).is_pending(), "the permit is held");
+                head = (head + 1) % waiters;
+            }
+            let elapsed = start.elapsed();
+            drop(slots);
+            drop(held);
+            elapsed
+        });
+    });
+}
+
+fn weighted(c: &mut Criterion) {
+    let runtime = multi_thread_runtime();
+    let mut group = c.benchmark_group("weighted");
+    group.throughput(Throughput::Elements(1));
+    let (tasks, permits) = WEIGHTED;
+    each_weighted_semaphore!(weighted_one(&mut group, &runtime, tasks, permits));
+    group.finish();
+}
+
+/// Like [`contended_one`], but acquisition `i` of task `t` asks for
+/// `1 + (t + i) % 4` permits, so small and large requests interleave.
+fn weighted_one<S: WeightedSemaphore>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    runtime: &Runtime,
+    tasks: usize,
+    permits: usize,
+) {
+    let id = BenchmarkId::new(S::NAME, format!("T{tasks}-P{permits}-n1..=4"));
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            let sem = Arc::new(S::with_permits(permits));
+            runtime.block_on(async {
+                let start = Instant::now();
+                let handles: Vec<_> = (0..tasks)
+                    .map(|index| {
+                        let sem = Arc::clone(&sem);
+                        let rounds = share(iters, tasks, index);
+                        tokio::spawn(async move {
+                            for round in 0..rounds {
+                                let n = 1 + (index + round as usize) % 4;
+                                let permit = sem.acquire_many(n).await;
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    handle.await.expect("bench task panicked");
+                }
+                start.elapsed()
+            })
+        });
+    });
+}
+
+/// Modest times: the whole suite should finish in a few minutes on 2 cores.
+fn config() -> Criterion {
+    Criterion::default()
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20)
+}
+
+criterion_group! {
+    name = semaphore;
+    config = config();
+    targets = uncontended_acquire, try_acquire, contended, waiter_scaling, weighted
+}
+criterion_main!(semaphore);

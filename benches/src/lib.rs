@@ -1,0 +1,291 @@
+//! One seam over every semaphore the benches compare: admit under both
+//! fairness policies and the peers (tokio, async-lock, futures-intrusive in
+//! its fair mode, maitake-sync).
+//!
+//! The benches in `benches/semaphore.rs` are generic over [`BenchSemaphore`]
+//! (and [`WeightedSemaphore`] where a weighted acquire exists), so every
+//! semaphore runs exactly the same loop. Each method is a thin `#[inline]`
+//! forwarding call, so the seam itself costs nothing in the measurements.
+//!
+//! The [`Floor`] type is not a semaphore: it is the baseline the uncontended
+//! numbers are divided by (one compare-exchange to take, one `fetch_add` to
+//! give back).
+//!
+//! What does not live here: the workloads themselves (runtimes, task counts,
+//! criterion groups), which are in the bench target.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+/// A semaphore as the benches see it: acquire one permit (or try to), and
+/// give it back by dropping the permit.
+///
+/// `Send + Sync + 'static` so that an `Arc<Self>` can be moved into tasks of
+/// a multi-thread runtime.
+pub trait BenchSemaphore: Send + Sync + 'static {
+    /// The function id in criterion reports. Ours start with `admit`; a peer
+    /// uses its crate name (`tokio`, `async-lock`, ...), which is what the
+    /// report tool matches on.
+    const NAME: &'static str;
+
+    /// Whether waiters are served strictly in arrival order; the contended
+    /// targets compare admit with the best *fair* peer.
+    const FAIR: bool;
+
+    /// The RAII permit; dropping it returns the permits.
+    type Permit<'a>: Send
+    where
+        Self: 'a;
+
+    /// A semaphore holding `permits` permits.
+    fn with_permits(permits: usize) -> Self;
+
+    /// Waits for one permit. Panics if the semaphore is closed (the benches
+    /// never close one).
+    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send;
+
+    /// Takes one permit if one is free right now.
+    fn try_acquire(&self) -> Option<Self::Permit<'_>>;
+}
+
+/// A semaphore with a weighted acquire (several permits at once, released
+/// together). async-lock has none, so it does not implement this.
+pub trait WeightedSemaphore: BenchSemaphore {
+    /// Waits for `n` permits.
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send;
+}
+
+/// admit with [`admit::Fairness::Fifo`] (the default policy).
+pub struct AdmitFifo(pub admit::Semaphore);
+
+/// admit with [`admit::Fairness::Throughput`] (bounded barging).
+pub struct AdmitThroughput(pub admit::Semaphore);
+
+/// Resolves a peer's `Result`-returning acquire future to its permit, by
+/// mapping in `poll`. A named wrapper rather than an `async` block, so the
+/// seam adds no state machine (and no extra move of the inner future) to what
+/// is measured.
+pub struct Unwrap<F>(F);
+
+impl<F, T, E> Future for Unwrap<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Debug,
+{
+    type Output = T;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        // SAFETY: structural pinning: the field is never moved out of `self`
+        // and `Unwrap` has no `Drop` impl of its own.
+        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.0) };
+        match inner.poll(cx) {
+            Poll::Ready(result) => Poll::Ready(result.expect("bench semaphores are never closed")),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl BenchSemaphore for AdmitFifo {
+    const NAME: &'static str = "admit-fifo";
+    const FAIR: bool = true;
+    type Permit<'a> = admit::Permit<'a>;
+
+    #[inline]
+    fn with_permits(permits: usize) -> Self {
+        Self(admit::Semaphore::new(permits).with_fairness(admit::Fairness::Fifo))
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
+        Unwrap(self.0.acquire())
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.0.try_acquire().ok()
+    }
+}
+
+impl WeightedSemaphore for AdmitFifo {
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
+        Unwrap(self.0.acquire_many(n))
+    }
+}
+
+impl BenchSemaphore for AdmitThroughput {
+    const NAME: &'static str = "admit-throughput";
+    const FAIR: bool = false;
+    type Permit<'a> = admit::Permit<'a>;
+
+    #[inline]
+    fn with_permits(permits: usize) -> Self {
+        Self(admit::Semaphore::new(permits).with_fairness(admit::Fairness::Throughput))
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
+        Unwrap(self.0.acquire())
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.0.try_acquire().ok()
+    }
+}
+
+impl WeightedSemaphore for AdmitThroughput {
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
+        Unwrap(self.0.acquire_many(n))
+    }
+}
+
+/// `tokio::sync::Semaphore`: fair (FIFO), weighted.
+impl BenchSemaphore for tokio::sync::Semaphore {
+    const NAME: &'static str = "tokio";
+    const FAIR: bool = true;
+    type Permit<'a> = tokio::sync::SemaphorePermit<'a>;
+
+    #[inline]
+    fn with_permits(permits: usize) -> Self {
+        Self::new(permits)
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
+        Unwrap(self.acquire())
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.try_acquire().ok()
+    }
+}
+
+impl WeightedSemaphore for tokio::sync::Semaphore {
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
+        let n = u32::try_from(n).expect("tokio counts permits in u32");
+        Unwrap(self.acquire_many(n))
+    }
+}
+
+/// `async_lock::Semaphore`: unfair (newcomers may barge), no weighted acquire.
+impl BenchSemaphore for async_lock::Semaphore {
+    const NAME: &'static str = "async-lock";
+    const FAIR: bool = false;
+    type Permit<'a> = async_lock::SemaphoreGuard<'a>;
+
+    #[inline]
+    fn with_permits(permits: usize) -> Self {
+        Self::new(permits)
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
+        self.acquire()
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.try_acquire()
+    }
+}
+
+/// `futures_intrusive::sync::Semaphore`, always built fair
+/// (`Semaphore::new(true, n)`); weighted.
+impl BenchSemaphore for futures_intrusive::sync::Semaphore {
+    const NAME: &'static str = "futures-intrusive";
+    const FAIR: bool = true;
+    type Permit<'a> = futures_intrusive::sync::SemaphoreReleaser<'a>;
+
+    #[inline]
+    fn with_permits(permits: usize) -> Self {
+        Self::new(true, permits)
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
+        self.acquire(1)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.try_acquire(1)
+    }
+}
+
+impl WeightedSemaphore for futures_intrusive::sync::Semaphore {
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
+        self.acquire(n)
+    }
+}
+
+/// `maitake_sync::Semaphore` (default spin lock): fair (FIFO), weighted.
+impl BenchSemaphore for maitake_sync::Semaphore {
+    const NAME: &'static str = "maitake-sync";
+    const FAIR: bool = true;
+    type Permit<'a> = maitake_sync::semaphore::Permit<'a>;
+
+    #[inline]
+    fn with_permits(permits: usize) -> Self {
+        Self::new(permits)
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
+        Unwrap(self.acquire(1))
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.try_acquire(1).ok()
+    }
+}
+
+impl WeightedSemaphore for maitake_sync::Semaphore {
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
+        Unwrap(self.acquire(n))
+    }
+}
+
+/// The uncontended baseline: what a semaphore cannot beat on its fast path,
+/// one compare-exchange to take a permit and one `fetch_add` to return it.
+#[derive(Debug)]
+pub struct Floor {
+    permits: AtomicUsize,
+}
+
+impl Floor {
+    /// A floor counter holding one permit.
+    pub const fn new() -> Self {
+        Self {
+            permits: AtomicUsize::new(1),
+        }
+    }
+
+    /// One take-and-give-back: a successful `compare_exchange(1, 0)` with
+    /// acquire ordering, then `fetch_add(1)` with release ordering, the
+    /// orderings a semaphore needs. Returns the exchange result so the
+    /// caller can `black_box` it.
+    #[inline]
+    pub fn cycle(&self) -> Result<usize, usize> {
+        let taken = self
+            .permits
+            .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed);
+        self.permits.fetch_add(1, Ordering::Release);
+        taken
+    }
+}
+
+impl Default for Floor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
