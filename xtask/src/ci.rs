@@ -20,6 +20,9 @@ pub const EMBEDDED_TARGET: &str = "thumbv7em-none-eabihf";
 /// Every combination of the core crate's features that must build without `std`.
 pub const NO_STD_FEATURES: [&str; 4] = ["", "alloc", "critical-section", "alloc,critical-section"];
 
+/// The example crate (`examples/no-std`) that must build for the embedded target.
+pub const NO_STD_EXAMPLE: &str = "admit-example-no-std";
+
 /// How a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -143,8 +146,8 @@ pub fn run(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds the core crate without `std` in every feature combination, for the embedded
-/// target when it is (or can be) installed, else for the host.
+/// Builds the core crate without `std` in every feature combination, and the `no_std`
+/// example, for the embedded target when it is (or can be) installed, else for the host.
 fn no_std(root: &Path) -> Result<Outcome> {
     let target = match ensure_target(EMBEDDED_TARGET) {
         Ok(()) => Some(EMBEDDED_TARGET),
@@ -164,10 +167,17 @@ fn no_std(root: &Path) -> Result<Outcome> {
         }
         cmd.run()?;
     }
+    // The bare-metal example: the core used from a `#![no_std]` crate with no allocator.
+    let mut cmd = cargo(root).args(["build", "-p", NO_STD_EXAMPLE]);
+    if let Some(target) = target {
+        cmd = cmd.args(["--target", target]);
+    }
+    cmd.run()?;
     Ok(match target {
-        Some(target) => {
-            Outcome::passed(format!("{} feature sets, {target}", NO_STD_FEATURES.len()))
-        }
+        Some(target) => Outcome::passed(format!(
+            "{} feature sets and {NO_STD_EXAMPLE}, {target}",
+            NO_STD_FEATURES.len()
+        )),
         None => Outcome::passed(format!("host fallback: {EMBEDDED_TARGET} unavailable")),
     })
 }
