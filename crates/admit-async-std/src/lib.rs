@@ -180,12 +180,17 @@ pub type RateLimiter = admit_runtime::RateLimiter<AsyncStd>;
 ///     assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
 /// });
 /// ```
-pub async fn acquire_timeout(
+pub fn acquire_timeout(
     sem: &Semaphore,
     n: usize,
     timeout: Duration,
-) -> Result<Permit<'_>, AcquireTimeoutError> {
-    admit_runtime::acquire_timeout::<AsyncStd>(sem, n, timeout).await
+) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
+    // The clock starts now, when the future is created.
+    acquire_deadline(
+        sem,
+        n,
+        admit_runtime::deadline_after(AsyncStd::now(), timeout),
+    )
 }
 
 /// Acquires `n` permits, giving up at `deadline`; see [`admit_runtime::acquire_deadline`].
@@ -210,10 +215,10 @@ pub async fn acquire_timeout(
 ///     assert!(admit_async_std::acquire_deadline(&sem, 2, deadline).await.is_ok());
 /// });
 /// ```
-pub async fn acquire_deadline(
+pub fn acquire_deadline(
     sem: &Semaphore,
     n: usize,
     deadline: Instant,
-) -> Result<Permit<'_>, AcquireTimeoutError> {
-    admit_runtime::acquire_deadline::<AsyncStd>(sem, n, deadline).await
+) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
+    admit_runtime::timed_acquire::<AsyncStd>(sem, n, deadline)
 }

@@ -112,7 +112,7 @@ pub use pool::{
     AsCompleted, Inline, Outcome, PoolError, Progress, Spawned, TaskPool, ZeroLimitError,
 };
 pub use rate::RateLimiter;
-pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};
+pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout, timed_acquire};
 
 /// What the helpers need from an async runtime: spawn, sleep, a monotonic clock, and its
 /// cooperative-scheduling hook.
@@ -211,8 +211,19 @@ pub trait BlockOn: Runtime {
     fn block_on<F: Future>(future: F) -> F::Output;
 }
 
-/// `now + duration`, or a deadline far enough away to mean "never" if that overflows.
-fn deadline_after(now: Instant, duration: Duration) -> Instant {
+/// `now + duration`, or a deadline far enough away to mean "never" (about 30 years) if that
+/// overflows: what the timeouts use to turn a duration into a deadline.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let now = Instant::now();
+/// assert_eq!(admit_runtime::deadline_after(now, Duration::from_secs(1)), now + Duration::from_secs(1));
+/// assert!(admit_runtime::deadline_after(now, Duration::MAX) > now);
+/// ```
+pub fn deadline_after(now: Instant, duration: Duration) -> Instant {
     now.checked_add(duration)
         .or_else(|| now.checked_add(Duration::from_secs(60 * 60 * 24 * 365 * 30)))
         .unwrap_or(now)

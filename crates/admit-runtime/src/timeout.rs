@@ -6,6 +6,7 @@
 //! semaphore is exactly as it would have been had the caller never asked.
 
 use std::fmt;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use admit::{AcquireError, Permit, Semaphore};
@@ -149,12 +150,48 @@ pub async fn acquire_deadline<R: Runtime>(
     n: usize,
     deadline: Instant,
 ) -> Result<Permit<'_>, AcquireTimeoutError> {
-    let acquire = async { sem.acquire_many(n).await.map_err(AcquireTimeoutError::from) };
-    let expire = async {
+    R::cooperative(timed_acquire::<R>(sem, n, deadline)).await
+}
+
+/// The race behind [`acquire_deadline`], without the runtime's cooperative wrapper: for
+/// adapter authors, who wrap it in their runtime's own (concrete) cooperative type.
+///
+/// Why it exists: a future that goes through the generic `R::Cooperative<F>` with a borrowed
+/// `F` cannot be proven `Send` by today's compiler ("one type is more general than the
+/// other"), so `tokio::spawn(async { acquire_deadline::<Tokio>(..).await })` would not
+/// compile. This future names no generic associated type, so it is `Send`, and so is an
+/// adapter's concrete wrapper around it.
+///
+/// # Errors
+///
+/// As [`acquire_deadline`].
+///
+/// # Cancel safety
+///
+/// As [`acquire_timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use admit::Semaphore;
+/// use admit_runtime::{AcquireTimeoutError, Runtime};
+/// use std::time::Instant;
+///
+/// fn spawnable<R: Runtime>(sem: &Semaphore, deadline: Instant) -> impl Send + '_ {
+///     admit_runtime::timed_acquire::<R>(sem, 1, deadline)
+/// }
+/// ```
+pub fn timed_acquire<R: Runtime>(
+    sem: &Semaphore,
+    n: usize,
+    deadline: Instant,
+) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
+    let acquire = async move { sem.acquire_many(n).await.map_err(AcquireTimeoutError::from) };
+    let expire = async move {
         R::sleep_until(deadline).await;
         Err(AcquireTimeoutError::Timeout)
     };
     // `or` polls `acquire` first, so a permit ready together with the deadline wins; returning
     // drops the loser, and dropping `acquire` gives back whatever it had been assigned.
-    R::cooperative(future::or(acquire, expire)).await
+    future::or(acquire, expire)
 }

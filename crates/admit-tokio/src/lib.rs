@@ -25,7 +25,8 @@ use tokio::task::coop::Coop;
 ///   `std::time::Instant`; the timer resolution is 1 ms.
 /// * [`cooperative`](Runtime::cooperative) is `tokio::task::coop::cooperative`: every
 ///   acquire in this crate consumes task budget.
-/// * [`block_on`](BlockOn::block_on) builds a multi-threaded runtime with 2 workers.
+/// * [`block_on`](BlockOn::block_on) builds a multi-threaded runtime with 2 workers, with
+///   timers and I/O enabled.
 ///
 /// # Examples
 ///
@@ -110,7 +111,7 @@ impl BlockOn for Tokio {
     fn block_on<F: Future>(future: F) -> F::Output {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .enable_time()
+            .enable_all()
             .build()
             .expect("cannot build a tokio runtime")
             .block_on(future)
@@ -173,12 +174,13 @@ pub type RateLimiter = admit_runtime::RateLimiter<Tokio>;
 /// assert_eq!(sem.available_permits(), 1);
 /// # }
 /// ```
-pub async fn acquire_timeout(
+pub fn acquire_timeout(
     sem: &Semaphore,
     n: usize,
     timeout: Duration,
-) -> Result<Permit<'_>, AcquireTimeoutError> {
-    admit_runtime::acquire_timeout::<Tokio>(sem, n, timeout).await
+) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
+    // The clock starts now, when the future is created.
+    acquire_deadline(sem, n, admit_runtime::deadline_after(Tokio::now(), timeout))
 }
 
 /// Acquires `n` permits, giving up at `deadline`; see [`admit_runtime::acquire_deadline`].
@@ -205,12 +207,12 @@ pub async fn acquire_timeout(
 /// assert_eq!(permit.num_permits(), 2);
 /// # }
 /// ```
-pub async fn acquire_deadline(
+pub fn acquire_deadline(
     sem: &Semaphore,
     n: usize,
     deadline: Instant,
-) -> Result<Permit<'_>, AcquireTimeoutError> {
-    admit_runtime::acquire_deadline::<Tokio>(sem, n, deadline).await
+) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
+    tokio::task::coop::cooperative(admit_runtime::timed_acquire::<Tokio>(sem, n, deadline))
 }
 
 /// [`Semaphore::acquire`] consuming tokio's cooperative budget, so that a loop of

@@ -1,0 +1,38 @@
+//! The adapter's futures can be spawned on tokio's multi-threaded runtime:
+//! timed acquires, rate-limited acquires and cooperative acquires are `Send`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use admit_tokio::rate::Gcra;
+use admit_tokio::{RateLimiter, Semaphore};
+
+static SEM: Semaphore = Semaphore::new(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adapter_futures_are_send_and_spawnable() {
+    let timed = tokio::spawn(async {
+        let permit = admit_tokio::acquire_timeout(&SEM, 1, Duration::from_secs(5))
+            .await
+            .unwrap();
+        permit.num_permits()
+    });
+    assert_eq!(timed.await.unwrap(), 1);
+
+    let limiter = Arc::new(RateLimiter::new(Gcra::new(1_000, Duration::from_secs(1))));
+    let limited = tokio::spawn({
+        let limiter = limiter.clone();
+        async move { limiter.acquire().await.is_ok() }
+    });
+    assert!(limited.await.unwrap());
+
+    let owned = tokio::spawn(async {
+        let sem = Arc::new(Semaphore::new(2));
+        admit_tokio::acquire_many_owned(sem, 2)
+            .await
+            .unwrap()
+            .num_permits()
+    });
+    assert_eq!(owned.await.unwrap(), 2);
+    assert_eq!(SEM.available_permits(), 1);
+}
