@@ -22,7 +22,7 @@ use crate::raw::RawAcquire;
 /// It holds its place in the semaphore's queue, so it is `!Unpin`: pin it
 /// (`.await` does) before polling.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn assert_unpin<T: Unpin>(_: T) {}
 /// let sem = admit::Semaphore::new(1);
 /// assert_unpin(sem.acquire());
@@ -110,7 +110,7 @@ impl fmt::Debug for Acquire<'_> {
 /// The future returned by [`Semaphore::acquire_owned`] and
 /// [`Semaphore::acquire_many_owned`]; `'static` and `Send`.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn assert_unpin<T: Unpin>(_: T) {}
 /// let sem = std::sync::Arc::new(admit::Semaphore::new(1));
 /// assert_unpin(sem.acquire_owned());

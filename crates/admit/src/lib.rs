@@ -1,20 +1,4 @@
-//! Bound concurrency in async code: a FIFO-fair, weighted, closable, resizable
-//! async [`Semaphore`] with RAII permits, cancel-safe acquire futures and no
-//! heap allocation per acquire. No runtime dependency; `no_std`.
-//!
-//! ```
-//! use admit::Semaphore;
-//! # futures_lite::future::block_on(async {
-//! // At most 3 requests in flight.
-//! static REQUESTS: Semaphore = Semaphore::new(3);
-//!
-//! let permit = REQUESTS.acquire().await?;
-//! assert_eq!(REQUESTS.available_permits(), 2);
-//! drop(permit); // the permit goes back
-//! assert_eq!(REQUESTS.available_permits(), 3);
-//! # Ok::<(), admit::AcquireError>(())
-//! # }).unwrap();
-//! ```
+#![doc = include_str!("../README.md")]
 //!
 //! # Features
 //!
