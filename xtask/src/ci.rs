@@ -4,7 +4,7 @@
 //! (doctests included), `no_std` builds, the conformance suite, the loom models and Miri.
 //! Each step starts with an `==> step` header; a table of steps, results and seconds comes
 //! at the end, also after a failure. Steps that need something this machine may lack (the
-//! embedded target, nightly Miri, the not-yet-written conformance suite) say so and fall
+//! embedded target, nightly Miri, a missing conformance crate) say so and fall
 //! back or skip instead of failing.
 
 use std::fmt::Write as _;

@@ -1,0 +1,167 @@
+//! What the cases share: waiting with a limit, a gate tasks wait at, job bookkeeping and a
+//! small deterministic random number generator. Nothing here asserts; everything returns a
+//! [`Failure`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+use admit_runtime::Runtime;
+use event_listener::Event;
+use futures_lite::future;
+
+use crate::{CaseResult, Failure};
+
+/// One millisecond.
+pub(crate) const MS: Duration = Duration::from_millis(1);
+
+/// How long a case waits for something that should happen "at once" on any runtime (a
+/// wakeup, a task being scheduled): generous, so a loaded CI machine does not fail a case.
+pub(crate) const PROMPTLY: Duration = Duration::from_secs(2);
+
+/// Awaits `future`, or fails with "timed out after ... waiting until `what`".
+pub(crate) async fn within<R: Runtime, T>(
+    limit: Duration,
+    what: &str,
+    future: impl Future<Output = T>,
+) -> Result<T, Failure> {
+    let expire = async {
+        R::sleep(limit).await;
+        Err(Failure::new(format!(
+            "timed out after {limit:?} waiting until {what}"
+        )))
+    };
+    future::or(async { Ok(future.await) }, expire).await
+}
+
+/// Waits (sleeping 1 ms at a time) until `condition` holds, or fails after `limit`.
+pub(crate) async fn eventually<R: Runtime>(
+    limit: Duration,
+    what: &str,
+    condition: impl Fn() -> bool,
+) -> CaseResult {
+    let deadline = R::now() + limit;
+    while !condition() {
+        if R::now() >= deadline {
+            return Err(Failure::new(format!(
+                "timed out after {limit:?} waiting until {what}"
+            )));
+        }
+        R::sleep(MS).await;
+    }
+    Ok(())
+}
+
+/// Yields to the scheduler `times` times, then completes.
+pub(crate) async fn yield_times(times: usize) {
+    for _ in 0..times {
+        future::yield_now().await;
+    }
+}
+
+/// A one-way gate: tasks wait at it until it is opened.
+#[derive(Default)]
+pub(crate) struct Gate {
+    open: AtomicBool,
+    event: Event,
+}
+
+impl Gate {
+    pub(crate) fn open(&self) {
+        self.open.store(true, SeqCst);
+        self.event.notify(usize::MAX);
+    }
+
+    pub(crate) async fn wait(&self) {
+        while !self.open.load(SeqCst) {
+            let listener = self.event.listen();
+            // Checked again after registering, so an `open` in between is not missed.
+            if self.open.load(SeqCst) {
+                break;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// Counts what pool jobs do: started, finished, dropped, and how many ran at once.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    pub(crate) started: AtomicUsize,
+    pub(crate) finished: AtomicUsize,
+    pub(crate) dropped: AtomicUsize,
+    running: AtomicUsize,
+    pub(crate) most_running: AtomicUsize,
+}
+
+/// Held by a running job: counts it as running until dropped.
+struct Running(Arc<Tracker>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, SeqCst);
+        self.0.dropped.fetch_add(1, SeqCst);
+    }
+}
+
+impl Tracker {
+    /// A job that runs for `duration` and then returns `output`.
+    pub(crate) fn job<R: Runtime, T: Send + 'static>(
+        self: &Arc<Self>,
+        duration: Duration,
+        output: T,
+    ) -> impl Future<Output = T> + Send + 'static {
+        let tracker = Arc::clone(self);
+        async move {
+            tracker.started.fetch_add(1, SeqCst);
+            let now = tracker.running.fetch_add(1, SeqCst) + 1;
+            tracker.most_running.fetch_max(now, SeqCst);
+            let _running = Running(Arc::clone(&tracker));
+            if !duration.is_zero() {
+                R::sleep(duration).await;
+            }
+            tracker.finished.fetch_add(1, SeqCst);
+            output
+        }
+    }
+
+    pub(crate) fn get(counter: &AtomicUsize) -> usize {
+        counter.load(SeqCst)
+    }
+}
+
+/// A varied, deterministic job length: 0 to 2 ms in steps of 0.5 ms.
+pub(crate) fn jitter(i: usize) -> Duration {
+    Duration::from_micros(((i * 7919) % 5) as u64 * 500)
+}
+
+/// xorshift64*: deterministic, so a failing soak can be replayed.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..bound`.
+    pub(crate) fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), or a placeholder.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| String::from("(a panic payload that is not a string)"))
+}

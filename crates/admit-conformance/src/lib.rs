@@ -1,0 +1,571 @@
+//! The behaviour suite of [`admit`], written once and run identically on every runtime
+//! adapter: proof that `admit-tokio`, `admit-async-std`, `admit-smol` (and your adapter) behave
+//! the same.
+//!
+//! The suite is a list of named [cases](suite), each an `async` function generic over
+//! [`admit_runtime::Runtime`] that uses real spawned tasks, the runtime's clock and timers. A
+//! case returns `Ok(())` or a [`Failure`] that says what went wrong; it never relies on
+//! panicking assertions. The runner ([`run_case`], [`run_suite`]) drives each case on a
+//! [`Flavor`] (a runtime plus a way to block on it, with its thread count) on a thread of its
+//! own, catches panics, and gives every case a deadline, so that a hang is reported as a
+//! failure instead of stalling CI.
+//!
+//! What the suite covers:
+//!
+//! * the core's semantics seen through real tasks: FIFO order, no overtaking, weighted heads
+//!   holding back smaller requests, cancellation by timeout and by dropping a task, close
+//!   with tasks waiting, resizing under load, bounded release;
+//! * the helpers of `admit-runtime` on that runtime: timeouts, task pools (order, fail-fast,
+//!   progress) and the rate limiter's accuracy against the runtime's clock;
+//! * a soak: many tasks doing random weighted acquires, cancellations and timeouts, checking
+//!   that holders never exceed the capacity and that every permit comes back.
+//!
+//! With the `peers` feature, [`peers`] runs the single-permit and weighted guarantees against
+//! other async semaphores (tokio, async-lock, futures-intrusive, maitake-sync), to show which
+//! of them each keeps. With the `adapters` feature, [`adapters`] has the built-in flavors. The
+//! `admit-conformance` binary (both features) prints the adapter × behaviour matrix and the
+//! peer table; `cargo xtask conformance` runs it.
+//!
+//! What does not live here: unit tests of the core (in `admit`) and of the helpers (in
+//! `admit-runtime`'s `testing` module, run by each adapter's own tests).
+//!
+//! # Examples
+//!
+//! A third-party adapter runs the whole suite against its runtime in one test (here with the
+//! async-std adapter standing in for it):
+//!
+//! ```
+//! use admit_conformance::{BlockOnFlavor, Options};
+//!
+//! # #[cfg(feature = "adapters")] {
+//! let flavor = BlockOnFlavor::<admit_async_std::AsyncStd>::named("async-std");
+//! let reports = admit_conformance::run_suite(&flavor, &Options::quick());
+//! let failures: Vec<String> = reports
+//!     .iter()
+//!     .filter(|report| !report.passed())
+//!     .map(ToString::to_string)
+//!     .collect();
+//! assert!(failures.is_empty(), "{failures:#?}");
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use admit_runtime::{BlockOn, Runtime};
+
+/// Returns early with a [`Failure`] built from a format string unless `$condition` holds.
+macro_rules! ensure {
+    ($condition:expr, $($message:tt)+) => {
+        let held: bool = $condition;
+        if !held {
+            return Err($crate::Failure::new(format!($($message)+)));
+        }
+    };
+}
+
+mod harness;
+mod suite;
+
+#[cfg(feature = "adapters")]
+pub mod adapters;
+#[cfg(feature = "peers")]
+pub mod peers;
+pub mod report;
+
+pub use suite::{CASES, suite};
+
+/// Why a case failed: a message meant for a person reading the matrix.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::Failure;
+///
+/// let failure = Failure::new("permit 3 went to task 4");
+/// assert_eq!(failure.to_string(), "permit 3 went to task 4");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(String);
+
+impl Failure {
+    /// A failure with this message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_conformance::Failure;
+    ///
+    /// assert_eq!(Failure::new(format!("{} waiters left", 2)).message(), "2 waiters left");
+    /// ```
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    /// The message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_conformance::Failure;
+    ///
+    /// assert_eq!(Failure::new("hung").message(), "hung");
+    /// ```
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// What a case returns.
+pub type CaseResult = Result<(), Failure>;
+
+/// The future of one run of a case (not `Send`: it is driven by `block_on` on one thread).
+pub type CaseFuture = Pin<Box<dyn Future<Output = CaseResult>>>;
+
+/// One named behaviour of the suite, instantiated for a runtime.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::{Case, CaseFuture, Options};
+///
+/// fn always_passes(_: &Options) -> CaseFuture {
+///     Box::pin(async { Ok(()) })
+/// }
+///
+/// let case = Case::new("always_passes", always_passes);
+/// assert_eq!(case.name(), "always_passes");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Case {
+    name: &'static str,
+    run: fn(&Options) -> CaseFuture,
+}
+
+impl Case {
+    /// A case called `name`, whose body `run` builds.
+    ///
+    /// # Examples
+    ///
+    /// See [`Case`].
+    #[must_use]
+    pub const fn new(name: &'static str, run: fn(&Options) -> CaseFuture) -> Self {
+        Self { name, run }
+    }
+
+    /// The case's name, as printed in the matrix (`fifo_order`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "adapters")] {
+    /// let cases = admit_conformance::suite::<admit_smol::Smol>();
+    /// assert_eq!(cases[0].name(), "fifo_order");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Builds the case's future (to be driven by the flavor's `block_on`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_conformance::{Case, Options};
+    ///
+    /// let case = Case::new("ok", |_| Box::pin(async { Ok(()) }));
+    /// assert!(futures_lite::future::block_on(case.start(&Options::default())).is_ok());
+    /// ```
+    #[must_use]
+    pub fn start(&self, options: &Options) -> CaseFuture {
+        (self.run)(options)
+    }
+}
+
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Case").field("name", &self.name).finish()
+    }
+}
+
+/// Knobs of a run.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::Options;
+/// use std::time::Duration;
+///
+/// let options = Options::default().with_case_timeout(Duration::from_secs(30));
+/// assert_eq!(options.case_timeout, Duration::from_secs(30));
+/// assert!(options.soak_operations > Options::quick().soak_operations);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Operations the soak case performs in total (over all its tasks).
+    pub soak_operations: usize,
+    /// A case that has not finished after this long fails as hung (its thread is abandoned).
+    pub case_timeout: Duration,
+}
+
+impl Default for Options {
+    /// The full suite: a soak of about a second per runtime in release mode.
+    fn default() -> Self {
+        Self {
+            soak_operations: 100_000,
+            case_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Options {
+    /// A shorter soak, for debug builds and `cargo test`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_conformance::Options;
+    ///
+    /// assert_eq!(Options::quick().soak_operations, 10_000);
+    /// ```
+    #[must_use]
+    pub fn quick() -> Self {
+        Self {
+            soak_operations: 10_000,
+            ..Self::default()
+        }
+    }
+
+    /// These options with a soak of `operations` operations.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_conformance::Options;
+    ///
+    /// assert_eq!(Options::default().with_soak_operations(1_000_000).soak_operations, 1_000_000);
+    /// ```
+    #[must_use]
+    pub fn with_soak_operations(mut self, operations: usize) -> Self {
+        self.soak_operations = operations;
+        self
+    }
+
+    /// These options with cases failing as hung after `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Options`].
+    #[must_use]
+    pub fn with_case_timeout(mut self, timeout: Duration) -> Self {
+        self.case_timeout = timeout;
+        self
+    }
+}
+
+/// A runtime to run the suite on: a [`Runtime`], how to block on it, and a name for the
+/// matrix (`tokio-mt`).
+///
+/// One runtime type can give several flavors (tokio's current-thread and multi-thread
+/// schedulers both spawn with `tokio::spawn`). The runner calls
+/// [`block_on`](Flavor::block_on) once per case, on a fresh thread.
+///
+/// # Examples
+///
+/// A flavor that builds its own single-threaded tokio runtime for every case:
+///
+/// ```
+/// use admit_conformance::Flavor;
+/// use std::future::Future;
+///
+/// #[derive(Clone)]
+/// struct MyTokio;
+///
+/// # #[cfg(feature = "adapters")]
+/// impl Flavor for MyTokio {
+///     type Runtime = admit_tokio::Tokio;
+///
+///     fn name(&self) -> String {
+///         "my-tokio".into()
+///     }
+///
+///     fn block_on<F: Future>(&self, future: F) -> F::Output {
+///         tokio::runtime::Builder::new_current_thread()
+///             .enable_time()
+///             .build()
+///             .unwrap()
+///             .block_on(future)
+///     }
+/// }
+/// ```
+pub trait Flavor: Clone + Send + 'static {
+    /// The runtime the cases are instantiated with.
+    type Runtime: Runtime;
+
+    /// The name in the matrix and in case names (`tokio-mt/fifo_order`).
+    fn name(&self) -> String;
+
+    /// Runs `future` to completion on the calling thread, inside the runtime.
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+
+    /// A short description of the threads this flavor runs tasks on, for reports.
+    fn threads(&self) -> String {
+        String::from("unspecified")
+    }
+}
+
+/// The flavor of a runtime that implements [`BlockOn`]: its own `block_on`, under a name.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::{BlockOnFlavor, Flavor};
+///
+/// # #[cfg(feature = "adapters")] {
+/// let flavor = BlockOnFlavor::<admit_smol::Smol>::named("smol");
+/// assert_eq!(flavor.name(), "smol");
+/// assert_eq!(flavor.block_on(async { 1 + 1 }), 2);
+/// # }
+/// ```
+pub struct BlockOnFlavor<R> {
+    name: String,
+    runtime: PhantomData<fn() -> R>,
+}
+
+impl<R> BlockOnFlavor<R> {
+    /// The flavor called `name`.
+    ///
+    /// # Examples
+    ///
+    /// See [`BlockOnFlavor`].
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            runtime: PhantomData,
+        }
+    }
+}
+
+impl<R> Clone for BlockOnFlavor<R> {
+    fn clone(&self) -> Self {
+        Self::named(self.name.clone())
+    }
+}
+
+impl<R> fmt::Debug for BlockOnFlavor<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockOnFlavor")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<R: BlockOn> Flavor for BlockOnFlavor<R> {
+    type Runtime = R;
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        R::block_on(future)
+    }
+}
+
+/// The outcome of one case on one flavor.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::{CaseReport, Failure};
+/// use std::time::Duration;
+///
+/// let report = CaseReport {
+///     flavor: "tokio-mt".into(),
+///     case: "fifo_order".into(),
+///     outcome: Err(Failure::new("out of order")),
+///     elapsed: Duration::from_millis(12),
+/// };
+/// assert!(!report.passed());
+/// assert_eq!(report.to_string(), "tokio-mt/fifo_order: FAILED in 12 ms: out of order");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseReport {
+    /// The flavor's name.
+    pub flavor: String,
+    /// The case's name.
+    pub case: String,
+    /// What happened.
+    pub outcome: CaseResult,
+    /// Wall time of the case (up to the deadline if it hung).
+    pub elapsed: Duration,
+}
+
+impl CaseReport {
+    /// Whether the case passed.
+    ///
+    /// # Examples
+    ///
+    /// See [`CaseReport`].
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    /// `flavor/case`, as printed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_conformance::CaseReport;
+    /// use std::time::Duration;
+    ///
+    /// let report = CaseReport {
+    ///     flavor: "smol-2".into(),
+    ///     case: "soak".into(),
+    ///     outcome: Ok(()),
+    ///     elapsed: Duration::ZERO,
+    /// };
+    /// assert_eq!(report.id(), "smol-2/soak");
+    /// ```
+    #[must_use]
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.flavor, self.case)
+    }
+}
+
+impl fmt::Display for CaseReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.elapsed.as_millis();
+        match &self.outcome {
+            Ok(()) => write!(f, "{}: ok in {millis} ms", self.id()),
+            Err(failure) => write!(f, "{}: FAILED in {millis} ms: {failure}", self.id()),
+        }
+    }
+}
+
+/// Runs one case on `flavor`, on a thread of its own, and reports how it went.
+///
+/// A panic (in the case or in a task it awaits) is a failure with the panic's message; a
+/// case still running after [`Options::case_timeout`] is a failure too, and its thread is
+/// abandoned (it may keep running until the process exits).
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::{BlockOnFlavor, Case, Options};
+///
+/// # #[cfg(feature = "adapters")] {
+/// let flavor = BlockOnFlavor::<admit_smol::Smol>::named("smol");
+/// let case = Case::new("panics", |_| Box::pin(async { panic!("boom") }));
+/// let report = admit_conformance::run_case(&flavor, case, &Options::default());
+/// assert_eq!(report.outcome.unwrap_err().message(), "panicked: boom");
+/// # }
+/// ```
+pub fn run_case<F: Flavor>(flavor: &F, case: Case, options: &Options) -> CaseReport {
+    let name = flavor.name();
+    let started = Instant::now();
+    let (sender, receiver) = mpsc::channel();
+    let thread_flavor = flavor.clone();
+    let thread_options = options.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("{name}/{}", case.name()))
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                thread_flavor.block_on(case.start(&thread_options))
+            }));
+            // The receiver may have given up on a hung case: nobody to tell then.
+            let _ = sender.send(outcome);
+        });
+    let outcome = match spawned {
+        Err(error) => Err(Failure::new(format!(
+            "cannot spawn the case's thread: {error}"
+        ))),
+        Ok(_) => match receiver.recv_timeout(options.case_timeout) {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(payload)) => Err(Failure::new(format!(
+                "panicked: {}",
+                harness::panic_message(&*payload)
+            ))),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::new(format!(
+                "hung: no result after {:?}",
+                options.case_timeout
+            ))),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(Failure::new("the case's thread died without a result"))
+            }
+        },
+    };
+    CaseReport {
+        flavor: name,
+        case: case.name().to_owned(),
+        outcome,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs every case of the [`suite`] on `flavor`, one after the other.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::{BlockOnFlavor, Options};
+///
+/// # #[cfg(feature = "adapters")] {
+/// let flavor = BlockOnFlavor::<admit_smol::Smol>::named("smol");
+/// let reports = admit_conformance::run_suite(&flavor, &Options::quick());
+/// assert_eq!(reports.len(), admit_conformance::CASES.len());
+/// assert!(reports.iter().all(|r| r.passed()), "{reports:#?}");
+/// # }
+/// ```
+pub fn run_suite<F: Flavor>(flavor: &F, options: &Options) -> Vec<CaseReport> {
+    run_suite_with(flavor, options, |_| {})
+}
+
+/// [`run_suite`], calling `on_report` as each case finishes (for progress output).
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::{BlockOnFlavor, Options};
+///
+/// # #[cfg(feature = "adapters")] {
+/// let flavor = BlockOnFlavor::<admit_async_std::AsyncStd>::named("async-std");
+/// let reports = admit_conformance::run_suite_with(&flavor, &Options::quick(), |report| {
+///     eprintln!("{report}");
+/// });
+/// assert!(reports.iter().all(|r| r.passed()));
+/// # }
+/// ```
+pub fn run_suite_with<F: Flavor>(
+    flavor: &F,
+    options: &Options,
+    mut on_report: impl FnMut(&CaseReport),
+) -> Vec<CaseReport> {
+    suite::<F::Runtime>()
+        .into_iter()
+        .map(|case| {
+            let report = run_case(flavor, case, options);
+            on_report(&report);
+            report
+        })
+        .collect()
+}

@@ -1,0 +1,669 @@
+//! The guarantees of the single-permit and weighted cases, checked on other async
+//! semaphores: `tokio::sync::Semaphore`, `async_lock::Semaphore`,
+//! `futures_intrusive::sync::Semaphore` (fair mode) and `maitake_sync::Semaphore`, next to
+//! `admit::Semaphore`.
+//!
+//! Each semaphore is seen through the small [`PeerSemaphore`] trait. A guarantee a peer has
+//! no operation for (async-lock has no weighted acquire and no close) is
+//! [`Verdict::NotApplicable`]; a guarantee it breaks is a finding ([`Verdict::Broken`]), never
+//! an error of the run.
+//!
+//! Peers have no `waiter_count`, so a case knows a task is queued when the task says so:
+//! it polls its acquire future once (which registers it in the queue) before announcing
+//! itself and awaiting the rest.
+//!
+//! # Examples
+//!
+//! ```
+//! use admit_conformance::Flavor;
+//! use admit_conformance::adapters::TokioMultiThread;
+//! use admit_conformance::peers::{self, Verdict};
+//!
+//! let verdicts = peers::run_peer::<admit::Semaphore, _>(&TokioMultiThread::default());
+//! assert!(verdicts.iter().all(|(_, verdict)| *verdict == Verdict::Kept), "{verdicts:?}");
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use admit_runtime::Runtime;
+use futures_lite::future;
+
+use crate::harness::{MS, PROMPTLY, eventually, within};
+use crate::{Case, CaseFuture, CaseResult, Failure, Flavor, Options, run_case};
+
+/// A held permit of some semaphore, released when dropped.
+pub type PeerPermit<'a> = Box<dyn Send + 'a>;
+
+/// An acquire in progress; resolves to the permit or to [`PeerClosed`].
+pub type PeerAcquire<'a> =
+    Pin<Box<dyn Future<Output = Result<PeerPermit<'a>, PeerClosed>> + Send + 'a>>;
+
+/// The semaphore was closed.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(admit_conformance::peers::PeerClosed.to_string(), "closed");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerClosed;
+
+impl fmt::Display for PeerClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("closed")
+    }
+}
+
+/// The operations the peer cases need, implemented for each semaphore compared.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::peers::PeerSemaphore;
+///
+/// fn describe<S: PeerSemaphore>() -> String {
+///     format!("{}: weighted {}, closable {}", S::NAME, S::WEIGHTED, S::CLOSABLE)
+/// }
+/// assert_eq!(describe::<async_lock::Semaphore>(), "async-lock: weighted false, closable false");
+/// ```
+pub trait PeerSemaphore: Send + Sync + Sized + 'static {
+    /// The column name.
+    const NAME: &'static str;
+    /// Whether it can acquire several permits at once.
+    const WEIGHTED: bool;
+    /// Whether it can be closed.
+    const CLOSABLE: bool;
+
+    /// A semaphore with `permits` permits (fair, where fairness is an option).
+    fn with_permits(permits: usize) -> Self;
+
+    /// Waits for `n` permits (`n` is 1 unless [`WEIGHTED`](Self::WEIGHTED)).
+    fn acquire_many(&self, n: usize) -> PeerAcquire<'_>;
+
+    /// Takes `n` permits now, if it allows it.
+    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>>;
+
+    /// Adds `n` permits.
+    fn add_permits(&self, n: usize);
+
+    /// Closes the semaphore (only called if [`CLOSABLE`](Self::CLOSABLE)).
+    fn close(&self);
+
+    /// The permits free now.
+    fn available_permits(&self) -> usize;
+}
+
+fn permit<'a>(permit: impl Send + 'a) -> PeerPermit<'a> {
+    Box::new(permit)
+}
+
+impl PeerSemaphore for admit::Semaphore {
+    const NAME: &'static str = "admit";
+    const WEIGHTED: bool = true;
+    const CLOSABLE: bool = true;
+
+    fn with_permits(permits: usize) -> Self {
+        Self::new(permits)
+    }
+
+    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
+        Box::pin(async move {
+            self.acquire_many(n)
+                .await
+                .map(permit)
+                .map_err(|_| PeerClosed)
+        })
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
+        self.try_acquire_many(n).ok().map(permit)
+    }
+
+    fn add_permits(&self, n: usize) {
+        self.add_permits(n);
+    }
+
+    fn close(&self) {
+        self.close();
+    }
+
+    fn available_permits(&self) -> usize {
+        self.available_permits()
+    }
+}
+
+fn as_u32(n: usize) -> u32 {
+    u32::try_from(n).expect("the cases ask for a few permits")
+}
+
+impl PeerSemaphore for tokio::sync::Semaphore {
+    const NAME: &'static str = "tokio";
+    const WEIGHTED: bool = true;
+    const CLOSABLE: bool = true;
+
+    fn with_permits(permits: usize) -> Self {
+        Self::new(permits)
+    }
+
+    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
+        Box::pin(async move {
+            self.acquire_many(as_u32(n))
+                .await
+                .map(permit)
+                .map_err(|_| PeerClosed)
+        })
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
+        self.try_acquire_many(as_u32(n)).ok().map(permit)
+    }
+
+    fn add_permits(&self, n: usize) {
+        self.add_permits(n);
+    }
+
+    fn close(&self) {
+        self.close();
+    }
+
+    fn available_permits(&self) -> usize {
+        self.available_permits()
+    }
+}
+
+impl PeerSemaphore for async_lock::Semaphore {
+    const NAME: &'static str = "async-lock";
+    const WEIGHTED: bool = false;
+    const CLOSABLE: bool = false;
+
+    fn with_permits(permits: usize) -> Self {
+        Self::new(permits)
+    }
+
+    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
+        assert_eq!(n, 1, "async-lock acquires one permit at a time");
+        Box::pin(async move { Ok(permit(self.acquire().await)) })
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
+        assert_eq!(n, 1, "async-lock acquires one permit at a time");
+        self.try_acquire().map(permit)
+    }
+
+    fn add_permits(&self, n: usize) {
+        self.add_permits(n);
+    }
+
+    fn close(&self) {
+        unreachable!("async-lock cannot be closed");
+    }
+
+    fn available_permits(&self) -> usize {
+        self.available_permits()
+    }
+}
+
+impl PeerSemaphore for futures_intrusive::sync::Semaphore {
+    const NAME: &'static str = "futures-intrusive";
+    const WEIGHTED: bool = true;
+    const CLOSABLE: bool = false;
+
+    fn with_permits(permits: usize) -> Self {
+        Self::new(true, permits)
+    }
+
+    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
+        Box::pin(async move { Ok(permit(self.acquire(n).await)) })
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
+        self.try_acquire(n).map(permit)
+    }
+
+    fn add_permits(&self, n: usize) {
+        self.release(n);
+    }
+
+    fn close(&self) {
+        unreachable!("futures-intrusive's semaphore cannot be closed");
+    }
+
+    fn available_permits(&self) -> usize {
+        self.permits()
+    }
+}
+
+impl PeerSemaphore for maitake_sync::Semaphore {
+    const NAME: &'static str = "maitake-sync";
+    const WEIGHTED: bool = true;
+    const CLOSABLE: bool = true;
+
+    fn with_permits(permits: usize) -> Self {
+        Self::new(permits)
+    }
+
+    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
+        Box::pin(async move { self.acquire(n).await.map(permit).map_err(|_| PeerClosed) })
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
+        self.try_acquire(n).ok().map(permit)
+    }
+
+    fn add_permits(&self, n: usize) {
+        self.add_permits(n);
+    }
+
+    fn close(&self) {
+        self.close();
+    }
+
+    fn available_permits(&self) -> usize {
+        self.available_permits()
+    }
+}
+
+/// How a semaphore fared on one guarantee.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::peers::Verdict;
+///
+/// assert_eq!(Verdict::Kept.symbol(), "✓");
+/// assert_eq!(Verdict::Broken("out of order".into()).symbol(), "✗");
+/// assert_eq!(Verdict::NotApplicable("no close").symbol(), "n/a");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The guarantee held.
+    Kept,
+    /// The guarantee was broken; what was seen.
+    Broken(String),
+    /// The semaphore has no operation the case needs.
+    NotApplicable(&'static str),
+}
+
+impl Verdict {
+    /// `✓`, `✗` or `n/a`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Verdict`].
+    #[must_use]
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Self::Kept => "✓",
+            Self::Broken(_) => "✗",
+            Self::NotApplicable(_) => "n/a",
+        }
+    }
+}
+
+/// What a peer case needs beyond single-permit acquire.
+#[derive(Clone, Copy)]
+enum Needs {
+    Nothing,
+    Weighted,
+    Close,
+}
+
+/// The guarantees compared, in table order, with what each needs.
+const GUARANTEES: [(&str, Needs); 7] = [
+    ("fifo_order", Needs::Nothing),
+    ("no_overtaking_by_try_acquire", Needs::Nothing),
+    ("cancel_returns_permits", Needs::Nothing),
+    ("weighted_fifo_order", Needs::Weighted),
+    ("weighted_head_blocks_smaller", Needs::Weighted),
+    ("cancel_returns_partial_permits", Needs::Weighted),
+    ("close_wakes_all", Needs::Close),
+];
+
+/// The names of the guarantees compared (the rows of the peer table).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(admit_conformance::peers::GUARANTEE_NAMES[0], "fifo_order");
+/// ```
+pub const GUARANTEE_NAMES: [&str; 7] = {
+    let mut names = [""; 7];
+    let mut i = 0;
+    while i < GUARANTEES.len() {
+        names[i] = GUARANTEES[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// The names of the semaphores compared (the columns of the peer table), `admit` first.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(admit_conformance::peers::PEER_NAMES[0], "admit");
+/// ```
+pub const PEER_NAMES: [&str; 5] = [
+    <admit::Semaphore as PeerSemaphore>::NAME,
+    <tokio::sync::Semaphore as PeerSemaphore>::NAME,
+    <async_lock::Semaphore as PeerSemaphore>::NAME,
+    <futures_intrusive::sync::Semaphore as PeerSemaphore>::NAME,
+    <maitake_sync::Semaphore as PeerSemaphore>::NAME,
+];
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the waiting tasks of a case report.
+#[derive(Default)]
+struct Log {
+    /// Tasks whose acquire is registered (polled once).
+    queued: AtomicUsize,
+    /// Task ids, in the order they were granted.
+    granted: Mutex<Vec<usize>>,
+}
+
+/// Spawns a task that registers an acquire of `n`, announces itself in `log.queued`, waits,
+/// records its `id` in `log.granted`, then forgets the permit (`keep`) or drops it.
+fn spawn_waiter<S: PeerSemaphore, R: Runtime>(
+    sem: &Arc<S>,
+    n: usize,
+    id: usize,
+    log: &Arc<Log>,
+    keep: bool,
+) -> R::JoinHandle<Result<(), PeerClosed>> {
+    let (sem, log) = (Arc::clone(sem), Arc::clone(log));
+    R::spawn(async move {
+        let mut acquire = sem.acquire_many(n);
+        let first = future::poll_once(&mut acquire).await;
+        log.queued.fetch_add(1, SeqCst);
+        let permit = match first {
+            Some(result) => result?,
+            None => acquire.await?,
+        };
+        lock(&log.granted).push(id);
+        if keep {
+            // Held for good: the next grant needs new permits.
+            std::mem::forget(permit);
+        }
+        Ok(())
+    })
+}
+
+async fn wait_queued<R: Runtime>(log: &Log, n: usize) -> CaseResult {
+    eventually::<R>(PROMPTLY, &format!("{n} tasks are queued"), || {
+        log.queued.load(SeqCst) >= n
+    })
+    .await
+}
+
+async fn join<R: Runtime>(
+    handle: R::JoinHandle<Result<(), PeerClosed>>,
+    what: &str,
+) -> Result<Result<(), PeerClosed>, Failure> {
+    within::<R, _>(PROMPTLY, what, handle).await
+}
+
+async fn queue_order<S: PeerSemaphore, R: Runtime>(weights: &[usize]) -> CaseResult {
+    let sem = Arc::new(S::with_permits(0));
+    let log = Arc::new(Log::default());
+    let mut tasks = Vec::new();
+    for (id, &weight) in weights.iter().enumerate() {
+        tasks.push(spawn_waiter::<S, R>(&sem, weight, id, &log, true));
+        wait_queued::<R>(&log, id + 1).await?;
+    }
+    for (id, &weight) in weights.iter().enumerate() {
+        sem.add_permits(weight);
+        let granted = eventually::<R>(PROMPTLY, "", || lock(&log.granted).len() > id).await;
+        R::sleep(MS).await;
+        let order = lock(&log.granted).clone();
+        ensure!(
+            granted.is_ok() && order == (0..=id).collect::<Vec<_>>(),
+            "after adding {weight} permit(s) for waiter {id} (weights {weights:?}) the grants \
+             were {order:?}"
+        );
+    }
+    for task in tasks {
+        let _ = join::<R>(task, "a granted task ends").await?;
+    }
+    Ok(())
+}
+
+async fn fifo_order<S: PeerSemaphore, R: Runtime>() -> CaseResult {
+    queue_order::<S, R>(&[1; 10]).await
+}
+
+async fn weighted_fifo_order<S: PeerSemaphore, R: Runtime>() -> CaseResult {
+    queue_order::<S, R>(&[2, 1, 3, 1, 1, 2]).await
+}
+
+async fn no_overtaking_by_try_acquire<S: PeerSemaphore, R: Runtime>() -> CaseResult {
+    let sem = Arc::new(S::with_permits(1));
+    let log = Arc::new(Log::default());
+    let held = sem.try_acquire_many(1);
+    ensure!(held.is_some(), "try_acquire on a fresh semaphore failed");
+    // The waiter keeps its permit: a successful try_acquire can only mean it took the permit
+    // released for the waiter.
+    let waiter = spawn_waiter::<S, R>(&sem, 1, 0, &log, true);
+    wait_queued::<R>(&log, 1).await?;
+    drop(held);
+    let overtook = sem.try_acquire_many(1).is_some();
+    // Whatever happened, the waiter must still be served.
+    let served = join::<R>(waiter, "the queued task is served").await;
+    ensure!(
+        !overtook,
+        "try_acquire took the permit released while a task was queued"
+    );
+    ensure!(
+        matches!(served, Ok(Ok(()))),
+        "the queued task was not served: {served:?}"
+    );
+    Ok(())
+}
+
+async fn weighted_head_blocks_smaller<S: PeerSemaphore, R: Runtime>() -> CaseResult {
+    let sem = Arc::new(S::with_permits(4));
+    let log = Arc::new(Log::default());
+    let held = sem.try_acquire_many(3);
+    ensure!(held.is_some(), "try_acquire_many(3) of 4 failed");
+    let big = spawn_waiter::<S, R>(&sem, 3, 0, &log, false);
+    wait_queued::<R>(&log, 1).await?;
+    let overtook = sem.try_acquire_many(1).is_some();
+    ensure!(
+        !overtook,
+        "try_acquire(1) took a free permit while acquire_many(3) was queued"
+    );
+    let small = spawn_waiter::<S, R>(&sem, 1, 1, &log, false);
+    wait_queued::<R>(&log, 2).await?;
+    R::sleep(10 * MS).await;
+    let early = lock(&log.granted).clone();
+    drop(held);
+    let served = (
+        join::<R>(big, "the big request is served").await,
+        join::<R>(small, "the small request is served").await,
+    );
+    ensure!(
+        !early.contains(&1),
+        "acquire(1) overtook a queued acquire_many(3) (1 permit was free)"
+    );
+    ensure!(
+        matches!(served, (Ok(Ok(())), Ok(Ok(())))),
+        "not both served after the release: {served:?}"
+    );
+    Ok(())
+}
+
+async fn cancel_returns_permits<S: PeerSemaphore, R: Runtime>() -> CaseResult {
+    let sem = Arc::new(S::with_permits(1));
+    let log = Arc::new(Log::default());
+    let held = sem.try_acquire_many(1);
+    ensure!(held.is_some(), "try_acquire on a fresh semaphore failed");
+    // The first waiter is a future in this task: it is handed the permit, then dropped
+    // without being polled again.
+    let mut first = sem.acquire_many(1);
+    ensure!(
+        future::poll_once(&mut first).await.is_none(),
+        "acquire succeeded while the only permit was held"
+    );
+    let next = spawn_waiter::<S, R>(&sem, 1, 1, &log, false);
+    wait_queued::<R>(&log, 1).await?;
+    drop(held);
+    future::yield_now().await;
+    drop(first);
+    let served = join::<R>(next, "the next waiter gets the dropped waiter's permit").await?;
+    ensure!(served.is_ok(), "the next waiter got {served:?}");
+    eventually::<R>(PROMPTLY, "the permit is back", || {
+        sem.available_permits() == 1
+    })
+    .await
+}
+
+async fn cancel_returns_partial_permits<S: PeerSemaphore, R: Runtime>() -> CaseResult {
+    let sem = Arc::new(S::with_permits(3));
+    let log = Arc::new(Log::default());
+    let two = sem.try_acquire_many(2);
+    let one = sem.try_acquire_many(1);
+    ensure!(two.is_some() && one.is_some(), "taking 2 + 1 of 3 failed");
+    let mut big = sem.acquire_many(3);
+    ensure!(
+        future::poll_once(&mut big).await.is_none(),
+        "acquire_many(3) succeeded with nothing free"
+    );
+    let small = spawn_waiter::<S, R>(&sem, 1, 1, &log, false);
+    wait_queued::<R>(&log, 1).await?;
+    // The permit may be assigned to the big request at the head; dropping it must pass it on.
+    drop(one);
+    future::yield_now().await;
+    drop(big);
+    let served = join::<R>(small, "the small waiter gets the returned permit").await?;
+    ensure!(served.is_ok(), "the small waiter got {served:?}");
+    drop(two);
+    eventually::<R>(PROMPTLY, "every permit is back", || {
+        sem.available_permits() == 3
+    })
+    .await
+    .map_err(|e| Failure::new(format!("{e}: {} free", sem.available_permits())))
+}
+
+async fn close_wakes_all<S: PeerSemaphore, R: Runtime>() -> CaseResult {
+    const TASKS: usize = 20;
+    let sem = Arc::new(S::with_permits(0));
+    let log = Arc::new(Log::default());
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|id| spawn_waiter::<S, R>(&sem, 1, id, &log, false))
+        .collect();
+    wait_queued::<R>(&log, TASKS).await?;
+    sem.close();
+    let mut woken = 0;
+    for task in tasks {
+        if let Ok(Err(PeerClosed)) = join::<R>(task, "").await {
+            woken += 1;
+        }
+    }
+    ensure!(
+        woken == TASKS,
+        "{woken} of {TASKS} waiting tasks were woken with Closed"
+    );
+    Ok(())
+}
+
+fn case_for<S: PeerSemaphore, R: Runtime>(name: &'static str) -> Case {
+    fn boxed(future: impl Future<Output = CaseResult> + 'static) -> CaseFuture {
+        Box::pin(future)
+    }
+    let run: fn(&Options) -> CaseFuture = match name {
+        "fifo_order" => |_| boxed(fifo_order::<S, R>()),
+        "no_overtaking_by_try_acquire" => |_| boxed(no_overtaking_by_try_acquire::<S, R>()),
+        "cancel_returns_permits" => |_| boxed(cancel_returns_permits::<S, R>()),
+        "weighted_fifo_order" => |_| boxed(weighted_fifo_order::<S, R>()),
+        "weighted_head_blocks_smaller" => |_| boxed(weighted_head_blocks_smaller::<S, R>()),
+        "cancel_returns_partial_permits" => |_| boxed(cancel_returns_partial_permits::<S, R>()),
+        "close_wakes_all" => |_| boxed(close_wakes_all::<S, R>()),
+        _ => unreachable!("unknown guarantee {name}"),
+    };
+    Case::new(name, run)
+}
+
+/// Checks every guarantee on semaphore `S`, driven by `flavor`, and returns the verdicts in
+/// [`GUARANTEE_NAMES`] order.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::adapters::TokioMultiThread;
+/// use admit_conformance::peers::{self, Verdict};
+///
+/// let verdicts = peers::run_peer::<async_lock::Semaphore, _>(&TokioMultiThread::default());
+/// let close = verdicts.iter().find(|(name, _)| *name == "close_wakes_all").unwrap();
+/// assert!(matches!(close.1, Verdict::NotApplicable(_)));
+/// ```
+pub fn run_peer<S: PeerSemaphore, F: Flavor>(flavor: &F) -> Vec<(&'static str, Verdict)> {
+    let options = Options::default().with_case_timeout(PROMPTLY * 5);
+    GUARANTEES
+        .iter()
+        .map(|&(name, needs)| {
+            let verdict = match needs {
+                Needs::Weighted if !S::WEIGHTED => Verdict::NotApplicable("no weighted acquire"),
+                Needs::Close if !S::CLOSABLE => Verdict::NotApplicable("no close"),
+                _ => match run_case(flavor, case_for::<S, F::Runtime>(name), &options).outcome {
+                    Ok(()) => Verdict::Kept,
+                    Err(failure) => Verdict::Broken(failure.message().to_owned()),
+                },
+            };
+            (name, verdict)
+        })
+        .collect()
+}
+
+/// The peer table: for each semaphore (in [`PEER_NAMES`] order), its verdicts.
+pub type PeerTable = Vec<(&'static str, Vec<(&'static str, Verdict)>)>;
+
+/// Checks every guarantee on every semaphore, driven by `flavor`, calling `on_peer` as each
+/// semaphore is done.
+///
+/// # Examples
+///
+/// ```no_run
+/// use admit_conformance::adapters::TokioMultiThread;
+///
+/// let table = admit_conformance::peers::run_all(&TokioMultiThread::default(), |name, _| {
+///     eprintln!("{name} done");
+/// });
+/// assert_eq!(table.len(), 5);
+/// ```
+pub fn run_all<F: Flavor>(
+    flavor: &F,
+    mut on_peer: impl FnMut(&str, &[(&'static str, Verdict)]),
+) -> PeerTable {
+    let mut table = Vec::new();
+    let mut add = |name: &'static str, verdicts: Vec<(&'static str, Verdict)>| {
+        on_peer(name, &verdicts);
+        table.push((name, verdicts));
+    };
+    add(
+        <admit::Semaphore as PeerSemaphore>::NAME,
+        run_peer::<admit::Semaphore, F>(flavor),
+    );
+    add(
+        <tokio::sync::Semaphore as PeerSemaphore>::NAME,
+        run_peer::<tokio::sync::Semaphore, F>(flavor),
+    );
+    add(
+        <async_lock::Semaphore as PeerSemaphore>::NAME,
+        run_peer::<async_lock::Semaphore, F>(flavor),
+    );
+    add(
+        <futures_intrusive::sync::Semaphore as PeerSemaphore>::NAME,
+        run_peer::<futures_intrusive::sync::Semaphore, F>(flavor),
+    );
+    add(
+        <maitake_sync::Semaphore as PeerSemaphore>::NAME,
+        run_peer::<maitake_sync::Semaphore, F>(flavor),
+    );
+    table
+}
