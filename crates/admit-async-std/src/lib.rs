@@ -122,6 +122,12 @@ impl Runtime for AsyncStd {
     fn cooperative<F: Future>(future: F) -> F {
         future
     }
+
+    type Budget = std::future::Ready<()>;
+
+    fn budget() -> Self::Budget {
+        std::future::ready(())
+    }
 }
 
 impl BlockOn for AsyncStd {
@@ -220,5 +226,5 @@ pub fn acquire_deadline(
     n: usize,
     deadline: Instant,
 ) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    admit_runtime::timed_acquire::<AsyncStd>(sem, n, deadline)
+    admit_runtime::acquire_deadline::<AsyncStd>(sem, n, deadline)
 }

@@ -81,6 +81,12 @@
 //!     fn cooperative<F: Future>(future: F) -> F {
 //!         future
 //!     }
+//!
+//!     type Budget = Ready<()>;
+//!
+//!     fn budget() -> Ready<()> {
+//!         std::future::ready(())
+//!     }
 //! }
 //!
 //! impl BlockOn for Threads {
@@ -112,7 +118,7 @@ pub use pool::{
     AsCompleted, Inline, Outcome, PoolError, Progress, Spawned, TaskPool, ZeroLimitError,
 };
 pub use rate::RateLimiter;
-pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout, timed_acquire};
+pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};
 
 /// What the helpers need from an async runtime: spawn, sleep, a monotonic clock, and its
 /// cooperative-scheduling hook.
@@ -190,6 +196,16 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// completion consumes task budget, and an exhausted budget makes it yield first, so a
     /// loop of always-ready acquires cannot starve the other tasks of its worker.
     fn cooperative<F: Future>(future: F) -> Self::Cooperative<F>;
+
+    /// The future returned by [`budget`](Runtime::budget).
+    type Budget: Future<Output = ()> + Send + 'static;
+
+    /// A future that consumes one unit of the runtime's cooperative budget, yielding first if
+    /// the budget is spent: `cooperative(ready(()))`, but with a `Send` bound that generic code
+    /// can rely on. The helpers await it before a borrowed future rather than wrapping that
+    /// future in [`cooperative`](Runtime::cooperative), which keeps their futures `Send`.
+    /// Runtimes without a budget return `std::future::ready(())`.
+    fn budget() -> Self::Budget;
 }
 
 /// Running a future to completion on the current thread: for tests, benches and examples only.
@@ -209,6 +225,11 @@ pub trait BlockOn: Runtime {
     /// Runs `future` to completion on the calling thread, inside the runtime (so that
     /// [`Runtime::spawn`] and [`Runtime::sleep`] work within it).
     fn block_on<F: Future>(future: F) -> F::Output;
+}
+
+/// Consumes one unit of the runtime's cooperative budget ([`Runtime::budget`]).
+pub(crate) async fn consume_budget<R: Runtime>() {
+    R::budget().await;
 }
 
 /// `now + duration`, or a deadline far enough away to mean "never" (about 30 years) if that

@@ -592,7 +592,10 @@ where
     S: Stream<Item = Result<(usize, O), PoolError>> + Unpin,
 {
     let mut slots: Vec<Option<O>> = Vec::with_capacity(stream.size_hint().0);
-    while let Some(item) = R::cooperative(stream.next()).await {
+    while let Some(item) = {
+        crate::consume_budget::<R>().await;
+        stream.next().await
+    } {
         let (index, output) = item?;
         place(&mut slots, index, output);
     }
@@ -605,7 +608,10 @@ where
     S: Stream<Item = Result<(usize, Result<T, E>), PoolError>> + Unpin,
 {
     let mut slots: Vec<Option<T>> = Vec::with_capacity(stream.size_hint().0);
-    while let Some(item) = R::cooperative(stream.next()).await {
+    while let Some(item) = {
+        crate::consume_budget::<R>().await;
+        stream.next().await
+    } {
         match item.map_err(PoolError::widen)? {
             (index, Ok(value)) => place(&mut slots, index, value),
             // Returning drops the stream, which cancels everything still running.

@@ -178,7 +178,8 @@ impl<R: Runtime> RateLimiter<R> {
         if n == 0 {
             return Ok(());
         }
-        let _turn = R::cooperative(self.turn.acquire()).await?;
+        crate::consume_budget::<R>().await;
+        let _turn = self.turn.acquire().await?;
         loop {
             let until = match self.lock().try_acquire(self.elapsed_nanos(), n) {
                 Ok(()) => return Ok(()),

@@ -150,38 +150,13 @@ pub async fn acquire_deadline<R: Runtime>(
     n: usize,
     deadline: Instant,
 ) -> Result<Permit<'_>, AcquireTimeoutError> {
-    R::cooperative(timed_acquire::<R>(sem, n, deadline)).await
+    crate::consume_budget::<R>().await;
+    timed_acquire::<R>(sem, n, deadline).await
 }
 
-/// The race behind [`acquire_deadline`], without the runtime's cooperative wrapper: for
-/// adapter authors, who wrap it in their runtime's own (concrete) cooperative type.
-///
-/// Why it exists: a future that goes through the generic `R::Cooperative<F>` with a borrowed
-/// `F` cannot be proven `Send` by today's compiler ("one type is more general than the
-/// other"), so `tokio::spawn(async { acquire_deadline::<Tokio>(..).await })` would not
-/// compile. This future names no generic associated type, so it is `Send`, and so is an
-/// adapter's concrete wrapper around it.
-///
-/// # Errors
-///
-/// As [`acquire_deadline`].
-///
-/// # Cancel safety
-///
-/// As [`acquire_timeout`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::{AcquireTimeoutError, Runtime};
-/// use std::time::Instant;
-///
-/// fn spawnable<R: Runtime>(sem: &Semaphore, deadline: Instant) -> impl Send + '_ {
-///     admit_runtime::timed_acquire::<R>(sem, 1, deadline)
-/// }
-/// ```
-pub fn timed_acquire<R: Runtime>(
+/// The race behind [`acquire_deadline`]: the acquire against the runtime's sleep, acquire
+/// first.
+pub(crate) fn timed_acquire<R: Runtime>(
     sem: &Semaphore,
     n: usize,
     deadline: Instant,

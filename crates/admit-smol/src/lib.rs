@@ -131,6 +131,12 @@ impl Runtime for Smol {
     fn cooperative<F: Future>(future: F) -> F {
         future
     }
+
+    type Budget = std::future::Ready<()>;
+
+    fn budget() -> Self::Budget {
+        std::future::ready(())
+    }
 }
 
 impl BlockOn for Smol {
@@ -225,5 +231,5 @@ pub fn acquire_deadline(
     n: usize,
     deadline: Instant,
 ) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    admit_runtime::timed_acquire::<Smol>(sem, n, deadline)
+    admit_runtime::acquire_deadline::<Smol>(sem, n, deadline)
 }

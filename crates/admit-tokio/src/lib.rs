@@ -105,6 +105,12 @@ impl Runtime for Tokio {
     fn cooperative<F: Future>(future: F) -> Coop<F> {
         tokio::task::coop::cooperative(future)
     }
+
+    type Budget = Coop<std::future::Ready<()>>;
+
+    fn budget() -> Self::Budget {
+        tokio::task::coop::cooperative(std::future::ready(()))
+    }
 }
 
 impl BlockOn for Tokio {
@@ -212,7 +218,7 @@ pub fn acquire_deadline(
     n: usize,
     deadline: Instant,
 ) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    tokio::task::coop::cooperative(admit_runtime::timed_acquire::<Tokio>(sem, n, deadline))
+    admit_runtime::acquire_deadline::<Tokio>(sem, n, deadline)
 }
 
 /// [`Semaphore::acquire`] consuming tokio's cooperative budget, so that a loop of
