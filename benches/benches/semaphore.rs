@@ -9,32 +9,30 @@
 //!   single `block_on` per sample, next to `floor` (one compare-exchange + one
 //!   `fetch_add`).
 //! - `try_acquire`: `try_acquire()` + drop, next to `floor`.
-//! - `contended`: a 2-worker tokio runtime, T tasks each holding one permit
-//!   across a `yield_now`, P permits; time per acquisition.
+//! - `contended`: on each runtime (tokio, async-std, smol, each with
+//!   `admit_benches::runtimes::THREADS` workers), T tasks each holding one permit across the
+//!   runtime's `yield_now`, P permits; time per acquisition. The parameter
+//!   names the runtime first: `tokio/T16-P1`.
 //! - `waiter_scaling`: one release → head granted → re-enqueue cycle with W
 //!   waiters queued, polled by hand with a no-op waker.
-//! - `weighted`: `acquire_many(1..=4)` under contention (async-lock has no
-//!   weighted acquire and is left out).
+//! - `weighted`: `acquire_many(1..=4)` under contention, on each runtime
+//!   (async-lock has no weighted acquire and is left out).
 //!
-//! Run: `cargo bench -p admit-benches` (add `-- --quick` for a fast pass).
+//! Run: `cargo bench -p admit-benches --bench semaphore` (add `-- --quick`
+//! for a fast pass).
 
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use admit_benches::runtimes::{self, AsyncStd, BenchRuntime, Smol, Tokio};
 use admit_benches::{AdmitFifo, AdmitThroughput, BenchSemaphore, Floor, WeightedSemaphore};
 use criterion::measurement::WallTime;
-use criterion::{
-    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use futures_lite::future::block_on;
-use tokio::runtime::Runtime;
-
-/// Worker threads of the contended runtime (the bench machine has 2 cores).
-const WORKERS: usize = 2;
 
 /// (tasks, permits) for the `contended` group.
 const CONTENDED: [(usize, usize); 3] = [(16, 1), (16, 4), (256, 8)];
@@ -45,8 +43,19 @@ const WAITERS: [usize; 2] = [10, 10_000];
 /// (tasks, permits) for the `weighted` group; requests cycle through 1..=4.
 const WEIGHTED: (usize, usize) = (16, 8);
 
-/// Runs `$bench::<S>($args)` for every semaphore, ours first.
+/// Runs `$bench::<S>($args)` (or `$bench::<S, _>($args)`) for every
+/// semaphore, ours first.
 macro_rules! each_semaphore {
+    // Benches also generic over the runtime: `bench::<_>(...)`, the runtime
+    // inferred from the arguments.
+    ($bench:ident::<_>($($arg:expr),*)) => {
+        $bench::<AdmitFifo, _>($($arg),*);
+        $bench::<AdmitThroughput, _>($($arg),*);
+        $bench::<tokio::sync::Semaphore, _>($($arg),*);
+        $bench::<async_lock::Semaphore, _>($($arg),*);
+        $bench::<futures_intrusive::sync::Semaphore, _>($($arg),*);
+        $bench::<maitake_sync::Semaphore, _>($($arg),*);
+    };
     ($bench:ident($($arg:expr),*)) => {
         $bench::<AdmitFifo>($($arg),*);
         $bench::<AdmitThroughput>($($arg),*);
@@ -57,8 +66,18 @@ macro_rules! each_semaphore {
     };
 }
 
-/// Runs `$bench::<S>($args)` for every semaphore with a weighted acquire.
+/// Runs `$bench::<S>($args)` (or `$bench::<S, _>($args)`) for every
+/// semaphore with a weighted acquire.
 macro_rules! each_weighted_semaphore {
+    // Benches also generic over the runtime: `bench::<_>(...)`, the runtime
+    // inferred from the arguments.
+    ($bench:ident::<_>($($arg:expr),*)) => {
+        $bench::<AdmitFifo, _>($($arg),*);
+        $bench::<AdmitThroughput, _>($($arg),*);
+        $bench::<tokio::sync::Semaphore, _>($($arg),*);
+        $bench::<futures_intrusive::sync::Semaphore, _>($($arg),*);
+        $bench::<maitake_sync::Semaphore, _>($($arg),*);
+    };
     ($bench:ident($($arg:expr),*)) => {
         $bench::<AdmitFifo>($($arg),*);
         $bench::<AdmitThroughput>($($arg),*);
@@ -66,14 +85,6 @@ macro_rules! each_weighted_semaphore {
         $bench::<futures_intrusive::sync::Semaphore>($($arg),*);
         $bench::<maitake_sync::Semaphore>($($arg),*);
     };
-}
-
-/// The 2-worker runtime shared by the contended groups, built once.
-fn multi_thread_runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
-        .build()
-        .expect("build the tokio runtime")
 }
 
 /// How many of `total` operations task `index` of `tasks` performs (the
@@ -154,26 +165,33 @@ fn try_acquire_one<S: BenchSemaphore>(group: &mut BenchmarkGroup<'_, WallTime>) 
 }
 
 fn contended(c: &mut Criterion) {
-    let runtime = multi_thread_runtime();
+    let tokio = Tokio::new();
     let mut group = c.benchmark_group("contended");
     group.throughput(Throughput::Elements(1));
-    for (tasks, permits) in CONTENDED {
-        each_semaphore!(contended_one(&mut group, &runtime, tasks, permits));
-    }
+    contended_on(&mut group, &tokio);
+    contended_on(&mut group, &AsyncStd);
+    contended_on(&mut group, &Smol);
     group.finish();
 }
 
-/// `tasks` tasks on the 2-worker runtime share `iters` acquisitions of a
+/// Every (T, P) of [`CONTENDED`] for every semaphore, on `runtime`.
+fn contended_on(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &impl BenchRuntime) {
+    for (tasks, permits) in CONTENDED {
+        each_semaphore!(contended_one::<_>(group, runtime, tasks, permits));
+    }
+}
+
+/// `tasks` tasks on the runtime's workers share `iters` acquisitions of a
 /// `permits`-permit semaphore, each holding its permit across one
 /// `yield_now`. Reports time per acquisition (spawning and joining the tasks
 /// is included; it is small next to `iters` handoffs).
-fn contended_one<S: BenchSemaphore>(
+fn contended_one<S: BenchSemaphore, R: BenchRuntime>(
     group: &mut BenchmarkGroup<'_, WallTime>,
-    runtime: &Runtime,
+    runtime: &R,
     tasks: usize,
     permits: usize,
 ) {
-    let id = BenchmarkId::new(S::NAME, format!("T{tasks}-P{permits}"));
+    let id = BenchmarkId::new(S::NAME, format!("{}/T{tasks}-P{permits}", R::NAME));
     group.bench_function(id, |b| {
         b.iter_custom(|iters| {
             let sem = Arc::new(S::with_permits(permits));
@@ -183,17 +201,17 @@ fn contended_one<S: BenchSemaphore>(
                     .map(|index| {
                         let sem = Arc::clone(&sem);
                         let rounds = share(iters, tasks, index);
-                        tokio::spawn(async move {
+                        runtime.spawn(async move {
                             for _ in 0..rounds {
                                 let permit = sem.acquire().await;
-                                tokio::task::yield_now().await;
+                                R::yield_now().await;
                                 drop(permit);
                             }
                         })
                     })
                     .collect();
                 for handle in handles {
-                    handle.await.expect("bench task panicked");
+                    handle.await;
                 }
                 start.elapsed()
             })
@@ -256,23 +274,25 @@ fn waiter_scaling_one<S: BenchSemaphore>(group: &mut BenchmarkGroup<'_, WallTime
 }
 
 fn weighted(c: &mut Criterion) {
-    let runtime = multi_thread_runtime();
+    let tokio = Tokio::new();
     let mut group = c.benchmark_group("weighted");
     group.throughput(Throughput::Elements(1));
     let (tasks, permits) = WEIGHTED;
-    each_weighted_semaphore!(weighted_one(&mut group, &runtime, tasks, permits));
+    each_weighted_semaphore!(weighted_one::<_>(&mut group, &tokio, tasks, permits));
+    each_weighted_semaphore!(weighted_one::<_>(&mut group, &AsyncStd, tasks, permits));
+    each_weighted_semaphore!(weighted_one::<_>(&mut group, &Smol, tasks, permits));
     group.finish();
 }
 
 /// Like [`contended_one`], but acquisition `i` of task `t` asks for
 /// `1 + (t + i) % 4` permits, so small and large requests interleave.
-fn weighted_one<S: WeightedSemaphore>(
+fn weighted_one<S: WeightedSemaphore, R: BenchRuntime>(
     group: &mut BenchmarkGroup<'_, WallTime>,
-    runtime: &Runtime,
+    runtime: &R,
     tasks: usize,
     permits: usize,
 ) {
-    let id = BenchmarkId::new(S::NAME, format!("T{tasks}-P{permits}-n1..=4"));
+    let id = BenchmarkId::new(S::NAME, format!("{}/T{tasks}-P{permits}-n1..=4", R::NAME));
     group.bench_function(id, |b| {
         b.iter_custom(|iters| {
             let sem = Arc::new(S::with_permits(permits));
@@ -282,18 +302,18 @@ fn weighted_one<S: WeightedSemaphore>(
                     .map(|index| {
                         let sem = Arc::clone(&sem);
                         let rounds = share(iters, tasks, index);
-                        tokio::spawn(async move {
+                        runtime.spawn(async move {
                             for round in 0..rounds {
                                 let n = 1 + (index + round as usize) % 4;
                                 let permit = sem.acquire_many(n).await;
-                                tokio::task::yield_now().await;
+                                R::yield_now().await;
                                 drop(permit);
                             }
                         })
                     })
                     .collect();
                 for handle in handles {
-                    handle.await.expect("bench task panicked");
+                    handle.await;
                 }
                 start.elapsed()
             })
@@ -301,17 +321,16 @@ fn weighted_one<S: WeightedSemaphore>(
     });
 }
 
-/// Modest times: the whole suite should finish in a few minutes on 2 cores.
-fn config() -> Criterion {
-    Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(20)
+fn main() {
+    // SAFETY: first thing in `main`, before criterion or any runtime starts a
+    // thread.
+    unsafe { runtimes::set_thread_counts() };
+    runtimes::check_thread_counts();
+    let mut criterion = admit_benches::criterion_config();
+    uncontended_acquire(&mut criterion);
+    try_acquire(&mut criterion);
+    contended(&mut criterion);
+    waiter_scaling(&mut criterion);
+    weighted(&mut criterion);
+    criterion.final_summary();
 }
-
-criterion_group! {
-    name = semaphore;
-    config = config();
-    targets = uncontended_acquire, try_acquire, contended, waiter_scaling, weighted
-}
-criterion_main!(semaphore);

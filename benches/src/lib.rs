@@ -11,13 +11,49 @@
 //! numbers are divided by (one compare-exchange to take, one `fetch_add` to
 //! give back).
 //!
-//! What does not live here: the workloads themselves (runtimes, task counts,
-//! criterion groups), which are in the bench target.
+//! The runtimes the workloads run on (tokio, async-std, smol, each with
+//! [`runtimes::THREADS`] workers) are in [`runtimes`].
+//!
+//! What does not live here: the workloads themselves (task counts, criterion
+//! groups), which are in the bench targets.
+
+pub mod runtimes;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+use criterion::Criterion;
+
+/// Warm-up per row, in full runs (`--quick` skips warm-up).
+pub const WARM_UP: Duration = Duration::from_millis(400);
+
+/// Measurement time per row in full runs; with `--quick` it is the cap on a
+/// row, which criterion otherwise stops once its estimate is stable.
+pub const MEASUREMENT: Duration = Duration::from_millis(1500);
+
+/// The cap on a row with `--quick`.
+pub const QUICK_MEASUREMENT: Duration = Duration::from_millis(300);
+
+/// The criterion configuration of both bench targets, command-line
+/// arguments applied.
+///
+/// Short rows: the whole suite (~115 rows) must finish in about 8 minutes on
+/// 2 cores, and in about a minute with `--quick`.
+pub fn criterion_config() -> Criterion {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    Criterion::default()
+        .measurement_time(if quick {
+            QUICK_MEASUREMENT
+        } else {
+            MEASUREMENT
+        })
+        .warm_up_time(WARM_UP)
+        .sample_size(10)
+        .configure_from_args()
+}
 
 /// A semaphore as the benches see it: acquire one permit (or try to), and
 /// give it back by dropping the permit.

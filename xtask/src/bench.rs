@@ -40,6 +40,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
         _ => workspace.target_directory.join("criterion"),
     };
 
+    let load_before = load_average();
     let mut since = None;
     let command = if options.no_run {
         format!(
@@ -76,8 +77,10 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
             criterion_dir.display()
         )));
     }
+    let mut environment = environment(root, command);
+    environment.load_before = load_before;
     let report = Report {
-        environment: environment(root, command),
+        environment,
         measurements,
     };
     write_report(root, &report)?;
@@ -146,5 +149,64 @@ fn environment(root: &Path, command: String) -> Environment {
         toolchain: ask(Cmd::new("rustc").arg("--version")).unwrap_or_else(|| "unknown".to_owned()),
         revision,
         command,
+        load_before: "unknown".to_owned(),
+        load_after: load_average(),
+        threads: bench_threads(root),
+    }
+}
+
+/// The 1, 5 and 15 minute load averages from `/proc/loadavg` (`0.52 0.61 0.70`), or
+/// `unknown` where there is no such file.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|load| !load.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Where the benches declare their worker-thread count.
+const THREADS_SOURCE: &str = "benches/src/runtimes.rs";
+
+/// The benches' worker threads per runtime, read from the `pub const THREADS: usize = N;`
+/// line of [`THREADS_SOURCE`], so the report states what the benches really used.
+fn bench_threads(root: &Path) -> Option<usize> {
+    parse_threads(&fs::read_to_string(root.join(THREADS_SOURCE)).ok()?)
+}
+
+/// The `N` of a `pub const THREADS: usize = N;` line.
+fn parse_threads(source: &str) -> Option<usize> {
+    source.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix("pub const THREADS: usize =")?
+            .trim()
+            .strip_suffix(';')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_bench_thread_count() {
+        assert_eq!(
+            parse_threads("x\n  pub const THREADS: usize = 4;\n"),
+            Some(4)
+        );
+        assert_eq!(parse_threads("const OTHER: usize = 4;"), None);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        assert!(
+            bench_threads(root).is_some(),
+            "{THREADS_SOURCE} must declare `pub const THREADS: usize = N;`"
+        );
     }
 }

@@ -45,6 +45,7 @@ pub fn run(root: &Path) -> Result<()> {
         "==> done in {:.1} s: admit next to its peers (ns/op, ratio to the best peer)\n",
         started.elapsed().as_secs_f64()
     );
+    print!("{}", report.targets_markdown());
     print!("{}", report.tables());
     Ok(())
 }

@@ -3,10 +3,22 @@
 //!
 //! Criterion leaves one directory per benchmark under `target/criterion`; its `new/`
 //! subdirectory holds `benchmark.json` (the ids: `group_id`, `function_id`, `value_str`)
-//! and `estimates.json` (`mean.point_estimate`, nanoseconds per iteration). Each criterion
-//! group becomes one table, each parameter within it one "series". A row is ours when its
-//! function name starts with `admit`; every other row is a peer, and each row is compared
-//! with the *best peer*: the fastest peer of the same group and parameter.
+//! and `estimates.json` (`mean.point_estimate`, nanoseconds per iteration). An iteration
+//! that covers several operations says so with criterion's `Throughput::Elements(n)` (a
+//! fan-out of 100,000 jobs is one iteration), and the report divides by `n`: every time in it
+//! is per operation. Each criterion group becomes one table, each parameter within it one
+//! "series"; the benches put the runtime first in the parameter (`tokio/T16-P1`), so rows are
+//! only ever compared on the same runtime.
+//!
+//! A row is *ours* when its function name starts with `admit`; every other row is a peer,
+//! and each row is compared with the *best peer*: the fastest peer of the same group and
+//! parameter. *Reference* rows are peers too: `floor` (the bare atomics a semaphore cannot
+//! beat) and any row named `baseline-*`, such as `baseline-admit-semaphore` in the
+//! `rate_limiter` group, where admit's rate limiter is divided by admit's own bare semaphore
+//! to show what the limiter costs. They are marked as references in the tables.
+//!
+//! [`Report::targets`] checks the performance targets of issue 2 against the data, each one
+//! reported as met or not met (or "no data" when its rows were not run).
 //!
 //! Everything here is pure (paths in, text out) except [`collect`], which walks the
 //! directory; running the benchmarks and asking the machine about itself live in
@@ -30,8 +42,11 @@ pub struct Measurement {
     pub function: String,
     /// The parameter, if the benchmark has one (`"16"` tasks).
     pub parameter: Option<String>,
-    /// Mean time per iteration, in nanoseconds.
+    /// Mean time per operation, in nanoseconds: criterion's mean per iteration divided by
+    /// [`elements`](Self::elements).
     pub mean_ns: f64,
+    /// Operations per iteration (criterion's `Throughput::Elements`, 1 without one).
+    pub elements: u64,
 }
 
 impl Measurement {
@@ -54,17 +69,31 @@ impl Measurement {
             .and_then(|mean| mean.get("point_estimate"))
             .and_then(Json::as_f64)
             .ok_or("estimates.json: no mean.point_estimate")?;
+        let elements = id
+            .get("throughput")
+            .and_then(|t| t.get("Elements"))
+            .and_then(Json::as_f64)
+            .filter(|&n| n >= 1.0)
+            .map_or(1, |n| n as u64);
         Ok(Measurement {
             function: optional("function_id").unwrap_or_else(|| group.clone()),
             group,
             parameter: optional("value_str"),
-            mean_ns,
+            mean_ns: mean_ns / elements as f64,
+            elements,
         })
     }
 
     /// Whether this row measures admit itself rather than a peer.
     pub fn is_ours(&self) -> bool {
         self.function.to_ascii_lowercase().starts_with("admit")
+    }
+
+    /// Whether this row is a reference point rather than a competitor: `floor` or
+    /// `baseline-*`. References are not ours, so they count as peers.
+    pub fn is_reference(&self) -> bool {
+        let name = self.function.to_ascii_lowercase();
+        name == "floor" || name.starts_with("baseline-")
     }
 }
 
@@ -262,6 +291,13 @@ pub struct Environment {
     pub revision: String,
     /// The command that ran the benchmarks.
     pub command: String,
+    /// `/proc/loadavg` (1, 5 and 15 minute averages) before the run, or `unknown`: the
+    /// machine may be shared, and a loaded machine makes the contended rows noisy.
+    pub load_before: String,
+    /// `/proc/loadavg` after the run, or `unknown`.
+    pub load_after: String,
+    /// Worker threads of every runtime (`THREADS` in `benches/src/runtimes.rs`), if known.
+    pub threads: Option<usize>,
 }
 
 /// A complete report: the environment and the measurements.
@@ -271,6 +307,85 @@ pub struct Report {
     pub environment: Environment,
     /// What was measured.
     pub measurements: Vec<Measurement>,
+}
+
+/// The admit configuration the targets are about: the default, FIFO-fair policy.
+pub const TARGET_SUBJECT: &str = "admit-fifo";
+
+/// The peers that serve waiters in arrival order, like admit's default policy (mirrors
+/// `BenchSemaphore::FAIR` in `benches/src/lib.rs`); async-lock lets newcomers barge, so the
+/// contended target leaves it out.
+pub const FAIR_PEERS: [&str; 3] = ["tokio", "futures-intrusive", "maitake-sync"];
+
+/// Uncontended acquire + release: at most this many times the `floor`.
+pub const UNCONTENDED_VS_FLOOR: f64 = 1.3;
+
+/// Contended: at least 15% more throughput than the best fair peer, i.e. a time ratio of at
+/// most 1 / 1.15 ≈ 0.87.
+pub const CONTENDED_VS_FAIR: f64 = 1.0 / 1.15;
+
+/// Cost per acquire with 10,000 queued waiters: at most this many times the cost with 10.
+pub const WAITER_SCALING: f64 = 1.5;
+
+/// One performance target of issue 2, checked against the measurements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// What is compared (`uncontended acquire: admit-fifo / floor`).
+    pub name: String,
+    /// The goal as text (`≤ 1.30×`).
+    pub goal: String,
+    /// The ratio it must not exceed (or must stay below, with `strict`).
+    pub limit: f64,
+    /// Whether the ratio must be strictly below `limit` ("faster than").
+    pub strict: bool,
+    /// The measured ratio; `None` when a row it needs was not run.
+    pub ratio: Option<f64>,
+    /// The times behind the ratio, or why there is none.
+    pub detail: String,
+}
+
+impl Target {
+    /// `Some(true)` met, `Some(false)` not met, `None` no data.
+    pub fn met(&self) -> Option<bool> {
+        self.ratio.map(|r| {
+            if self.strict {
+                r < self.limit
+            } else {
+                r <= self.limit
+            }
+        })
+    }
+
+    /// A target comparing `ours` with `reference` (either may be missing).
+    fn ratio_of(
+        name: String,
+        goal: String,
+        limit: f64,
+        strict: bool,
+        ours: Option<&Measurement>,
+        reference: Option<&Measurement>,
+    ) -> Target {
+        let (ratio, detail) = match (ours, reference) {
+            (Some(a), Some(b)) => (
+                Some(a.mean_ns / b.mean_ns),
+                format!(
+                    "{} ns vs {} ns ({})",
+                    format_ns(a.mean_ns),
+                    format_ns(b.mean_ns),
+                    b.function
+                ),
+            ),
+            _ => (None, "rows not measured in this run".to_owned()),
+        };
+        Target {
+            name,
+            goal,
+            limit,
+            strict,
+            ratio,
+            detail,
+        }
+    }
 }
 
 /// Nanoseconds with a precision that suits their size.
@@ -297,15 +412,33 @@ fn cell(text: &str) -> String {
 }
 
 impl Report {
-    /// The whole Markdown document for `docs/benchmarks.md`.
+    /// The whole Markdown document for `docs/benchmarks.md`: the setup, the targets of
+    /// issue 2, the chart and one table per group.
     pub fn markdown(&self) -> String {
-        let env = &self.environment;
         let mut out = String::new();
         out.push_str("# Benchmarks\n\n");
         out.push_str(
             "Written by `cargo xtask bench`; do not edit by hand, run it again instead.\n\n",
         );
-        out.push_str("| | |\n| --- | --- |\n");
+        out.push_str(&self.setup());
+        out.push_str(&self.targets_markdown());
+        out.push_str("## Results\n\n");
+        out.push_str(
+            "Times are criterion's mean per operation (per job in `fanout`). \"vs best peer\" \
+             divides a row's time by that of the fastest non-admit row with the same parameter \
+             (same runtime, same workload) in the same group: below 1.00× is faster than every \
+             peer. *Reference* rows (`floor`, `baseline-*`) count as peers: they are what a \
+             row is measured against, not competitors.\n\n",
+        );
+        out.push_str("![Bar chart of the same numbers](benchmarks.svg)\n\n");
+        out.push_str(&self.tables());
+        out
+    }
+
+    /// The "Setup" section: machine, toolchain, revision, command, load and threads.
+    pub fn setup(&self) -> String {
+        let env = &self.environment;
+        let mut out = String::from("## Setup\n\n| | |\n| --- | --- |\n");
         let _ = writeln!(out, "| date | {} |", cell(&env.date));
         let _ = writeln!(
             out,
@@ -317,14 +450,153 @@ impl Report {
         let _ = writeln!(out, "| toolchain | {} |", cell(&env.toolchain));
         let _ = writeln!(out, "| revision | `{}` |", cell(&env.revision));
         let _ = writeln!(out, "| command | `{}` |", cell(&env.command));
-        out.push('\n');
-        out.push_str(
-            "Times are criterion's mean per iteration. \"vs best peer\" divides a row's time by \
-             that of the fastest non-admit row with the same parameter in the same group: \
-             below 1.00× is faster than every peer.\n\n",
+        let _ = writeln!(
+            out,
+            "| load average (1/5/15 min) | {} before, {} after |",
+            cell(&env.load_before),
+            cell(&env.load_after)
         );
-        out.push_str("![Bar chart of the same numbers](benchmarks.svg)\n\n");
-        out.push_str(&self.tables());
+        let threads = env
+            .threads
+            .map_or_else(|| "unknown".to_owned(), |n| n.to_string());
+        let _ = writeln!(
+            out,
+            "| threads | tokio: multi-thread runtime, `worker_threads({threads})`; async-std: \
+             global executor, `ASYNC_STD_THREAD_COUNT={threads}`; smol: global executor, \
+             `SMOL_THREADS={threads}`. The measuring future runs on the calling thread \
+             (`block_on`), spawned tasks on the {threads} workers. |"
+        );
+        out.push('\n');
+        out
+    }
+
+    /// The row of `group` / `function` / `parameter`, if measured.
+    fn find(&self, group: &str, function: &str, parameter: Option<&str>) -> Option<&Measurement> {
+        self.measurements.iter().find(|m| {
+            m.group == group && m.function == function && m.parameter.as_deref() == parameter
+        })
+    }
+
+    /// The performance targets of issue 2, computed from the measurements:
+    ///
+    /// - `uncontended_acquire`: [`TARGET_SUBJECT`] at most [`UNCONTENDED_VS_FLOOR`] × `floor`,
+    ///   and faster than every peer;
+    /// - `contended`, for each (T, P) on tokio: at most [`CONTENDED_VS_FAIR`] × the best of
+    ///   the [`FAIR_PEERS`]; the same bar on the other runtimes is listed after, marked as
+    ///   beyond the target;
+    /// - `waiter_scaling`: the cost at 10,000 waiters at most [`WAITER_SCALING`] × the cost
+    ///   at 10.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut targets = Vec::new();
+        let ours =
+            |group: &str, parameter: Option<&str>| self.find(group, TARGET_SUBJECT, parameter);
+
+        let group = "uncontended_acquire";
+        targets.push(Target::ratio_of(
+            format!("uncontended acquire: {TARGET_SUBJECT} / floor"),
+            format!("≤ {}", format_ratio(UNCONTENDED_VS_FLOOR)),
+            UNCONTENDED_VS_FLOOR,
+            false,
+            ours(group, None),
+            self.find(group, "floor", None),
+        ));
+        let mut peers: Vec<&Measurement> = self
+            .measurements
+            .iter()
+            .filter(|m| m.group == group && !m.is_ours() && !m.is_reference())
+            .collect();
+        peers.sort_by(|a, b| a.function.cmp(&b.function));
+        for peer in peers {
+            targets.push(Target::ratio_of(
+                format!("uncontended acquire: {TARGET_SUBJECT} / {}", peer.function),
+                "< 1.00× (faster)".to_owned(),
+                1.0,
+                true,
+                ours(group, peer.parameter.as_deref()),
+                Some(peer),
+            ));
+        }
+
+        let group = "contended";
+        let mut parameters: Vec<&str> = self
+            .measurements
+            .iter()
+            .filter(|m| m.group == group)
+            .filter_map(|m| m.parameter.as_deref())
+            .collect();
+        // tokio's rows are the target; the other runtimes follow.
+        parameters.sort_by(|a, b| {
+            (!a.starts_with("tokio/"))
+                .cmp(&!b.starts_with("tokio/"))
+                .then_with(|| compare_parameters(Some(a), Some(b)))
+        });
+        parameters.dedup();
+        for parameter in parameters {
+            let best_fair = self
+                .measurements
+                .iter()
+                .filter(|m| m.group == group && m.parameter.as_deref() == Some(parameter))
+                .filter(|m| FAIR_PEERS.contains(&m.function.as_str()))
+                .min_by(|a, b| a.mean_ns.total_cmp(&b.mean_ns));
+            let scope = if parameter.starts_with("tokio/") {
+                ""
+            } else {
+                " (same bar beyond the target, which names tokio)"
+            };
+            targets.push(Target::ratio_of(
+                format!("contended {parameter}: {TARGET_SUBJECT} / best fair peer{scope}"),
+                format!(
+                    "≤ {} (≥ 15% more throughput)",
+                    format_ratio(CONTENDED_VS_FAIR)
+                ),
+                CONTENDED_VS_FAIR,
+                false,
+                ours(group, Some(parameter)),
+                best_fair,
+            ));
+        }
+
+        let group = "waiter_scaling";
+        let mut scaling = Target::ratio_of(
+            format!("waiter scaling: {TARGET_SUBJECT} at 10,000 waiters / at 10"),
+            format!("≤ {}", format_ratio(WAITER_SCALING)),
+            WAITER_SCALING,
+            false,
+            ours(group, Some("10000")),
+            ours(group, Some("10")),
+        );
+        scaling.detail = scaling
+            .detail
+            .replace(&format!("({TARGET_SUBJECT})"), "(10 waiters)");
+        targets.push(scaling);
+        targets
+    }
+
+    /// The "Targets (issue 2)" section: one line per target, met or not.
+    pub fn targets_markdown(&self) -> String {
+        let mut out = String::from("## Targets (issue 2)\n\n");
+        out.push_str(
+            "Computed from the results below by `cargo xtask bench`. A ratio is a time ratio: \
+             below 1.00× admit is faster.\n\n",
+        );
+        out.push_str("| target | goal | measured | times | status |\n");
+        out.push_str("| --- | --- | ---: | --- | --- |\n");
+        for target in self.targets() {
+            let measured = target.ratio.map_or_else(|| "-".to_owned(), format_ratio);
+            let status = match target.met() {
+                Some(true) => "met",
+                Some(false) => "**not met**",
+                None => "no data",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {measured} | {} | {status} |",
+                cell(&target.name),
+                cell(&target.goal),
+                cell(&target.detail)
+            );
+        }
+        out.push('\n');
         out
     }
 
@@ -336,7 +608,7 @@ impl Report {
         }
         for group in groups(&self.measurements) {
             let with_parameter = group.series.iter().any(|s| s.parameter.is_some());
-            let _ = writeln!(out, "## {}\n", group.name);
+            let _ = writeln!(out, "### {}\n", group.name);
             if with_parameter {
                 out.push_str("| implementation | parameter | ns/op | vs best peer |\n");
                 out.push_str("| --- | --- | ---: | ---: |\n");
@@ -349,6 +621,8 @@ impl Report {
                     let m = row.measurement;
                     let name = if m.is_ours() {
                         format!("**{}**", cell(&m.function))
+                    } else if m.is_reference() {
+                        format!("{} (reference)", cell(&m.function))
                     } else {
                         cell(&m.function)
                     };
@@ -389,9 +663,17 @@ impl Report {
             ("toolchain", json::quote(&env.toolchain)),
             ("revision", json::quote(&env.revision)),
             ("command", json::quote(&env.command)),
+            ("load_before", json::quote(&env.load_before)),
+            ("load_after", json::quote(&env.load_after)),
+            (
+                "threads",
+                env.threads.map_or("null".to_owned(), |n| n.to_string()),
+            ),
             (
                 "unit",
-                json::quote("ns per iteration (criterion mean point estimate)"),
+                json::quote(
+                    "ns per operation (criterion mean point estimate per iteration / elements)",
+                ),
             ),
         ];
         for (key, value) in fields {
@@ -409,11 +691,12 @@ impl Report {
             let _ = write!(
                 out,
                 "    {{\"group\": {}, \"function\": {}, \"parameter\": {}, \"mean_ns\": {}, \
-                 \"ours\": {}, \"best_peer\": {}, \"ratio_vs_best_peer\": {}}}",
+                 \"elements\": {}, \"ours\": {}, \"best_peer\": {}, \"ratio_vs_best_peer\": {}}}",
                 json::quote(&m.group),
                 json::quote(&m.function),
                 optional(m.parameter.as_deref()),
                 json::number(m.mean_ns),
+                m.elements,
                 m.is_ours(),
                 optional(row.best_peer.map(|p| p.function.as_str())),
                 row.ratio().map_or("null".to_owned(), json::number),
@@ -424,41 +707,69 @@ impl Report {
     }
 
     /// A horizontal bar chart for `docs/benchmarks.svg`: one block of bars per group and
-    /// parameter, each block on its own scale (groups differ by orders of magnitude);
-    /// admit's bars in colour, peers in grey.
+    /// parameter, each block on its own scale (groups differ by orders of magnitude), the
+    /// blocks in two columns so the chart stays about a screen wide and half as tall; admit's
+    /// bars in colour, peers in grey, references (`floor`, `baseline-*`) in dark grey.
     pub fn svg(&self) -> String {
-        const WIDTH: usize = 960;
-        const LABEL_RIGHT: usize = 290;
-        const BAR_LEFT: usize = 300;
-        const BAR_MAX: f64 = 520.0;
+        const COLUMN: usize = 760;
+        const LABEL_RIGHT: usize = 175;
+        const BAR_LEFT: usize = 185;
+        const BAR_MAX: f64 = 270.0;
         const ROW: usize = 20;
         const BAR: usize = 14;
         const TITLE: usize = 28;
         const GAP: usize = 14;
+        const TOP: usize = 56;
         const OURS: &str = "#d9480f";
         const PEER: &str = "#adb5bd";
+        const REFERENCE: &str = "#495057";
 
         let groups = groups(&self.measurements);
+        let blocks: Vec<(&Group<'_>, &Series<'_>)> = groups
+            .iter()
+            .flat_map(|g| g.series.iter().map(move |s| (g, s)))
+            .collect();
+        let height = |series: &Series<'_>| TITLE + series.rows.len() * ROW + GAP;
+        let total: usize = blocks.iter().map(|(_, s)| height(s)).sum();
+        // The first column takes blocks until it holds half of the total height.
+        let mut split = blocks.len();
+        let mut running = 0;
+        for (index, (_, series)) in blocks.iter().enumerate() {
+            if running >= total.div_ceil(2) {
+                split = index;
+                break;
+            }
+            running += height(series);
+        }
+
         let mut body = String::new();
-        let mut y = 36;
         let _ = writeln!(
             body,
-            r#"<text x="10" y="22" font-size="16" font-weight="bold">admit benchmarks: ns/op, shorter is faster ({})</text>"#,
+            r#"<text x="10" y="22" font-size="16" font-weight="bold">admit benchmarks: ns per operation, shorter is faster ({})</text>"#,
             xml(&self.environment.date)
         );
-        if groups.is_empty() {
-            let _ = writeln!(body, r#"<text x="10" y="{}">no results</text>"#, y + 16);
-            y += 30;
+        let _ = writeln!(
+            body,
+            r#"<text x="10" y="42">Each block on its own scale. <tspan fill="{OURS}" font-weight="bold">admit</tspan> (with its ratio to the best peer), <tspan fill="{PEER}" font-weight="bold">peers</tspan>, <tspan fill="{REFERENCE}" font-weight="bold">references</tspan>. Parameters: runtime/tasks-permits.</text>"#
+        );
+        let mut bottom = TOP;
+        if blocks.is_empty() {
+            let _ = writeln!(body, r#"<text x="10" y="{}">no results</text>"#, TOP + 16);
+            bottom += 30;
         }
-        for group in &groups {
-            for series in &group.series {
+        for (column, column_blocks) in [&blocks[..split], &blocks[split..]].into_iter().enumerate()
+        {
+            let left = column * COLUMN;
+            let mut y = TOP;
+            for (group, series) in column_blocks {
                 let title = match series.parameter {
                     Some(p) => format!("{} ({p})", group.name),
                     None => group.name.to_owned(),
                 };
                 let _ = writeln!(
                     body,
-                    r#"<text x="10" y="{}" font-weight="bold">{}</text>"#,
+                    r#"<text x="{}" y="{}" font-weight="bold">{}</text>"#,
+                    left + 10,
                     y + 18,
                     xml(&title)
                 );
@@ -476,16 +787,24 @@ impl Report {
                         0.0
                     };
                     let width = scaled.max(1.0);
-                    let colour = if m.is_ours() { OURS } else { PEER };
+                    let colour = if m.is_ours() {
+                        OURS
+                    } else if m.is_reference() {
+                        REFERENCE
+                    } else {
+                        PEER
+                    };
                     let text_y = y + BAR - 3;
                     let _ = writeln!(
                         body,
-                        r#"<text x="{LABEL_RIGHT}" y="{text_y}" text-anchor="end">{}</text>"#,
+                        r#"<text x="{}" y="{text_y}" text-anchor="end">{}</text>"#,
+                        left + LABEL_RIGHT,
                         xml(&m.function)
                     );
                     let _ = writeln!(
                         body,
-                        r#"<rect x="{BAR_LEFT}" y="{y}" width="{width:.1}" height="{BAR}" fill="{colour}"><title>{}: {} ns/op</title></rect>"#,
+                        r#"<rect x="{}" y="{y}" width="{width:.1}" height="{BAR}" fill="{colour}"><title>{}: {} ns/op</title></rect>"#,
+                        left + BAR_LEFT,
                         xml(&m.function),
                         format_ns(m.mean_ns)
                     );
@@ -499,17 +818,23 @@ impl Report {
                     let _ = writeln!(
                         body,
                         r#"<text x="{:.1}" y="{text_y}">{} ns{versus}</text>"#,
-                        BAR_LEFT as f64 + width + 6.0,
+                        (left + BAR_LEFT) as f64 + width + 6.0,
                         format_ns(m.mean_ns)
                     );
                     y += ROW;
                 }
                 y += GAP;
             }
+            bottom = bottom.max(y);
         }
+        let width = if split < blocks.len() {
+            2 * COLUMN
+        } else {
+            COLUMN
+        };
         format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{y}\" \
-             viewBox=\"0 0 {WIDTH} {y}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{bottom}\" \
+             viewBox=\"0 0 {width} {bottom}\" font-family=\"sans-serif\" font-size=\"12\">\n\
              <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{body}</svg>\n"
         )
     }
@@ -565,13 +890,23 @@ mod tests {
             function: function.to_owned(),
             parameter: parameter.map(str::to_owned),
             mean_ns: ns,
+            elements: 1,
         }
     }
 
     fn benchmark_json(group: &str, function: Option<&str>, value: Option<&str>) -> String {
+        benchmark_json_with(group, function, value, "null")
+    }
+
+    fn benchmark_json_with(
+        group: &str,
+        function: Option<&str>,
+        value: Option<&str>,
+        throughput: &str,
+    ) -> String {
         let optional = |t: Option<&str>| t.map_or("null".to_owned(), json::quote);
         format!(
-            r#"{{"group_id":{},"function_id":{},"value_str":{},"throughput":null,"full_id":"x","directory_name":"x","title":"x"}}"#,
+            r#"{{"group_id":{},"function_id":{},"value_str":{},"throughput":{throughput},"full_id":"x","directory_name":"x","title":"x"}}"#,
             json::quote(group),
             optional(function),
             optional(value)
@@ -604,6 +939,9 @@ mod tests {
             toolchain: "rustc 1.95.0".to_owned(),
             revision: "abc1234-dirty".to_owned(),
             command: "cargo bench -p admit-benches --bench '*' -- --quick".to_owned(),
+            load_before: "1.50 1.20 0.90".to_owned(),
+            load_after: "2.00 1.40 1.00".to_owned(),
+            threads: Some(2),
         }
     }
 
@@ -646,6 +984,128 @@ mod tests {
         let err = Measurement::from_criterion(&benchmark_json("g", None, None), "{}");
         assert!(err.unwrap_err().contains("point_estimate"));
         assert!(Measurement::from_criterion("{}", &estimates_json(1.0)).is_err());
+    }
+
+    #[test]
+    fn divides_by_the_elements_of_an_iteration() {
+        let m = Measurement::from_criterion(
+            &benchmark_json_with(
+                "fanout",
+                Some("buffer-unordered"),
+                Some("tokio"),
+                r#"{"Elements":100000}"#,
+            ),
+            &estimates_json(5_000_000.0),
+        )
+        .unwrap();
+        assert_eq!(m.elements, 100_000);
+        assert!((m.mean_ns - 50.0).abs() < 1e-9);
+        let one = Measurement::from_criterion(
+            &benchmark_json_with("g", Some("f"), None, r#"{"Elements":1}"#),
+            &estimates_json(7.0),
+        )
+        .unwrap();
+        assert_eq!((one.elements, one.mean_ns), (1, 7.0));
+    }
+
+    #[test]
+    fn references_are_peers_but_not_competitors() {
+        let baseline = measurement(
+            "rate_limiter",
+            "baseline-admit-semaphore",
+            Some("tokio"),
+            7.0,
+        );
+        let floor = measurement("uncontended_acquire", "floor", None, 1.0);
+        let peer = measurement("uncontended_acquire", "tokio", None, 1.0);
+        assert!(baseline.is_reference() && !baseline.is_ours());
+        assert!(floor.is_reference() && !floor.is_ours());
+        assert!(!peer.is_reference());
+        let measurements = vec![
+            measurement("rate_limiter", "admit-rate-limiter", Some("tokio"), 70.0),
+            baseline,
+        ];
+        let groups = groups(&measurements);
+        let ours = &groups[0].series[0].rows[1];
+        assert_eq!(ours.best_peer.unwrap().function, "baseline-admit-semaphore");
+        assert!((ours.ratio().unwrap() - 10.0).abs() < 1e-12);
+        let report = Report {
+            environment: environment(),
+            measurements,
+        };
+        assert!(
+            report
+                .tables()
+                .contains("| baseline-admit-semaphore (reference) | tokio | 7.00 | 1.00× |")
+        );
+    }
+
+    /// Rows for every target: two met, the rest not, one waiter-scaling row missing.
+    fn target_fixture() -> Vec<Measurement> {
+        vec![
+            measurement("uncontended_acquire", "floor", None, 2.0),
+            measurement("uncontended_acquire", "admit-fifo", None, 2.5),
+            measurement("uncontended_acquire", "admit-throughput", None, 2.4),
+            measurement("uncontended_acquire", "tokio", None, 5.0),
+            measurement("uncontended_acquire", "async-lock", None, 2.5),
+            measurement("contended", "admit-fifo", Some("tokio/T16-P1"), 80.0),
+            measurement("contended", "tokio", Some("tokio/T16-P1"), 100.0),
+            measurement("contended", "maitake-sync", Some("tokio/T16-P1"), 95.0),
+            // async-lock is unfair: not the bar, though it is faster.
+            measurement("contended", "async-lock", Some("tokio/T16-P1"), 10.0),
+            measurement("contended", "admit-fifo", Some("smol/T16-P1"), 90.0),
+            measurement("contended", "tokio", Some("smol/T16-P1"), 100.0),
+            measurement("waiter_scaling", "admit-fifo", Some("10"), 10.0),
+        ]
+    }
+
+    #[test]
+    fn targets_are_computed_from_the_rows() {
+        let report = Report {
+            environment: environment(),
+            measurements: target_fixture(),
+        };
+        let targets = report.targets();
+        let by_name = |prefix: &str| {
+            targets
+                .iter()
+                .find(|t| t.name.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no target {prefix}"))
+        };
+        let floor = by_name("uncontended acquire: admit-fifo / floor");
+        assert_eq!((floor.ratio, floor.met()), (Some(1.25), Some(true)));
+        assert_eq!(
+            by_name("uncontended acquire: admit-fifo / tokio").met(),
+            Some(true)
+        );
+        // Equal is not faster.
+        assert_eq!(
+            by_name("uncontended acquire: admit-fifo / async-lock").met(),
+            Some(false)
+        );
+        let tokio = by_name("contended tokio/T16-P1");
+        assert!((tokio.ratio.unwrap() - 80.0 / 95.0).abs() < 1e-12);
+        assert_eq!(tokio.met(), Some(true));
+        assert!(tokio.detail.contains("(maitake-sync)"));
+        let smol = by_name("contended smol/T16-P1");
+        assert_eq!(smol.met(), Some(false), "0.90 > 0.87");
+        assert!(smol.name.contains("beyond the target"));
+        // tokio's rows come first.
+        let first_contended = targets
+            .iter()
+            .position(|t| t.name.starts_with("contended"))
+            .unwrap();
+        assert!(targets[first_contended].name.contains("tokio/"));
+        let scaling = by_name("waiter scaling");
+        assert_eq!(scaling.met(), None);
+
+        let md = report.markdown();
+        assert!(md.contains("## Targets (issue 2)"));
+        assert!(md.contains(
+            "| uncontended acquire: admit-fifo / floor | ≤ 1.30× | 1.25× | 2.50 ns vs 2.00 ns (floor) | met |"
+        ));
+        assert!(md.contains("| **not met** |"));
+        assert!(md.contains("| rows not measured in this run | no data |"));
     }
 
     #[test]
@@ -734,19 +1194,26 @@ mod tests {
             measurements: fixture(),
         };
         let md = report.markdown();
+        assert!(md.contains("## Setup"));
+        assert!(md.contains(
+            "| load average (1/5/15 min) | 1.50 1.20 0.90 before, 2.00 1.40 1.00 after |"
+        ));
+        assert!(md.contains("`worker_threads(2)`"));
+        assert!(md.contains("`ASYNC_STD_THREAD_COUNT=2`"));
+        assert!(md.contains("`SMOL_THREADS=2`"));
         assert!(md.contains("| date | 2026-01-02 03:04 UTC |"));
         assert!(md.contains("| machine | Linux 6.1 x86_64; Test CPU; 2 cores |"));
         assert!(md.contains("| toolchain | rustc 1.95.0 |"));
         assert!(md.contains("| revision | `abc1234-dirty` |"));
         assert!(md.contains("| command | `cargo bench -p admit-benches --bench '*' -- --quick` |"));
-        assert_eq!(md.matches("\n## ").count(), 3);
+        assert_eq!(md.matches("\n### ").count(), 3);
         assert!(md.contains("| implementation | parameter | ns/op | vs best peer |"));
         assert!(md.contains("| **admit** | 1 | 50.0 | **0.83×** (tokio) |"));
         assert!(md.contains("| tokio | 1 | 60.0 | 1.00× |"));
         assert!(md.contains("| async-lock | 1 | 80.0 | 1.33× |"));
         assert!(md.contains("| **admit** | 8 | 150.0 | **1.50×** (async-lock) |"));
         // Groups without parameters have no parameter column.
-        assert!(md.contains("## uncontended\n\n| implementation | ns/op | vs best peer |"));
+        assert!(md.contains("### uncontended\n\n| implementation | ns/op | vs best peer |"));
         assert!(md.contains("| **admit_try_acquire** | 5.00 | no peer |"));
         // Tables come in the order: parameter, then speed.
         let admit_1 = md.find("| **admit** | 1 |").unwrap();
@@ -825,13 +1292,16 @@ mod tests {
         assert!(svg.contains(">5.00 ns</text>"), "no peer, no ratio");
         assert!(svg.contains(">futures&lt;intrusive&gt; &amp; co</text>"));
         assert!(!svg.contains("futures<intrusive>"));
-        // admit in colour, peers in grey: 4 admit bars and 5 peer bars.
-        assert_eq!(svg.matches("fill=\"#d9480f\"").count(), 4);
-        assert_eq!(svg.matches("fill=\"#adb5bd\"").count(), 5);
+        // admit in colour, peers in grey: 4 admit bars and 5 peer bars, plus the legend.
+        assert_eq!(svg.matches("fill=\"#d9480f\"").count(), 4 + 1);
+        assert_eq!(svg.matches("fill=\"#adb5bd\"").count(), 5 + 1);
         // Each series is scaled to its slowest row: tokio at 8 tasks gets the full width,
         // admit at 8 (150 of 200 ns) three quarters of it.
-        assert!(svg.contains("width=\"520.0\" height=\"14\" fill=\"#adb5bd\"><title>tokio: 200.0"));
-        assert!(svg.contains("width=\"390.0\" height=\"14\" fill=\"#d9480f\"><title>admit: 150.0"));
+        assert!(svg.contains("width=\"270.0\" height=\"14\" fill=\"#adb5bd\"><title>tokio: 200.0"));
+        assert!(svg.contains("width=\"202.5\" height=\"14\" fill=\"#d9480f\"><title>admit: 150.0"));
+        // Two columns: the second one starts at x = 760.
+        assert!(svg.contains("width=\"1520\""));
+        assert!(svg.contains("<text x=\"770\""));
     }
 
     #[test]

@@ -1,0 +1,174 @@
+//! The three runtimes the workloads run on, behind one small trait, each with
+//! the same number of worker threads ([`THREADS`]).
+//!
+//! - tokio: a multi-thread runtime built with `worker_threads(THREADS)`.
+//! - async-std: its global executor, sized by `ASYNC_STD_THREAD_COUNT`.
+//! - smol: its global executor (the one `admit_smol::Smol::spawn` uses),
+//!   sized by `SMOL_THREADS`.
+//!
+//! Both global executors read their variable once, when first used, so a
+//! bench's `main` calls [`set_thread_counts`] before anything else and
+//! [`check_thread_counts`] once the runtimes are up. In every case the
+//! measuring future runs on the calling thread (`block_on`) and the spawned
+//! tasks run on the `THREADS` workers.
+//!
+//! What does not live here: the semaphores ([`crate::BenchSemaphore`]) and
+//! the workloads (the bench targets).
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// Worker threads of every runtime. The bench machine has 2 cores; the report
+/// (`cargo xtask bench`) states this number in its "Setup" section.
+pub const THREADS: usize = 2;
+
+/// A spawned task's handle, boxed so that every runtime has the same type
+/// (one allocation per spawned task, never per measured operation).
+pub type Handle = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A runtime as the workloads see it.
+pub trait BenchRuntime: Sync + 'static {
+    /// The runtime's name, the first part of a benchmark's parameter
+    /// (`tokio/T16-P1`); the report groups rows by it.
+    const NAME: &'static str;
+
+    /// The admit adapter's marker type for this runtime (`admit_tokio::Tokio`),
+    /// for `TaskPool<R>` and `RateLimiter<R>`.
+    type Adapter: admit_runtime::Runtime;
+
+    /// Runs `future` to completion on the calling thread.
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+
+    /// Spawns `future` on the runtime's worker threads. The handle resolves
+    /// when the task is done and panics if the task panicked.
+    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle;
+
+    /// The runtime's own `yield_now`.
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// Sets `ASYNC_STD_THREAD_COUNT` and `SMOL_THREADS` to [`THREADS`],
+/// overriding whatever the environment said, so that every runtime has the
+/// same number of workers.
+///
+/// # Safety
+///
+/// Must be called while the process has a single thread (first thing in
+/// `main`): setting the environment races with any other thread reading it.
+pub unsafe fn set_thread_counts() {
+    let threads = THREADS.to_string();
+    // SAFETY: the caller guarantees that no other thread exists yet, so none
+    // can read the environment concurrently.
+    unsafe {
+        std::env::set_var("ASYNC_STD_THREAD_COUNT", &threads);
+        std::env::set_var("SMOL_THREADS", &threads);
+    }
+}
+
+/// Checks, where the OS says (Linux `/proc`), that the async-std and smol
+/// executors really run [`THREADS`] threads each, after one task was spawned
+/// on each; panics otherwise. A no-op where `/proc/self/task` is missing.
+pub fn check_thread_counts() {
+    AsyncStd.block_on(AsyncStd.spawn(async {}));
+    Smol.block_on(Smol.spawn(async {}));
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    let names: Vec<String> = tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect();
+    // Thread names as the kernel keeps them (at most 15 bytes).
+    for (runtime, prefix) in [("async-std", "async-std/runti"), ("smol", "smol-")] {
+        let count = names.iter().filter(|n| n.starts_with(prefix)).count();
+        assert_eq!(
+            count, THREADS,
+            "{runtime} runs {count} worker threads, not {THREADS}: was set_thread_counts \
+             called before the runtime started?"
+        );
+    }
+}
+
+/// A tokio multi-thread runtime with [`THREADS`] workers, timers enabled.
+pub struct Tokio(tokio::runtime::Runtime);
+
+impl Tokio {
+    /// Builds the runtime.
+    pub fn new() -> Self {
+        Self(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(THREADS)
+                .enable_time()
+                .build()
+                .expect("build the tokio runtime"),
+        )
+    }
+}
+
+impl Default for Tokio {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BenchRuntime for Tokio {
+    const NAME: &'static str = "tokio";
+    type Adapter = admit_tokio::Tokio;
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.0.block_on(future)
+    }
+
+    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
+        let handle = self.0.spawn(future);
+        Box::pin(async move { handle.await.expect("bench task panicked") })
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+/// async-std's global executor ([`THREADS`] threads once
+/// [`set_thread_counts`] ran).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AsyncStd;
+
+impl BenchRuntime for AsyncStd {
+    const NAME: &'static str = "async-std";
+    type Adapter = admit_async_std::AsyncStd;
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        async_std::task::block_on(future)
+    }
+
+    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
+        Box::pin(async_std::task::spawn(future))
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        async_std::task::yield_now()
+    }
+}
+
+/// smol's global executor ([`THREADS`] threads once [`set_thread_counts`]
+/// ran); `smol::block_on` drives the measuring future.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Smol;
+
+impl BenchRuntime for Smol {
+    const NAME: &'static str = "smol";
+    type Adapter = admit_smol::Smol;
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        smol::block_on(future)
+    }
+
+    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
+        Box::pin(smol::spawn(future))
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        smol::future::yield_now()
+    }
+}
