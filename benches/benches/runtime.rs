@@ -224,9 +224,7 @@ fn rate_limiter_on<R: BenchRuntime>(group: &mut BenchmarkGroup<'_, WallTime>, ru
 }
 
 fn main() {
-    // SAFETY: first thing in `main`, before criterion or any runtime starts a
-    // thread.
-    unsafe { runtimes::set_thread_counts() };
+    runtimes::ensure_thread_counts();
     runtimes::check_thread_counts();
     let mut criterion = admit_benches::criterion_config();
     fanout(&mut criterion);

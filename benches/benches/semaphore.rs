@@ -322,9 +322,7 @@ fn weighted_one<S: WeightedSemaphore, R: BenchRuntime>(
 }
 
 fn main() {
-    // SAFETY: first thing in `main`, before criterion or any runtime starts a
-    // thread.
-    unsafe { runtimes::set_thread_counts() };
+    runtimes::ensure_thread_counts();
     runtimes::check_thread_counts();
     let mut criterion = admit_benches::criterion_config();
     uncontended_acquire(&mut criterion);

@@ -16,6 +16,7 @@
 //!
 //! What does not live here: the workloads themselves (task counts, criterion
 //! groups), which are in the bench targets.
+#![forbid(unsafe_code)]
 
 pub mod runtimes;
 
@@ -99,11 +100,23 @@ pub struct AdmitFifo(pub admit::Semaphore);
 /// admit with [`admit::Fairness::Throughput`] (bounded barging).
 pub struct AdmitThroughput(pub admit::Semaphore);
 
-/// Resolves a peer's `Result`-returning acquire future to its permit, by
-/// mapping in `poll`. A named wrapper rather than an `async` block, so the
-/// seam adds no state machine (and no extra move of the inner future) to what
-/// is measured.
-pub struct Unwrap<F>(F);
+pin_project_lite::pin_project! {
+    /// Resolves a peer's `Result`-returning acquire future to its permit, by
+    /// mapping in `poll`. A named wrapper rather than an `async` block, so the
+    /// seam adds no state machine (and no extra move of the inner future) to
+    /// what is measured.
+    pub struct Unwrap<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> Unwrap<F> {
+    /// Wraps `inner`.
+    pub fn new(inner: F) -> Self {
+        Self { inner }
+    }
+}
 
 impl<F, T, E> Future for Unwrap<F>
 where
@@ -114,10 +127,7 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        // SAFETY: structural pinning: the field is never moved out of `self`
-        // and `Unwrap` has no `Drop` impl of its own.
-        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.0) };
-        match inner.poll(cx) {
+        match self.project().inner.poll(cx) {
             Poll::Ready(result) => Poll::Ready(result.expect("bench semaphores are never closed")),
             Poll::Pending => Poll::Pending,
         }
@@ -136,7 +146,7 @@ impl BenchSemaphore for AdmitFifo {
 
     #[inline]
     fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap(self.0.acquire())
+        Unwrap::new(self.0.acquire())
     }
 
     #[inline]
@@ -148,7 +158,7 @@ impl BenchSemaphore for AdmitFifo {
 impl WeightedSemaphore for AdmitFifo {
     #[inline]
     fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap(self.0.acquire_many(n))
+        Unwrap::new(self.0.acquire_many(n))
     }
 }
 
@@ -164,7 +174,7 @@ impl BenchSemaphore for AdmitThroughput {
 
     #[inline]
     fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap(self.0.acquire())
+        Unwrap::new(self.0.acquire())
     }
 
     #[inline]
@@ -176,7 +186,7 @@ impl BenchSemaphore for AdmitThroughput {
 impl WeightedSemaphore for AdmitThroughput {
     #[inline]
     fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap(self.0.acquire_many(n))
+        Unwrap::new(self.0.acquire_many(n))
     }
 }
 
@@ -193,7 +203,7 @@ impl BenchSemaphore for tokio::sync::Semaphore {
 
     #[inline]
     fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap(self.acquire())
+        Unwrap::new(self.acquire())
     }
 
     #[inline]
@@ -206,7 +216,7 @@ impl WeightedSemaphore for tokio::sync::Semaphore {
     #[inline]
     fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
         let n = u32::try_from(n).expect("tokio counts permits in u32");
-        Unwrap(self.acquire_many(n))
+        Unwrap::new(self.acquire_many(n))
     }
 }
 
@@ -275,7 +285,7 @@ impl BenchSemaphore for maitake_sync::Semaphore {
 
     #[inline]
     fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap(self.acquire(1))
+        Unwrap::new(self.acquire(1))
     }
 
     #[inline]
@@ -287,7 +297,7 @@ impl BenchSemaphore for maitake_sync::Semaphore {
 impl WeightedSemaphore for maitake_sync::Semaphore {
     #[inline]
     fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap(self.acquire(n))
+        Unwrap::new(self.acquire(n))
     }
 }
 

@@ -47,22 +47,27 @@ pub trait BenchRuntime: Sync + 'static {
     fn yield_now() -> impl Future<Output = ()> + Send;
 }
 
-/// Sets `ASYNC_STD_THREAD_COUNT` and `SMOL_THREADS` to [`THREADS`],
-/// overriding whatever the environment said, so that every runtime has the
-/// same number of workers.
-///
-/// # Safety
-///
-/// Must be called while the process has a single thread (first thing in
-/// `main`): setting the environment races with any other thread reading it.
-pub unsafe fn set_thread_counts() {
-    let threads = THREADS.to_string();
-    // SAFETY: the caller guarantees that no other thread exists yet, so none
-    // can read the environment concurrently.
-    unsafe {
-        std::env::set_var("ASYNC_STD_THREAD_COUNT", &threads);
-        std::env::set_var("SMOL_THREADS", &threads);
+/// Makes sure `ASYNC_STD_THREAD_COUNT` and `SMOL_THREADS` are [`THREADS`] in
+/// this process, so that every runtime has the same number of workers: if they
+/// are not, runs this same program again with them set and exits with its
+/// status. (Setting them in-process would need `unsafe` `set_var`; the
+/// workspace keeps `unsafe` in the core.) Call it first thing in `main`.
+pub fn ensure_thread_counts() {
+    const VARS: [&str; 2] = ["ASYNC_STD_THREAD_COUNT", "SMOL_THREADS"];
+    let want = THREADS.to_string();
+    if VARS
+        .iter()
+        .all(|var| std::env::var(var).is_ok_and(|v| v == want))
+    {
+        return;
     }
+    let exe = std::env::current_exe().expect("cannot locate the bench executable");
+    let status = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .envs(VARS.map(|var| (var, want.as_str())))
+        .status()
+        .expect("cannot re-run the bench with its thread counts set");
+    std::process::exit(status.code().unwrap_or(1));
 }
 
 /// Checks, where the OS says (Linux `/proc`), that the async-std and smol
@@ -83,8 +88,8 @@ pub fn check_thread_counts() {
         let count = names.iter().filter(|n| n.starts_with(prefix)).count();
         assert_eq!(
             count, THREADS,
-            "{runtime} runs {count} worker threads, not {THREADS}: was set_thread_counts \
-             called before the runtime started?"
+            "{runtime} runs {count} worker threads, not {THREADS}: was ensure_thread_counts \
+             called first in main?"
         );
     }
 }

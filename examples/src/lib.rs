@@ -24,6 +24,7 @@
 //!
 //! What does not live here: anything the adapters already provide. The examples use
 //! `admit_tokio`, `admit_async_std` and `admit_smol` exactly as a user would.
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod connection_limit;

@@ -4,6 +4,7 @@
 //!
 //! One module per command; `cmd` runs processes, `json` reads criterion's and cargo's
 //! JSON, `report` renders the benchmark report, `workspace` asks `cargo metadata`.
+#![forbid(unsafe_code)]
 
 mod bench;
 mod ci;
