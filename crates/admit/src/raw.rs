@@ -917,6 +917,7 @@ impl RawAcquire {
         let waiter = unsafe { self.node() };
         let node = NonNull::from(waiter);
         let mut spare_waker = None;
+        let mut own_waker = None;
         let result = 'locked: {
             if let Some(outcome) = Self::outcome(waiter.needed.load(Acquire)) {
                 spare_waker = Some(new_waker);
@@ -950,10 +951,10 @@ impl RawAcquire {
                         Acquire,
                     ) {
                         Ok(_) => {
-                            // Our own waker must not be woken: take it first.
+                            // Our own waker must not be woken: take it first
+                            // (and drop it once the lock is released).
                             // SAFETY: `node` is linked.
-                            let own = unsafe { locked.with_node(node, |w| w.waker.take()) };
-                            drop(core::mem::replace(&mut spare_waker, own));
+                            own_waker = unsafe { locked.with_node(node, |w| w.waker.take()) };
                             // SAFETY: `node` is linked.
                             unsafe { locked.complete(node, 0, &mut wakers) };
                             // The next head may be served by what is left.
@@ -983,7 +984,7 @@ impl RawAcquire {
         };
         drop(locked);
         wakers.wake_all();
-        drop(spare_waker);
+        drop((spare_waker, own_waker));
         match result {
             Poll::Ready(Ok(more)) => {
                 if more {

@@ -355,6 +355,41 @@ fn wakers_calling_back_into_the_semaphore_do_not_deadlock() {
 }
 
 #[test]
+fn throughput_notified_head_takes_permits_when_polled_with_a_new_waker() {
+    // The head of a throughput-policy queue, told permits are free, takes them
+    // itself when polled again, here with a different waker; both wakers call
+    // back into the semaphore when woken and dropped, which must not deadlock.
+    let sem = Arc::new(Semaphore::new(1).with_fairness(Fairness::Throughput));
+    let held = sem.try_acquire().unwrap();
+    let mut head = Box::pin(sem.acquire());
+    let first = Waker::from(Arc::new(Reentrant {
+        sem: sem.clone(),
+        woken: AtomicUsize::new(0),
+    }));
+    assert!(
+        head.as_mut()
+            .poll(&mut std::task::Context::from_waker(&first))
+            .is_pending()
+    );
+    drop(first);
+    drop(held); // notifies the head
+    let second = Waker::from(Arc::new(Reentrant {
+        sem: sem.clone(),
+        woken: AtomicUsize::new(0),
+    }));
+    let polled = head
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&second));
+    drop(second);
+    let Poll::Ready(Ok(permit)) = polled else {
+        panic!("the head should take the free permit")
+    };
+    drop(permit);
+    // The wakers' drops and wakes added permits along the way: none was lost.
+    assert!(sem.available_permits() >= 1);
+}
+
+#[test]
 fn set_capacity_grow_serves_waiters_in_fifo_order() {
     let sem = Semaphore::new(0);
     let waiting = queue(&sem, &[2, 1, 1]);
