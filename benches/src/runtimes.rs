@@ -7,7 +7,7 @@
 //!   sized by `SMOL_THREADS`.
 //!
 //! Both global executors read their variable once, when first used, so a
-//! bench's `main` calls [`set_thread_counts`] before anything else and
+//! bench's `main` calls [`ensure_thread_counts`] before anything else and
 //! [`check_thread_counts`] once the runtimes are up. In every case the
 //! measuring future runs on the calling thread (`block_on`) and the spawned
 //! tasks run on the `THREADS` workers.
@@ -135,7 +135,7 @@ impl BenchRuntime for Tokio {
 }
 
 /// async-std's global executor ([`THREADS`] threads once
-/// [`set_thread_counts`] ran).
+/// [`ensure_thread_counts`] ran).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AsyncStd;
 
@@ -156,7 +156,7 @@ impl BenchRuntime for AsyncStd {
     }
 }
 
-/// smol's global executor ([`THREADS`] threads once [`set_thread_counts`]
+/// smol's global executor ([`THREADS`] threads once [`ensure_thread_counts`]
 /// ran); `smol::block_on` drives the measuring future.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Smol;

@@ -63,10 +63,11 @@ struct Record {
 }
 
 /// The steps in the order they run.
-const STEPS: [&str; 7] = [
+const STEPS: [&str; 8] = [
     "fmt",
     "clippy",
     "test",
+    "doc",
     "no_std",
     "conformance",
     "loom",
@@ -105,6 +106,12 @@ pub fn run(root: &Path) -> Result<()> {
                 .args(["test", "--workspace", "--locked"])
                 .run()
                 .map(|()| Outcome::passed("doctests included")),
+            // Broken intra-doc links and malformed docs fail here.
+            "doc" => cargo(root)
+                .args(["doc", "--workspace", "--no-deps", "--locked"])
+                .env("RUSTDOCFLAGS", "-D warnings")
+                .run()
+                .map(|()| Outcome::passed("")),
             "no_std" => no_std(root),
             "conformance" => conformance_step(root),
             "loom" => loom::run(root).map(|()| Outcome::passed("")),
