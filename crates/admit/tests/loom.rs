@@ -13,9 +13,18 @@ use std::task::{Context, Poll, Waker};
 use admit::{AcquireError, Fairness, Semaphore};
 
 #[cfg(admit_loom)]
-use loom::{future::block_on, thread};
+use loom::{future::block_on, sync::atomic::AtomicBool, thread};
 #[cfg(not(admit_loom))]
-use {futures_lite::future::block_on, std::thread};
+use {futures_lite::future::block_on, std::sync::atomic::AtomicBool, std::thread};
+
+use std::sync::atomic::Ordering::{Acquire, Release};
+
+/// Spins (yielding to the model checker) until `done()`.
+fn wait_until(mut done: impl FnMut() -> bool) {
+    while !done() {
+        thread::yield_now();
+    }
+}
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     #[cfg(admit_loom)]
@@ -60,6 +69,11 @@ fn loom_weighted_release_wakes_waiter() {
             let sem = sem.clone();
             move || block_on(sem.acquire_many(2)).unwrap().num_permits()
         });
+        // Release only once the waiter is queued, so the permits are handed
+        // over one by one (a partial assignment, then the rest).
+        while sem.waiter_count() == 0 {
+            thread::yield_now();
+        }
         let mut held = held;
         let one = held.split(1).unwrap();
         drop(one);
@@ -73,15 +87,19 @@ fn loom_weighted_release_wakes_waiter() {
 fn loom_cancel_queued_races_release() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1));
+        let queued = Arc::new(AtomicBool::new(false));
         let held = sem.try_acquire().unwrap();
         let t = thread::spawn({
-            let sem = sem.clone();
+            let (sem, queued) = (sem.clone(), queued.clone());
             move || {
                 let mut fut = pin!(sem.acquire());
-                // Queued, or granted if the release came first; then dropped.
-                let _ = poll_once(fut.as_mut());
+                assert!(poll_once(fut.as_mut()).is_pending());
+                queued.store(true, Release);
+                // Dropped here, racing with the release: still queued, or
+                // granted and never polled again.
             }
         });
+        wait_until(|| queued.load(Acquire));
         drop(held);
         t.join().unwrap();
         assert_eq!(sem.available_permits(), 1, "no permit lost");
@@ -93,18 +111,29 @@ fn loom_cancel_queued_races_release() {
 fn loom_cancel_partly_assigned_passes_permits_on() {
     model(|| {
         let sem = Arc::new(Semaphore::new(2));
-        let held = sem.try_acquire_many(2).unwrap();
+        let (queued, go) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let mut held = sem.try_acquire_many(2).unwrap();
+        let canceller = thread::spawn({
+            let (sem, queued, go) = (sem.clone(), queued.clone(), go.clone());
+            move || {
+                let mut big = pin!(sem.acquire_many(2));
+                assert!(poll_once(big.as_mut()).is_pending());
+                queued.store(true, Release);
+                wait_until(|| go.load(Acquire));
+                // Dropped partly assigned, racing with the second release.
+            }
+        });
+        wait_until(|| queued.load(Acquire));
         let waiter = thread::spawn({
             let sem = sem.clone();
             move || block_on(sem.acquire()).unwrap().num_permits()
         });
-        let canceller = thread::spawn({
-            let sem = sem.clone();
-            move || {
-                let mut big = pin!(sem.acquire_many(2));
-                let _ = poll_once(big.as_mut());
-            }
-        });
+        wait_until(|| sem.waiter_count() == 2);
+        drop(held.split(1).unwrap()); // assigned to the big head
+        go.store(true, Release);
         drop(held);
         canceller.join().unwrap();
         assert_eq!(waiter.join().unwrap(), 1);
@@ -116,20 +145,23 @@ fn loom_cancel_partly_assigned_passes_permits_on() {
 fn loom_close_races_cancel_and_release() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1));
+        let queued = Arc::new(AtomicBool::new(false));
         let held = sem.try_acquire().unwrap();
         let t = thread::spawn({
-            let sem = sem.clone();
+            let (sem, queued) = (sem.clone(), queued.clone());
             move || {
                 let mut fut = pin!(sem.acquire());
-                let first = poll_once(fut.as_mut()).map(|r| r.map(|p| p.num_permits()));
-                // Dropped here, racing with close: queued, granted, or closed.
-                first
+                assert!(poll_once(fut.as_mut()).is_pending());
+                queued.store(true, Release);
+                // Polled again and dropped, racing with close and release.
+                poll_once(fut.as_mut()).map(|r| r.map(|p| p.num_permits()))
             }
         });
+        wait_until(|| queued.load(Acquire));
         sem.close();
         drop(held);
         match t.join().unwrap() {
-            Poll::Ready(Ok(1)) | Poll::Ready(Err(AcquireError::Closed)) | Poll::Pending => {}
+            Poll::Ready(Err(AcquireError::Closed)) | Poll::Pending => {}
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(sem.available_permits(), 1);
@@ -145,6 +177,7 @@ fn loom_close_wakes_blocked_waiter() {
             let sem = sem.clone();
             move || block_on(sem.acquire()).map(|p| p.num_permits())
         });
+        wait_until(|| sem.waiter_count() == 1);
         sem.close();
         assert_eq!(t.join().unwrap(), Err(AcquireError::Closed));
     });
@@ -158,6 +191,7 @@ fn loom_add_and_forget_race_with_waiter() {
             let sem = sem.clone();
             move || block_on(sem.acquire()).unwrap().num_permits()
         });
+        wait_until(|| sem.waiter_count() == 1);
         sem.add_permits(2);
         let forgot = sem.forget_permits(1);
         assert_eq!(t.join().unwrap(), 1);
@@ -175,6 +209,7 @@ fn loom_resize_races_release_and_waiter() {
             let sem = sem.clone();
             move || block_on(sem.acquire()).unwrap().num_permits()
         });
+        wait_until(|| sem.waiter_count() == 1);
         let resizer = thread::spawn({
             let sem = sem.clone();
             move || sem.set_capacity(1)
@@ -196,6 +231,7 @@ fn loom_throughput_newcomer_races_notified_head() {
             let sem = sem.clone();
             move || block_on(sem.acquire()).unwrap().num_permits()
         });
+        wait_until(|| sem.waiter_count() == 1);
         drop(held);
         // A newcomer may or may not get in first; either way nothing is lost.
         if let Ok(p) = sem.try_acquire() {
