@@ -333,6 +333,37 @@ impl Locked<'_> {
         }
     }
 
+    /// Assigns `n` permits that never reached `state` to the waiters at the
+    /// head, in FIFO order, in hand-off mode (the caller checked it, and that
+    /// no debt is owed). Returns what it could not place: everything past a
+    /// partly served head's need, past an emptied queue, past a full `wakers`,
+    /// or past a head change that lets newcomers in again.
+    fn hand_over(&mut self, mut n: usize, wakers: &mut WakeList) -> usize {
+        while n > 0 {
+            let Some(head) = self.head() else { break };
+            if wakers.is_full() {
+                break;
+            }
+            // SAFETY: `head` is linked and alive; `needed` is only written
+            // under the lock we hold.
+            let needed = unsafe { head.as_ref() }.needed.load(Relaxed);
+            if n < needed {
+                // SAFETY: as above.
+                unsafe { head.as_ref() }.needed.store(needed - n, Release);
+                return 0;
+            }
+            n -= needed;
+            // SAFETY: `head` is linked.
+            unsafe { self.complete(head, 0, wakers) };
+            // Under the throughput policy a new head lets newcomers compete
+            // again: the rest must be free permits, not an assignment.
+            if newcomers_allowed(self.sem.state.load(Relaxed)) {
+                break;
+            }
+        }
+        n
+    }
+
     /// Hands free permits to the head of the queue: assigns them directly in
     /// hand-off mode, or tells the head they are there when newcomers may
     /// still compete for them. Returns `true` if it stopped only because
@@ -538,14 +569,49 @@ impl RawSemaphore {
         }
     }
 
-    /// Returns `n` permits: one `fetch_add`, plus the lock if anyone waits.
+    /// Returns `n` permits: one `fetch_add` when nobody waits; when someone
+    /// does, the lock and a direct hand-over that leaves the state word alone.
     #[inline]
     pub(crate) fn release(&self, n: usize) {
         if n == 0 {
             return;
         }
+        // A plain load first: with waiters queued, the permits go straight to
+        // them and the contended state word is not written at all.
+        if self.state.load(Relaxed) & QUEUED != 0 {
+            return self.release_to_waiters(n);
+        }
         let prev = self.state.fetch_add(permits(n), Release);
         if prev & QUEUED != 0 {
+            // Someone queued between the load and the add.
+            self.grant_to_waiters();
+        }
+    }
+
+    /// Hands `n` released permits to the waiters at the head, in hand-off
+    /// mode without passing them through `state`; what is left over (or
+    /// everything, when newcomers may compete or a shrink debt is owed) is
+    /// added to `state` as a plain release would.
+    #[cold]
+    #[inline(never)]
+    fn release_to_waiters(&self, n: usize) {
+        let mut wakers = WakeList::new();
+        let mut locked = self.lock();
+        let state = self.state.load(Acquire);
+        // Both conditions hold until we unlock: only lock holders reset the
+        // overtake count or lower `free` below zero.
+        let left = if newcomers_allowed(state) || free(state) < 0 {
+            n
+        } else {
+            locked.hand_over(n, &mut wakers)
+        };
+        if left > 0 {
+            self.state.fetch_add(permits(left), Release);
+        }
+        let more = locked.grant(&mut wakers);
+        drop(locked);
+        wakers.wake_all();
+        if more {
             self.grant_to_waiters();
         }
     }
