@@ -94,11 +94,14 @@ pub trait WeightedSemaphore: BenchSemaphore {
     fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send;
 }
 
+/// admit's semaphore, with the throughput policy when `THROUGHPUT` is set.
+pub struct Admit<const THROUGHPUT: bool>(pub admit::Semaphore);
+
 /// admit with [`admit::Fairness::Fifo`] (the default policy).
-pub struct AdmitFifo(pub admit::Semaphore);
+pub type AdmitFifo = Admit<false>;
 
 /// admit with [`admit::Fairness::Throughput`] (bounded barging).
-pub struct AdmitThroughput(pub admit::Semaphore);
+pub type AdmitThroughput = Admit<true>;
 
 pin_project_lite::pin_project! {
     /// Resolves a peer's `Result`-returning acquire future to its permit, by
@@ -134,14 +137,23 @@ where
     }
 }
 
-impl BenchSemaphore for AdmitFifo {
-    const NAME: &'static str = "admit-fifo";
-    const FAIR: bool = true;
+impl<const THROUGHPUT: bool> BenchSemaphore for Admit<THROUGHPUT> {
+    const NAME: &'static str = if THROUGHPUT {
+        "admit-throughput"
+    } else {
+        "admit-fifo"
+    };
+    const FAIR: bool = !THROUGHPUT;
     type Permit<'a> = admit::Permit<'a>;
 
     #[inline]
     fn with_permits(permits: usize) -> Self {
-        Self(admit::Semaphore::new(permits).with_fairness(admit::Fairness::Fifo))
+        let fairness = if THROUGHPUT {
+            admit::Fairness::Throughput
+        } else {
+            admit::Fairness::Fifo
+        };
+        Self(admit::Semaphore::new(permits).with_fairness(fairness))
     }
 
     #[inline]
@@ -155,35 +167,7 @@ impl BenchSemaphore for AdmitFifo {
     }
 }
 
-impl WeightedSemaphore for AdmitFifo {
-    #[inline]
-    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap::new(self.0.acquire_many(n))
-    }
-}
-
-impl BenchSemaphore for AdmitThroughput {
-    const NAME: &'static str = "admit-throughput";
-    const FAIR: bool = false;
-    type Permit<'a> = admit::Permit<'a>;
-
-    #[inline]
-    fn with_permits(permits: usize) -> Self {
-        Self(admit::Semaphore::new(permits).with_fairness(admit::Fairness::Throughput))
-    }
-
-    #[inline]
-    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap::new(self.0.acquire())
-    }
-
-    #[inline]
-    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
-        self.0.try_acquire().ok()
-    }
-}
-
-impl WeightedSemaphore for AdmitThroughput {
+impl<const THROUGHPUT: bool> WeightedSemaphore for Admit<THROUGHPUT> {
     #[inline]
     fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
         Unwrap::new(self.0.acquire_many(n))
