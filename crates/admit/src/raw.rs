@@ -492,10 +492,6 @@ impl RawSemaphore {
         }
     }
 
-    fn limit(&self) -> usize {
-        self.bound.load(Relaxed).min(MAX_PERMITS)
-    }
-
     pub(crate) fn is_bounded(&self) -> bool {
         self.bound.load(Relaxed) != UNBOUNDED
     }
@@ -608,25 +604,27 @@ impl RawSemaphore {
         if left > 0 {
             self.state.fetch_add(permits(left), Release);
         }
-        let more = locked.grant(&mut wakers);
-        drop(locked);
-        wakers.wake_all();
-        if more {
-            self.grant_to_waiters();
-        }
+        self.grant_and_unlock(locked, &mut wakers);
     }
 
     #[cold]
     #[inline(never)]
     fn grant_to_waiters(&self) {
-        let mut wakers = WakeList::new();
-        loop {
-            let more = self.lock().grant(&mut wakers);
+        self.grant_and_unlock(self.lock(), &mut WakeList::new());
+    }
+
+    /// How every slow path ends: hands free permits to the waiters, then
+    /// unlocks and wakes them, in batches of [`WakeList::CAPACITY`] until
+    /// nothing more can be granted. Granting is idempotent, so calling this
+    /// when nothing changed costs a look at the head and nothing else.
+    fn grant_and_unlock<'a>(&'a self, mut locked: Locked<'a>, wakers: &mut WakeList) {
+        while locked.grant(wakers) {
+            drop(locked);
             wakers.wake_all();
-            if !more {
-                return;
-            }
+            locked = self.lock();
         }
+        drop(locked);
+        wakers.wake_all();
     }
 
     /// Adds `n` permits to the managed total (checked), then releases them.
@@ -634,29 +632,21 @@ impl RawSemaphore {
         if n == 0 {
             return Ok(());
         }
-        let mut wakers = WakeList::new();
-        {
-            let mut locked = self.lock();
-            let bound = self.bound.load(Relaxed);
-            let total = self.total.load(Relaxed);
-            // `total` only shrinks concurrently (forgetting), so a check made
-            // now stays true.
-            if n > self.limit() - total.min(self.limit()) {
-                return Err(if bound == UNBOUNDED || bound > MAX_PERMITS {
-                    ReleaseError::ExceedsMaxPermits
-                } else {
-                    ReleaseError::ExceedsCapacity
-                });
-            }
-            self.total.fetch_add(n, Relaxed);
-            self.state.fetch_add(permits(n), Release);
-            if locked.grant(&mut wakers) {
-                drop(locked);
-                wakers.wake_all();
-                self.grant_to_waiters();
-            }
+        let locked = self.lock();
+        let bound = self.bound.load(Relaxed);
+        let limit = bound.min(MAX_PERMITS);
+        // `total` only shrinks concurrently (forgetting), so a check made now
+        // stays true.
+        if n > limit - self.total.load(Relaxed).min(limit) {
+            return Err(if bound == UNBOUNDED {
+                ReleaseError::ExceedsMaxPermits
+            } else {
+                ReleaseError::ExceedsCapacity
+            });
         }
-        wakers.wake_all();
+        self.total.fetch_add(n, Relaxed);
+        self.state.fetch_add(permits(n), Release);
+        self.grant_and_unlock(locked, &mut WakeList::new());
         Ok(())
     }
 
@@ -702,13 +692,7 @@ impl RawSemaphore {
         if self.is_bounded() && self.bound.swap(n, Relaxed) > n {
             locked = self.fail_oversized(locked, n, &mut wakers);
         }
-        while locked.grant(&mut wakers) {
-            drop(locked);
-            wakers.wake_all();
-            locked = self.lock();
-        }
-        drop(locked);
-        wakers.wake_all();
+        self.grant_and_unlock(locked, &mut wakers);
     }
 
     /// Fails every waiter that asks for more than `bound`, returning what it
@@ -987,7 +971,7 @@ impl RawAcquire {
         let result = 'locked: {
             if let Some(outcome) = Self::outcome(waiter.needed.load(Acquire)) {
                 spare_waker = Some(new_waker);
-                break 'locked Poll::Ready(outcome.map(|()| false));
+                break 'locked Poll::Ready(outcome);
             }
             // Register first: `grant` below may notify us, which takes the waker.
             // SAFETY: `node` is linked.
@@ -1023,9 +1007,7 @@ impl RawAcquire {
                             own_waker = unsafe { locked.with_node(node, |w| w.waker.take()) };
                             // SAFETY: `node` is linked.
                             unsafe { locked.complete(node, 0, &mut wakers) };
-                            // The next head may be served by what is left.
-                            let more = locked.grant(&mut wakers);
-                            break 'locked Poll::Ready(Ok(more));
+                            break 'locked Poll::Ready(Ok(()));
                         }
                         Err(actual) => state = actual,
                     }
@@ -1033,34 +1015,17 @@ impl RawAcquire {
             }
             // In hand-off mode this may complete us (and wake us once more,
             // harmlessly); otherwise it may notify us, which wakes us again.
-            let more = locked.grant(&mut wakers);
+            locked.grant(&mut wakers);
             match Self::outcome(waiter.needed.load(Acquire)) {
-                Some(Ok(())) => Poll::Ready(Ok(more)),
-                Some(Err(e)) => Poll::Ready(Err(e)),
-                None => {
-                    if more {
-                        drop(locked);
-                        wakers.wake_all();
-                        sem.grant_to_waiters();
-                        locked = sem.lock();
-                    }
-                    Poll::Pending
-                }
+                Some(outcome) => Poll::Ready(outcome),
+                None => Poll::Pending,
             }
         };
-        drop(locked);
-        wakers.wake_all();
+        // The next head may be served by what is left, possibly past a full
+        // batch of wakers.
+        sem.grant_and_unlock(locked, &mut wakers);
         drop((spare_waker, own_waker));
-        match result {
-            Poll::Ready(Ok(more)) => {
-                if more {
-                    sem.grant_to_waiters();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        result
     }
 
     /// Called when the future is dropped: leaves the queue and gives back
@@ -1086,7 +1051,6 @@ impl RawAcquire {
             Some(Err(_)) => return,
             None => {}
         }
-        let mut wakers = WakeList::new();
         let mut locked = sem.lock();
         let needed = waiter.needed.load(Acquire);
         match Self::outcome(needed) {
@@ -1106,12 +1070,7 @@ impl RawAcquire {
         if assigned > 0 {
             sem.state.fetch_add(permits(assigned), Release);
         }
-        let more = locked.grant(&mut wakers);
-        drop(locked);
-        wakers.wake_all();
-        if more {
-            sem.grant_to_waiters();
-        }
+        sem.grant_and_unlock(locked, &mut WakeList::new());
         drop(old_waker);
     }
 }
