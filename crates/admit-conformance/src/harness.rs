@@ -3,8 +3,7 @@
 //! [`Failure`].
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::Duration;
 
 use admit_runtime::Runtime;
@@ -83,57 +82,6 @@ impl Gate {
             listener.await;
         }
     }
-}
-
-/// Counts what pool jobs do: started, finished, dropped, and how many ran at once.
-#[derive(Default)]
-pub(crate) struct Tracker {
-    pub(crate) started: AtomicUsize,
-    pub(crate) finished: AtomicUsize,
-    pub(crate) dropped: AtomicUsize,
-    running: AtomicUsize,
-    pub(crate) most_running: AtomicUsize,
-}
-
-/// Held by a running job: counts it as running until dropped.
-struct Running(Arc<Tracker>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, SeqCst);
-        self.0.dropped.fetch_add(1, SeqCst);
-    }
-}
-
-impl Tracker {
-    /// A job that runs for `duration` and then returns `output`.
-    pub(crate) fn job<R: Runtime, T: Send + 'static>(
-        self: &Arc<Self>,
-        duration: Duration,
-        output: T,
-    ) -> impl Future<Output = T> + Send + 'static {
-        let tracker = Arc::clone(self);
-        async move {
-            tracker.started.fetch_add(1, SeqCst);
-            let now = tracker.running.fetch_add(1, SeqCst) + 1;
-            tracker.most_running.fetch_max(now, SeqCst);
-            let _running = Running(Arc::clone(&tracker));
-            if !duration.is_zero() {
-                R::sleep(duration).await;
-            }
-            tracker.finished.fetch_add(1, SeqCst);
-            output
-        }
-    }
-
-    pub(crate) fn get(counter: &AtomicUsize) -> usize {
-        counter.load(SeqCst)
-    }
-}
-
-/// A varied, deterministic job length: 0 to 2 ms in steps of 0.5 ms.
-pub(crate) fn jitter(i: usize) -> Duration {
-    Duration::from_micros(((i * 7919) % 5) as u64 * 500)
 }
 
 /// xorshift64*: deterministic, so a failing soak can be replayed.

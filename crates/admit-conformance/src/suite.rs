@@ -17,8 +17,9 @@ use admit_runtime::{
 };
 use futures_lite::{StreamExt, future};
 
-use crate::harness::{Gate, MS, PROMPTLY, Rng, Tracker, eventually, jitter, within, yield_times};
+use crate::harness::{Gate, MS, PROMPTLY, Rng, eventually, within, yield_times};
 use crate::{Case, CaseResult, Failure, Options};
+use admit_runtime::testing::{Tracker, jitter};
 
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {

@@ -100,13 +100,18 @@ async fn eventually<R: Runtime>(limit: Duration, what: &str, condition: impl Fn(
 }
 
 /// Counts what the test jobs do: started, finished, dropped, and how many ran at once.
+/// Shared with `admit-conformance`, whose pool cases count the same things.
 #[derive(Default)]
-struct Tracker {
-    started: AtomicUsize,
-    finished: AtomicUsize,
-    dropped: AtomicUsize,
+pub struct Tracker {
+    /// Jobs that started running.
+    pub started: AtomicUsize,
+    /// Jobs that ran to the end.
+    pub finished: AtomicUsize,
+    /// Jobs dropped, finished or not.
+    pub dropped: AtomicUsize,
     running: AtomicUsize,
-    most_running: AtomicUsize,
+    /// The most jobs running at once.
+    pub most_running: AtomicUsize,
 }
 
 /// Held by a running job: counts it as running until dropped.
@@ -121,7 +126,7 @@ impl Drop for Running {
 
 impl Tracker {
     /// A job that runs for `duration` and then returns `output`.
-    fn job<R: Runtime, T>(
+    pub fn job<R: Runtime, T>(
         self: &Arc<Self>,
         duration: Duration,
         output: T,
@@ -143,7 +148,8 @@ impl Tracker {
         }
     }
 
-    fn get(counter: &AtomicUsize) -> usize {
+    /// Reads one of the counters.
+    pub fn get(counter: &AtomicUsize) -> usize {
         counter.load(SeqCst)
     }
 }
@@ -371,7 +377,8 @@ pub fn pool_zero_limit_is_an_error<R: BlockOn>() {
     });
 }
 
-fn jitter(i: usize) -> Duration {
+/// A varied, deterministic job length: 0 to 2 ms in steps of 0.5 ms.
+pub fn jitter(i: usize) -> Duration {
     Duration::from_micros(((i * 7919) % 5) as u64 * 500)
 }
 
