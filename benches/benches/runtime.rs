@@ -128,24 +128,11 @@ fn tokio_joinsets(group: &mut BenchmarkGroup<'_, WallTime>, tokio: &Tokio) {
             b.iter_custom(|iters| {
                 time_fanouts(tokio, iters, || async {
                     let sem = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-                    let mut set = tokio::task::JoinSet::new();
-                    let mut done = 0;
-                    for job in jobs::<Tokio>() {
-                        let permit = Arc::clone(&sem).acquire_owned().await.expect("open");
-                        set.spawn(async move {
-                            job.await;
-                            drop(permit);
-                        });
-                        while let Some(joined) = set.try_join_next() {
-                            joined.expect("job panicked");
-                            done += 1;
-                        }
-                    }
-                    while let Some(joined) = set.join_next().await {
-                        joined.expect("job panicked");
-                        done += 1;
-                    }
-                    assert_eq!(done, JOBS);
+                    joinset_fanout(|| {
+                        let sem = Arc::clone(&sem);
+                        async move { sem.acquire_owned().await.expect("open") }
+                    })
+                    .await;
                 })
             });
         },
@@ -154,27 +141,41 @@ fn tokio_joinsets(group: &mut BenchmarkGroup<'_, WallTime>, tokio: &Tokio) {
         b.iter_custom(|iters| {
             time_fanouts(tokio, iters, || async {
                 let sem = Arc::new(admit::Semaphore::new(IN_FLIGHT));
-                let mut set = tokio::task::JoinSet::new();
-                let mut done = 0;
-                for job in jobs::<Tokio>() {
-                    let permit = Arc::clone(&sem).acquire_owned().await.expect("open");
-                    set.spawn(async move {
-                        job.await;
-                        drop(permit);
-                    });
-                    while let Some(joined) = set.try_join_next() {
-                        joined.expect("job panicked");
-                        done += 1;
-                    }
-                }
-                while let Some(joined) = set.join_next().await {
-                    joined.expect("job panicked");
-                    done += 1;
-                }
-                assert_eq!(done, JOBS);
+                joinset_fanout(|| {
+                    let sem = Arc::clone(&sem);
+                    async move { sem.acquire_owned().await.expect("open") }
+                })
+                .await;
             })
         });
     });
+}
+
+/// The hand-written pattern on tokio: each job spawned into a `JoinSet` while
+/// holding an owned permit from `acquire`, finished jobs reaped as it goes.
+async fn joinset_fanout<P, F>(mut acquire: impl FnMut() -> F)
+where
+    F: Future<Output = P>,
+    P: Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut done = 0;
+    for job in jobs::<Tokio>() {
+        let permit = acquire().await;
+        set.spawn(async move {
+            job.await;
+            drop(permit);
+        });
+        while let Some(joined) = set.try_join_next() {
+            joined.expect("job panicked");
+            done += 1;
+        }
+    }
+    while let Some(joined) = set.join_next().await {
+        joined.expect("job panicked");
+        done += 1;
+    }
+    assert_eq!(done, JOBS);
 }
 
 fn rate_limiter(c: &mut Criterion) {

@@ -126,12 +126,15 @@ fn uncontended_acquire_allocates_nothing() {
     }
 }
 
-/// Polls every task round-robin with a no-op waker until all are done,
-/// returning (allocations during the loop, most waiters seen queued).
-fn run_counted<F: Future<Output = ()>>(
+/// Polls every task round-robin with a no-op waker until all are done, then
+/// asserts that some task really waited, that nothing was allocated during the
+/// loop, and that all `capacity` permits are back. `what` names the workload.
+fn assert_contended_run_allocates_nothing<F: Future<Output = ()>>(
+    what: &str,
     sem: &Semaphore,
+    capacity: usize,
     tasks: &mut [Pin<Box<Option<F>>>],
-) -> (usize, usize) {
+) {
     let mut cx = Context::from_waker(Waker::noop());
     let mut most_queued = 0;
     let before = allocations();
@@ -147,7 +150,13 @@ fn run_counted<F: Future<Output = ()>>(
             most_queued = most_queued.max(sem.waiter_count());
         }
     }
-    (allocations() - before, most_queued)
+    let delta = allocations() - before;
+    assert!(
+        most_queued > 0,
+        "{what}: no task ever waited, the test is not contended"
+    );
+    assert_eq!(delta, 0, "{what}: {delta} allocations");
+    assert_eq!(sem.available_permits(), capacity, "{what}: permits missing");
 }
 
 #[test]
@@ -167,16 +176,8 @@ fn contended_acquire_allocates_nothing() {
                 }))
             })
             .collect();
-        let (delta, most_queued) = run_counted(&sem, &mut tasks);
-        assert!(
-            most_queued > 0,
-            "{fairness:?}: no task ever waited, the test is not contended"
-        );
-        assert_eq!(
-            delta, 0,
-            "{fairness:?}: {delta} allocations in {ROUNDS} contended acquires"
-        );
-        assert_eq!(sem.available_permits(), 2);
+        let what = format!("{fairness:?}, {ROUNDS} contended acquires");
+        assert_contended_run_allocates_nothing(&what, &sem, 2, &mut tasks);
     }
 }
 
@@ -197,16 +198,8 @@ fn contended_weighted_acquire_allocates_nothing() {
                 }))
             })
             .collect();
-        let (delta, most_queued) = run_counted(&sem, &mut tasks);
-        assert!(
-            most_queued > 0,
-            "{fairness:?}: no task ever waited, the test is not contended"
-        );
-        assert_eq!(
-            delta, 0,
-            "{fairness:?}: {delta} allocations in {ROUNDS} weighted acquires"
-        );
-        assert_eq!(sem.available_permits(), 4);
+        let what = format!("{fairness:?}, {ROUNDS} weighted acquires");
+        assert_contended_run_allocates_nothing(&what, &sem, 4, &mut tasks);
     }
 }
 
