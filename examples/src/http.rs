@@ -57,12 +57,12 @@ impl std::error::Error for FetchError {}
 /// # Examples
 ///
 /// ```
-/// use admit_examples::{ExampleRuntime, http, server::{Reply, Server}};
-/// use admit_smol::Smol;
+/// use admit_examples::{http, server::{Reply, Server}};
+/// use admit_smol::{BlockOn, Smol};
 /// use std::time::Duration;
 ///
 /// let server = Server::start(|_| Reply::status(404)).unwrap();
-/// let response = Smol::run(http::get::<Smol>(server.addr(), "/nope", Duration::from_secs(5)));
+/// let response = Smol::block_on(http::get::<Smol>(server.addr(), "/nope", Duration::from_secs(5)));
 /// assert_eq!(response.unwrap().status, 404);
 /// ```
 pub async fn get<R: ExampleRuntime>(

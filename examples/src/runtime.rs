@@ -11,17 +11,18 @@ use std::str::FromStr;
 use std::task::{Context, Poll, ready};
 
 use admit_async_std::AsyncStd;
-use admit_runtime::{BlockOn, Runtime};
+use admit_runtime::BlockOn;
 use admit_smol::Smol;
 use admit_tokio::Tokio;
 use futures_lite::{AsyncRead, AsyncWrite};
 
-/// What the examples need from a runtime beyond the adapters' [`Runtime`]: its own TCP
-/// stream, and a `block_on` for `main`.
+/// What the examples need from a runtime beyond the adapters'
+/// [`Runtime`](admit_runtime::Runtime) and [`BlockOn`] (which `main` runs the example
+/// with, timers and I/O enabled): its own TCP stream.
 ///
 /// The TCP stream is the runtime's own (`tokio::net`, `async_std::net`, `smol::net`), so each
 /// example exercises the I/O a user of that runtime would write.
-pub trait ExampleRuntime: Runtime {
+pub trait ExampleRuntime: BlockOn {
     /// The name `--runtime` accepts.
     const NAME: &'static str;
 
@@ -30,12 +31,6 @@ pub trait ExampleRuntime: Runtime {
 
     /// Connects to `addr`.
     fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
-
-    /// Runs `future` to completion inside the runtime, with timers and I/O enabled.
-    ///
-    /// Not [`BlockOn::block_on`]: tokio's enables timers only (enough for tests of the
-    /// semaphore), and the examples need sockets.
-    fn run<F: Future>(future: F) -> F::Output;
 }
 
 impl ExampleRuntime for Tokio {
@@ -44,16 +39,6 @@ impl ExampleRuntime for Tokio {
 
     async fn connect(addr: SocketAddr) -> io::Result<TokioStream> {
         tokio::net::TcpStream::connect(addr).await.map(TokioStream)
-    }
-
-    fn run<F: Future>(future: F) -> F::Output {
-        // What `#[tokio::main]` builds, with a fixed number of workers so runs compare.
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-            .expect("cannot build a tokio runtime")
-            .block_on(future)
     }
 }
 
@@ -64,10 +49,6 @@ impl ExampleRuntime for AsyncStd {
     async fn connect(addr: SocketAddr) -> io::Result<async_std::net::TcpStream> {
         async_std::net::TcpStream::connect(addr).await
     }
-
-    fn run<F: Future>(future: F) -> F::Output {
-        <AsyncStd as BlockOn>::block_on(future)
-    }
 }
 
 impl ExampleRuntime for Smol {
@@ -76,10 +57,6 @@ impl ExampleRuntime for Smol {
 
     async fn connect(addr: SocketAddr) -> io::Result<smol::net::TcpStream> {
         smol::net::TcpStream::connect(addr).await
-    }
-
-    fn run<F: Future>(future: F) -> F::Output {
-        <Smol as BlockOn>::block_on(future)
     }
 }
 
@@ -151,9 +128,9 @@ impl RuntimeChoice {
     /// Runs `example` to completion on this runtime.
     pub fn run<E: Example>(self, example: E) -> E::Report {
         match self {
-            Self::Tokio => Tokio::run(example.run::<Tokio>()),
-            Self::AsyncStd => AsyncStd::run(example.run::<AsyncStd>()),
-            Self::Smol => Smol::run(example.run::<Smol>()),
+            Self::Tokio => Tokio::block_on(example.run::<Tokio>()),
+            Self::AsyncStd => AsyncStd::block_on(example.run::<AsyncStd>()),
+            Self::Smol => Smol::block_on(example.run::<Smol>()),
         }
     }
 
