@@ -37,9 +37,13 @@
 //!
 //! - acquire / `try_acquire` with enough free permits and nobody to respect:
 //!   one `compare_exchange` loop on `state`, no lock.
-//! - releasing a permit: one `fetch_add` on `state`. Only if the previous
-//!   value had `QUEUED` set does the releaser take the lock and hand the
-//!   permits to the queue.
+//! - releasing a permit: a plain load, then one `fetch_add` on `state` when
+//!   nobody waits. If the load (or the `fetch_add`'s previous value) shows
+//!   `QUEUED`, the releaser takes the lock and hands the permits to the queue,
+//!   directly to the head in hand-off mode (`Locked::hand_over`).
+//!
+//! Both are checked by `uncontended_paths_take_no_lock` below: they complete
+//! while another thread holds the lock.
 //!
 //! A waiter sets `QUEUED` with a `compare_exchange` under the lock that also
 //! re-checks `free`, so a release either happens before it (and the waiter
@@ -1072,5 +1076,35 @@ impl RawAcquire {
         }
         sem.grant_and_unlock(locked, &mut WakeList::new());
         drop(old_waker);
+    }
+}
+
+#[cfg(all(test, feature = "std", not(admit_loom)))]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::Semaphore;
+
+    /// The uncontended acquire, `try_acquire` and release complete while
+    /// another thread holds the wait-queue lock: they do not take it. (If one
+    /// did, it would block until the timeout; unwinding then drops the guard,
+    /// so the test fails instead of hanging.)
+    #[test]
+    fn uncontended_paths_take_no_lock() {
+        let sem = Semaphore::new(2);
+        std::thread::scope(|scope| {
+            let _locked = sem.raw().lock();
+            let (done, finished) = mpsc::channel();
+            let sem = &sem;
+            scope.spawn(move || {
+                let a = futures_lite::future::block_on(sem.acquire()).unwrap();
+                let b = sem.try_acquire().unwrap();
+                drop((a, b));
+                done.send(sem.available_permits()).unwrap();
+            });
+            let available = finished.recv_timeout(Duration::from_secs(10));
+            assert_eq!(available, Ok(2), "an uncontended path waited for the lock");
+        });
     }
 }

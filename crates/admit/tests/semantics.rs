@@ -470,6 +470,41 @@ fn throughput_policy_bounds_overtaking_then_hands_off() {
 }
 
 #[test]
+fn throughput_policy_bounds_overtaking_of_later_waiters() {
+    // A waiter with m waiters ahead of it is overtaken at most
+    // OVERTAKE_LIMIT * (m + 1) times: here m = 1 for the second waiter.
+    let sem = Semaphore::new(1).with_fairness(Fairness::Throughput);
+    let mut held = sem.try_acquire().unwrap();
+    let mut waiting = queue(&sem, &[1, 1]);
+    let mut overtakes = 0;
+    let mut served = 0;
+    while served < waiting.len() {
+        drop(held);
+        if let Ok(p) = sem.try_acquire() {
+            overtakes += 1;
+            assert!(
+                overtakes <= 2 * OVERTAKE_LIMIT,
+                "overtaken more than the bound"
+            );
+            held = p;
+            continue;
+        }
+        // Newcomers are refused: the head has been handed the permit.
+        let (fut, w) = &mut waiting[served];
+        let Poll::Ready(Ok(p)) = poll_with(fut.as_mut(), w) else {
+            panic!("waiter {served} not served once newcomers were refused")
+        };
+        held = p;
+        served += 1;
+    }
+    assert_eq!(
+        overtakes,
+        2 * OVERTAKE_LIMIT,
+        "the bound is reached, not just respected"
+    );
+}
+
+#[test]
 fn throughput_policy_notified_head_takes_free_permits() {
     let sem = Semaphore::new(1).with_fairness(Fairness::Throughput);
     let held = sem.try_acquire().unwrap();
