@@ -182,6 +182,7 @@ impl Model {
 
 struct Pending<'a> {
     id: usize,
+    requested: usize,
     fut: Pin<Box<Acquire<'a>>>,
 }
 
@@ -230,7 +231,11 @@ fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError>
                             n,
                             model
                         );
-                        pending.push(Pending { id, fut });
+                        pending.push(Pending {
+                            id,
+                            requested: n,
+                            fut,
+                        });
                     }
                 }
             }
@@ -264,7 +269,7 @@ fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError>
                 match model.outcomes[p.id] {
                     Outcome::Waiting => model.cancel(p.id),
                     // Granted but never polled: the permits come back.
-                    Outcome::Granted => model.release(sem_requested(&p)),
+                    Outcome::Granted => model.release(p.requested),
                     Outcome::Failed(_) => {}
                 }
                 drop(p);
@@ -312,7 +317,7 @@ fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError>
     let granted_unpolled: usize = pending
         .iter()
         .filter(|p| model.outcomes[p.id] == Outcome::Granted)
-        .map(sem_requested)
+        .map(|p| p.requested)
         .sum();
     drop(pending);
     let held_permits: usize = held.iter().map(Permit::num_permits).sum();
@@ -327,18 +332,6 @@ fn run(bounded: bool, initial: usize, ops: Vec<Op>) -> Result<(), TestCaseError>
     prop_assert_eq!(sem.available_permits() as i64, expected.max(0));
     prop_assert_eq!(sem.waiter_count(), 0);
     Ok(())
-}
-
-fn sem_requested(p: &Pending<'_>) -> usize {
-    // The Debug output is the only public view of the request size.
-    let s = format!("{:?}", p.fut);
-    let start = s.find("permits: ").unwrap() + "permits: ".len();
-    s[start..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 proptest! {
