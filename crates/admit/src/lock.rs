@@ -7,10 +7,12 @@
 //! | feature `std`                  | `std::sync::Mutex<()>` (futex, parks threads) |
 //! | neither                        | a test-and-test-and-set spin lock            |
 //!
-//! The lock is held only for short, bounded pieces of work: linking or
-//! unlinking one waiter, or handing permits to at most [`WakeList::CAPACITY`]
-//! waiters. No user code (waker `wake`, `clone` or `drop`) ever runs while it
-//! is held.
+//! On the acquire and release paths the lock is held only for short, bounded
+//! pieces of work: linking or unlinking one waiter, or handing permits to at
+//! most [`WakeList::CAPACITY`] waiters. Two rare operations walk the whole
+//! queue under it: `Semaphore::waiter_count` (documented as a diagnostic) and
+//! shrinking a bounded semaphore (to fail requests above the new bound). No
+//! user code (waker `wake`, `clone` or `drop`) ever runs while it is held.
 //!
 //! [`WakeList::CAPACITY`]: crate::wake_list::WakeList::CAPACITY
 
