@@ -607,6 +607,14 @@ impl RawSemaphore {
         };
         if left > 0 {
             self.state.fetch_add(permits(left), Release);
+        } else if free(self.state.load(Relaxed)) <= 0 {
+            // Everything went to waiters and nothing is free: there is
+            // nothing to grant. (Permits added to `state` after this load are
+            // added by someone who sees `QUEUED`, or finds the queue empty, and
+            // grants them itself.)
+            drop(locked);
+            wakers.wake_all();
+            return;
         }
         self.grant_and_unlock(locked, &mut wakers);
     }
