@@ -52,10 +52,14 @@
 //!
 //! ## The queue
 //!
-//! A circular doubly-linked list of [`Waiter`] nodes guarded by the wait-queue
-//! lock. Each node lives inside its acquire future (the future is `!Unpin`),
-//! so waiting allocates nothing. The semaphore stores only the head; the tail
-//! is `head.prev`.
+//! A doubly-linked list of [`Waiter`] nodes guarded by the wait-queue lock.
+//! Each node lives inside its acquire future (the future is `!Unpin`), so
+//! waiting allocates nothing. The semaphore stores the head (in the lock's
+//! word, see [`crate::lock`]) and the tail. A node's `prev` is kept only while
+//! it is not the head: dequeuing the head then touches no other node, and
+//! enqueuing touches only the old tail, so the lock holder visits at most one
+//! waiter it does not own (another task's memory, often in another core's
+//! cache) per enqueue or dequeue.
 //!
 //! A node's `needed` counter is the number of permits it still lacks. It is
 //! only written under the lock, but the owning future reads it without the
@@ -92,7 +96,7 @@ use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
 use crate::error::{AcquireError, ReleaseError, TryAcquireError};
-use crate::lock::{WaitLock, WaitLockGuard};
+use crate::lock::{HeadGuard, HeadLock};
 use crate::sync::{AtomicUsize, Ordering::*, UnsafeCell, loom_const_fn};
 use crate::wake_list::WakeList;
 use crate::{Fairness, MAX_PERMITS};
@@ -163,17 +167,19 @@ pub(crate) struct RawSemaphore {
     state: AtomicUsize,
     total: AtomicUsize,
     bound: AtomicUsize,
-    lock: WaitLock,
-    /// The head of the circular wait queue.
+    /// The wait-queue lock and the queue's head.
+    queue: HeadLock<Waiter>,
+    /// The tail of the wait queue.
     ///
     /// # Safety
     ///
-    /// Only accessed while `lock` is held.
-    head: UnsafeCell<Option<NonNull<Waiter>>>,
+    /// Only accessed while `queue` is locked.
+    tail: UnsafeCell<Option<NonNull<Waiter>>>,
 }
 
-// SAFETY: the raw pointers in `head` point at waiters that are only touched
-// under `lock` (or by their owner once unlinked); all other fields are atomics.
+// SAFETY: the raw pointers in `queue` and `tail` point at waiters that are
+// only touched under the lock (or by their owner once unlinked); all other
+// fields are atomics.
 unsafe impl Send for RawSemaphore {}
 // SAFETY: as for `Send`: shared access goes through atomics or the lock.
 unsafe impl Sync for RawSemaphore {}
@@ -204,6 +210,7 @@ unsafe impl Send for Waiter {}
 unsafe impl Sync for Waiter {}
 
 struct WaiterInner {
+    /// The previous node; stale (never read) while this node is the head.
     prev: Option<NonNull<Waiter>>,
     next: Option<NonNull<Waiter>>,
     waker: Option<Waker>,
@@ -211,23 +218,34 @@ struct WaiterInner {
     notified: bool,
 }
 
-/// Exclusive access to the queue, proven by holding the lock.
+/// Exclusive access to the queue, proven by holding the lock; unlocks (and
+/// stores the head) on drop.
 struct Locked<'a> {
     sem: &'a RawSemaphore,
-    _guard: WaitLockGuard<'a>,
+    guard: HeadGuard<'a, Waiter>,
 }
 
 impl Locked<'_> {
     #[inline]
     fn head(&self) -> Option<NonNull<Waiter>> {
-        // SAFETY: we hold the lock that guards `head`.
-        self.sem.head.with_mut(|head| unsafe { *head })
+        self.guard.head
     }
 
     #[inline]
     fn set_head(&mut self, node: Option<NonNull<Waiter>>) {
-        // SAFETY: we hold the lock that guards `head`.
-        self.sem.head.with_mut(|head| unsafe { *head = node })
+        self.guard.head = node;
+    }
+
+    #[inline]
+    fn tail(&self) -> Option<NonNull<Waiter>> {
+        // SAFETY: we hold the lock that guards `tail`.
+        self.sem.tail.with_mut(|tail| unsafe { *tail })
+    }
+
+    #[inline]
+    fn set_tail(&mut self, node: Option<NonNull<Waiter>>) {
+        // SAFETY: we hold the lock that guards `tail`.
+        self.sem.tail.with_mut(|tail| unsafe { *tail = node })
     }
 
     /// Runs `f` on a linked node's lock-protected fields.
@@ -253,29 +271,20 @@ impl Locked<'_> {
     ///
     /// `node` must be alive, pinned and not linked in any queue.
     unsafe fn push_back(&mut self, node: NonNull<Waiter>) {
-        match self.head() {
-            None => {
-                // SAFETY: the caller hands us an unlinked node we may link.
-                unsafe {
-                    self.with_node(node, |n| {
-                        n.prev = Some(node);
-                        n.next = Some(node);
-                    })
-                };
-                self.set_head(Some(node));
-            }
-            Some(head) => {
-                // SAFETY: `head` and its `prev` are linked; `node` is ours to link.
-                unsafe {
-                    let tail = self.with_node(head, |h| h.prev.replace(node)).unwrap();
-                    self.with_node(tail, |t| t.next = Some(node));
-                    self.with_node(node, |n| {
-                        n.prev = Some(tail);
-                        n.next = Some(head);
-                    });
-                }
-            }
+        let tail = self.tail();
+        // SAFETY: the caller hands us an unlinked node we may link.
+        unsafe {
+            self.with_node(node, |n| {
+                n.prev = tail;
+                n.next = None;
+            })
+        };
+        match tail {
+            // SAFETY: the tail is linked.
+            Some(tail) => unsafe { self.with_node(tail, |t| t.next = Some(node)) },
+            None => self.set_head(Some(node)),
         }
+        self.set_tail(Some(node));
     }
 
     /// Unlinks `node` and updates `QUEUED` and the overtake count.
@@ -286,19 +295,21 @@ impl Locked<'_> {
     unsafe fn unlink(&mut self, node: NonNull<Waiter>) {
         // SAFETY: `node` is linked (caller), hence so are its neighbours.
         let (prev, next) = unsafe { self.with_node(node, |n| (n.prev.take(), n.next.take())) };
-        let (prev, next) = (prev.unwrap(), next.unwrap());
         let was_head = self.head() == Some(node);
-        if next == node {
-            self.set_head(None);
+        if was_head {
+            // `prev` is stale for the head; `next`'s becomes stale too, as it
+            // is the head now.
+            self.set_head(next);
         } else {
-            // SAFETY: the neighbours are linked.
-            unsafe {
-                self.with_node(prev, |p| p.next = Some(next));
-                self.with_node(next, |n| n.prev = Some(prev));
-            }
-            if was_head {
-                self.set_head(Some(next));
-            }
+            // SAFETY: a linked node that is not the head has a linked `prev`.
+            unsafe { self.with_node(prev.unwrap(), |p| p.next = next) };
+        }
+        let prev = if was_head { None } else { prev };
+        match next {
+            // SAFETY: `next` is linked.
+            Some(next) if !was_head => unsafe { self.with_node(next, |n| n.prev = prev) },
+            Some(_) => {}
+            None => self.set_tail(prev),
         }
         let empty = self.head().is_none();
         // Under FIFO a new head keeps the overtake count pinned: no update.
@@ -442,15 +453,15 @@ impl RawSemaphore {
                 state: AtomicUsize::new(permits(permits_) | policy),
                 total: AtomicUsize::new(permits_),
                 bound: AtomicUsize::new(if bounded { permits_ } else { UNBOUNDED }),
-                lock: WaitLock::new(),
-                head: UnsafeCell::new(None),
+                queue: HeadLock::new(),
+                tail: UnsafeCell::new(None),
             }
         }
     }
 
     loom_const_fn! {
         pub(crate) fn with_fairness(self, fairness: Fairness) -> Self {
-            let Self { state, total, bound, lock, head } = self;
+            let Self { state, total, bound, queue, tail } = self;
             let policy = match fairness {
                 Fairness::Fifo => 0,
                 Fairness::Throughput => THROUGHPUT,
@@ -459,8 +470,8 @@ impl RawSemaphore {
                 state: AtomicUsize::new((state.into_inner() & !THROUGHPUT) | policy),
                 total,
                 bound,
-                lock,
-                head,
+                queue,
+                tail,
             }
         }
     }
@@ -477,7 +488,7 @@ impl RawSemaphore {
     fn lock(&self) -> Locked<'_> {
         Locked {
             sem: self,
-            _guard: self.lock.lock(),
+            guard: self.queue.lock(),
         }
     }
 
@@ -517,14 +528,12 @@ impl RawSemaphore {
 
     pub(crate) fn waiter_count(&self) -> usize {
         let locked = self.lock();
-        let Some(head) = locked.head() else { return 0 };
-        let mut count = 1;
-        // SAFETY: every node reached from `head` is linked.
-        let mut node = unsafe { locked.with_node(head, |n| n.next) }.unwrap();
-        while node != head {
+        let mut count = 0;
+        let mut node = locked.head();
+        while let Some(linked) = node {
             count += 1;
-            // SAFETY: as above.
-            node = unsafe { locked.with_node(node, |n| n.next) }.unwrap();
+            // SAFETY: every node reached from the head is linked.
+            node = unsafe { locked.with_node(linked, |n| n.next) };
         }
         count
     }
@@ -734,19 +743,16 @@ impl RawSemaphore {
     }
 
     fn find_oversized(locked: &Locked<'_>, bound: usize) -> Option<NonNull<Waiter>> {
-        let head = locked.head()?;
-        let mut node = head;
-        loop {
-            // SAFETY: every node reached from `head` is linked, hence alive.
-            if unsafe { node.as_ref() }.requested > bound {
-                return Some(node);
+        let mut node = locked.head();
+        while let Some(linked) = node {
+            // SAFETY: every node reached from the head is linked, hence alive.
+            if unsafe { linked.as_ref() }.requested > bound {
+                return Some(linked);
             }
             // SAFETY: as above.
-            node = unsafe { locked.with_node(node, |n| n.next) }.unwrap();
-            if node == head {
-                return None;
-            }
+            node = unsafe { locked.with_node(linked, |n| n.next) };
         }
+        None
     }
 
     pub(crate) fn close(&self) {

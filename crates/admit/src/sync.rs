@@ -5,10 +5,10 @@
 //! [`crate::lock`].
 
 #[cfg(admit_loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 #[cfg(not(admit_loom))]
-pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// An `UnsafeCell` with loom's closure-based access API, so that loom can
 /// track every access to lock-protected data.
