@@ -523,6 +523,8 @@ fn markdown_report(
                that order as permits are added one at a time.\n\
              - `no_overtaking_by_try_acquire`: a permit released while a task is queued goes to\n  \
                that task; a `try_acquire` right after the release fails.\n\
+             - `release_wakes_every_servable_waiter`: with 4 permits held and 4 single-permit\n  \
+               waiters queued, dropping the 4 permits (nothing polled in between) wakes all 4.\n\
              - `cancel_returns_permits`: a waiter handed the permit and dropped before it is\n  \
                polled again passes the permit on to the next waiter.\n\
              - `weighted_fifo_order`: waiters of mixed weights are granted in queue order as\n  \

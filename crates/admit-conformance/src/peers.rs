@@ -313,9 +313,10 @@ enum Needs {
 }
 
 /// The guarantees compared, in table order, with what each needs.
-const GUARANTEES: [(&str, Needs); 7] = [
+const GUARANTEES: [(&str, Needs); 8] = [
     ("fifo_order", Needs::Nothing),
     ("no_overtaking_by_try_acquire", Needs::Nothing),
+    ("release_wakes_every_servable_waiter", Needs::Nothing),
     ("cancel_returns_permits", Needs::Nothing),
     ("weighted_fifo_order", Needs::Weighted),
     ("weighted_head_blocks_smaller", Needs::Weighted),
@@ -330,8 +331,8 @@ const GUARANTEES: [(&str, Needs); 7] = [
 /// ```
 /// assert_eq!(admit_conformance::peers::GUARANTEE_NAMES[0], "fifo_order");
 /// ```
-pub const GUARANTEE_NAMES: [&str; 7] = {
-    let mut names = [""; 7];
+pub const GUARANTEE_NAMES: [&str; 8] = {
+    let mut names = [""; 8];
     let mut i = 0;
     while i < GUARANTEES.len() {
         names[i] = GUARANTEES[i].0;
@@ -443,25 +444,31 @@ async fn weighted_fifo_order<S: PeerSemaphore, R: Runtime>() -> CaseResult {
 }
 
 async fn no_overtaking_by_try_acquire<S: PeerSemaphore, R: Runtime>() -> CaseResult {
-    let sem = Arc::new(S::with_permits(1));
-    let log = Arc::new(Log::default());
+    let sem = S::with_permits(1);
     let held = sem.try_acquire_many(1);
     ensure!(held.is_some(), "try_acquire on a fresh semaphore failed");
-    // The waiter keeps its permit: a successful try_acquire can only mean it took the permit
-    // released for the waiter.
-    let waiter = spawn_waiter::<S, R>(&sem, 1, 0, &log, true);
-    wait_queued::<R>(&log, 1).await?;
+    // The waiter is a future in this task, queued by one poll and not polled
+    // again until after the `try_acquire`: nothing else can race for the
+    // released permit, so the verdict does not depend on scheduling.
+    let mut waiter = sem.acquire_many(1);
+    ensure!(
+        future::poll_once(&mut waiter).await.is_none(),
+        "acquire succeeded while the only permit was held"
+    );
     drop(held);
-    let overtook = sem.try_acquire_many(1).is_some();
-    // Whatever happened, the waiter must still be served.
-    let served = join::<R>(waiter, "the queued task is served").await;
+    let overtaker = sem.try_acquire_many(1);
+    let overtook = overtaker.is_some();
+    // Whatever happened, the waiter must still be served once the permit is
+    // back.
+    drop(overtaker);
+    let served = within::<R, _>(PROMPTLY, "the queued waiter is served", waiter).await;
     ensure!(
         !overtook,
         "try_acquire took the permit released while a task was queued"
     );
     ensure!(
-        matches!(served, Ok(Ok(()))),
-        "the queued task was not served: {served:?}"
+        matches!(served, Ok(Ok(_))),
+        "the queued waiter was not served"
     );
     Ok(())
 }
@@ -494,6 +501,66 @@ async fn weighted_head_blocks_smaller<S: PeerSemaphore, R: Runtime>() -> CaseRes
     ensure!(
         matches!(served, (Ok(Ok(())), Ok(Ok(())))),
         "not both served after the release: {served:?}"
+    );
+    Ok(())
+}
+
+/// Counts how often it is woken.
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+async fn release_wakes_every_servable_waiter<S: PeerSemaphore, R: Runtime>() -> CaseResult {
+    const WAITERS: usize = 4;
+    let sem = S::with_permits(WAITERS);
+    let held: Vec<_> = (0..WAITERS)
+        .map_while(|_| sem.try_acquire_many(1))
+        .collect();
+    ensure!(
+        held.len() == WAITERS,
+        "try_acquire of {WAITERS} fresh permits failed"
+    );
+    // Queued by one poll each, every acquire with its own waker: each is
+    // polled again only after the check, so a semaphore cannot rely on one
+    // waiter's poll to wake the next.
+    let mut waiters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+            (sem.acquire_many(1), waker)
+        })
+        .collect();
+    for (acquire, waker) in &mut waiters {
+        let waker = std::task::Waker::from(Arc::clone(waker));
+        let poll = acquire
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker));
+        ensure!(
+            poll.is_pending(),
+            "acquire succeeded while every permit was held"
+        );
+    }
+    // One release at a time, nothing polled in between.
+    drop(held);
+    let woken = waiters
+        .iter()
+        .filter(|(_, waker)| waker.0.load(SeqCst) > 0)
+        .count();
+    // Whatever was woken, every waiter must be served once polled.
+    for (acquire, _) in waiters {
+        let served = within::<R, _>(PROMPTLY, "a released waiter is served", acquire).await;
+        ensure!(
+            matches!(served, Ok(Ok(_))),
+            "a waiter was not served after the releases"
+        );
+    }
+    ensure!(
+        woken == WAITERS,
+        "{WAITERS} releases with {WAITERS} single-permit waiters queued woke {woken} of them \
+         (the rest wait for a woken waiter to be polled)"
     );
     Ok(())
 }
@@ -579,6 +646,9 @@ fn case_for<S: PeerSemaphore, R: Runtime>(name: &'static str) -> Case {
     let run: fn(&Options) -> CaseFuture = match name {
         "fifo_order" => |_| boxed(fifo_order::<S, R>()),
         "no_overtaking_by_try_acquire" => |_| boxed(no_overtaking_by_try_acquire::<S, R>()),
+        "release_wakes_every_servable_waiter" => {
+            |_| boxed(release_wakes_every_servable_waiter::<S, R>())
+        }
         "cancel_returns_permits" => |_| boxed(cancel_returns_permits::<S, R>()),
         "weighted_fifo_order" => |_| boxed(weighted_fifo_order::<S, R>()),
         "weighted_head_blocks_smaller" => |_| boxed(weighted_head_blocks_smaller::<S, R>()),
