@@ -28,14 +28,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use admit_benches::contended::{self, share};
 use admit_benches::runtimes::{self, AsyncStd, BenchRuntime, Smol, Tokio};
 use admit_benches::{AdmitFifo, AdmitThroughput, BenchSemaphore, Floor, WeightedSemaphore};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use futures_lite::future::block_on;
-
-/// (tasks, permits) for the `contended` group.
-const CONTENDED: [(usize, usize); 3] = [(16, 1), (16, 4), (256, 8)];
 
 /// Queue lengths for the `waiter_scaling` group.
 const WAITERS: [usize; 2] = [10, 10_000];
@@ -85,13 +83,6 @@ macro_rules! each_weighted_semaphore {
         $bench::<futures_intrusive::sync::Semaphore>($($arg),*);
         $bench::<maitake_sync::Semaphore>($($arg),*);
     };
-}
-
-/// How many of `total` operations task `index` of `tasks` performs (the
-/// remainder goes to the first tasks, so the sum is exactly `total`).
-fn share(total: u64, tasks: usize, index: usize) -> u64 {
-    let tasks = tasks as u64;
-    total / tasks + u64::from((index as u64) < total % tasks)
 }
 
 fn uncontended_acquire(c: &mut Criterion) {
@@ -174,48 +165,24 @@ fn contended(c: &mut Criterion) {
     group.finish();
 }
 
-/// Every (T, P) of [`CONTENDED`] for every semaphore, on `runtime`.
+/// Every (T, P) of [`contended::CONFIGS`] for every semaphore, on `runtime`.
 fn contended_on(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &impl BenchRuntime) {
-    for (tasks, permits) in CONTENDED {
+    for (tasks, permits) in contended::CONFIGS {
         each_semaphore!(contended_one::<_>(group, runtime, tasks, permits));
     }
 }
 
-/// `tasks` tasks on the runtime's workers share `iters` acquisitions of a
-/// `permits`-permit semaphore, each holding its permit across one
-/// `yield_now`. Reports time per acquisition (spawning and joining the tasks
-/// is included; it is small next to `iters` handoffs).
+/// [`contended::run`] with `iters` acquisitions; reports time per
+/// acquisition.
 fn contended_one<S: BenchSemaphore, R: BenchRuntime>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     runtime: &R,
     tasks: usize,
     permits: usize,
 ) {
-    let id = BenchmarkId::new(S::NAME, format!("{}/T{tasks}-P{permits}", R::NAME));
+    let id = BenchmarkId::new(S::NAME, contended::parameter::<R>(tasks, permits));
     group.bench_function(id, |b| {
-        b.iter_custom(|iters| {
-            let sem = Arc::new(S::with_permits(permits));
-            runtime.block_on(async {
-                let start = Instant::now();
-                let handles: Vec<_> = (0..tasks)
-                    .map(|index| {
-                        let sem = Arc::clone(&sem);
-                        let rounds = share(iters, tasks, index);
-                        runtime.spawn(async move {
-                            for _ in 0..rounds {
-                                let permit = sem.acquire().await;
-                                R::yield_now().await;
-                                drop(permit);
-                            }
-                        })
-                    })
-                    .collect();
-                for handle in handles {
-                    handle.await;
-                }
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| contended::run::<S, R>(runtime, tasks, permits, iters));
     });
 }
 

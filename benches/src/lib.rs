@@ -18,6 +18,7 @@
 //! groups), which are in the bench targets.
 #![forbid(unsafe_code)]
 
+pub mod contended;
 pub mod runtimes;
 
 use std::future::Future;

@@ -16,6 +16,9 @@ use crate::workspace::Workspace;
 /// The package that holds the benchmarks.
 pub const PACKAGE: &str = "admit-benches";
 
+/// Where the `interleaved` bench writes its rows, under the target directory.
+const INTERLEAVED_FILE: &str = "admit-interleaved.tsv";
+
 /// What `cargo xtask bench` was asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
@@ -40,6 +43,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
         _ => workspace.target_directory.join("criterion"),
     };
 
+    let interleaved = workspace.target_directory.join(INTERLEAVED_FILE);
     let load_before = load_average();
     let mut since = None;
     let command = if options.no_run {
@@ -55,7 +59,11 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
         }
         // `--bench '*'` selects the criterion targets only: the library's libtest harness
         // would reject criterion's arguments.
-        let mut cmd = cargo(root).args(["bench", "-p", PACKAGE, "--bench", "*"]);
+        let mut cmd = cargo(root)
+            .args(["bench", "-p", PACKAGE, "--bench", "*"])
+            .env("ADMIT_INTERLEAVED_OUT", interleaved.display().to_string());
+        // Rows from an earlier run must not pass for this one's.
+        let _ = fs::remove_file(&interleaved);
         let mut criterion_args = Vec::new();
         if options.quick {
             criterion_args.push("--quick".to_owned());
@@ -70,7 +78,13 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
         cmd.display()
     };
 
-    let measurements = report::collect(&criterion_dir, since)?;
+    let mut measurements = report::collect(&criterion_dir, since)?;
+    if let Ok(text) = fs::read_to_string(&interleaved) {
+        measurements.extend(
+            report::parse_interleaved(&text)
+                .map_err(|e| Error::new(format!("{}: {e}", interleaved.display())))?,
+        );
+    }
     if measurements.is_empty() {
         return Err(Error::new(format!(
             "no criterion results found under {}",

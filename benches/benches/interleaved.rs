@@ -1,0 +1,99 @@
+//! The contended workload (`admit_benches::contended`) measured interleaved:
+//! on each runtime and for each (T, P), round after round, every semaphore
+//! runs once per round; each one's median over the rounds is reported. All
+//! semaphores thus see the same machine conditions, which on a shared virtual
+//! machine drift over tens of seconds (see the `contended` module docs).
+//!
+//! Run: `cargo bench -p admit-benches --bench interleaved` (add `-- --quick`
+//! for fewer rounds). `cargo xtask bench` runs it after the criterion groups
+//! and reports it as the `contended_interleaved` group; it sets
+//! `ADMIT_INTERLEAVED_OUT` to the file the rows are written to (one row per
+//! line: parameter, semaphore, median ns, fastest, slowest, tab-separated).
+//!
+//! A name filter on the command line (as criterion takes one) skips this
+//! measurement unless it matches `contended_interleaved`.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use admit_benches::contended::{self, Row};
+use admit_benches::runtimes::{self, AsyncStd, Smol, Tokio};
+
+/// The group name the report gives these rows.
+const GROUP: &str = "contended_interleaved";
+
+/// Rounds per (runtime, T, P) (odd: the median is one of them), and
+/// acquisitions per run.
+const FULL: (usize, u64) = (9, 100_000);
+const QUICK: (usize, u64) = (3, 20_000);
+
+fn main() {
+    runtimes::ensure_thread_counts();
+    runtimes::check_thread_counts();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters = name_filters(&args);
+    if !filters.is_empty() && !filters.iter().any(|f| GROUP.contains(f)) {
+        return;
+    }
+    let (rounds, acquisitions) = if args.iter().any(|a| a == "--quick") {
+        QUICK
+    } else {
+        FULL
+    };
+    let start = Instant::now();
+    let mut rows: Vec<Row> = contended::interleaved(&Tokio::new(), rounds, acquisitions);
+    rows.extend(contended::interleaved(&AsyncStd, rounds, acquisitions));
+    rows.extend(contended::interleaved(&Smol, rounds, acquisitions));
+
+    let mut out = String::new();
+    println!("{GROUP}: median of {rounds} interleaved rounds of {acquisitions} acquisitions");
+    for row in &rows {
+        println!(
+            "  {:<20} {:<18} {:>8.1} ns  ({:.1} .. {:.1})",
+            row.parameter, row.name, row.median_ns, row.range_ns.0, row.range_ns.1
+        );
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            row.parameter, row.name, row.median_ns, row.range_ns.0, row.range_ns.1
+        );
+    }
+    println!("  ({:.1} s)", start.elapsed().as_secs_f64());
+    if let Some(path) = std::env::var_os("ADMIT_INTERLEAVED_OUT") {
+        if let Err(e) = std::fs::write(&path, out) {
+            eprintln!("writing {}: {e}", path.to_string_lossy());
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The name filters among criterion-style arguments: what is neither an
+/// option nor the value of one.
+fn name_filters(args: &[String]) -> Vec<&str> {
+    /// Criterion's options that take a value as the next argument.
+    const WITH_VALUE: [&str; 13] = [
+        "--sample-size",
+        "--measurement-time",
+        "--warm-up-time",
+        "--save-baseline",
+        "--baseline",
+        "--load-baseline",
+        "--profile-time",
+        "--noise-threshold",
+        "--significance-level",
+        "--confidence-level",
+        "--nresamples",
+        "--output-format",
+        "--color",
+    ];
+    let mut filters = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg.as_str());
+        }
+    }
+    filters
+}

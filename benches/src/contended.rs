@@ -1,0 +1,173 @@
+//! The contended workload, shared by the criterion `contended` group and the
+//! interleaved measurement (`benches/interleaved.rs`).
+//!
+//! T tasks on a runtime's workers share a number of acquisitions of a
+//! P-permit semaphore, each holding its permit across one `yield_now`.
+//!
+//! Why an interleaved measurement besides criterion's: criterion measures one
+//! row after the other, for a second or two each. On a shared virtual machine
+//! the speed of cross-core traffic changes over tens of seconds (rows of the
+//! same code were seen to move by 2× between runs), so rows measured a minute
+//! apart are compared under different conditions. [`interleaved`] runs every
+//! semaphore once per round, round after round, and reports each one's median:
+//! all of them see the same conditions, and a phase change moves them all.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::runtimes::BenchRuntime;
+use crate::{AdmitFifo, AdmitThroughput, BenchSemaphore};
+
+/// (tasks, permits) of the contended workload.
+pub const CONFIGS: [(usize, usize); 3] = [(16, 1), (16, 4), (256, 8)];
+
+/// How many of `total` operations task `index` of `tasks` performs (the
+/// remainder goes to the first tasks, so the sum is exactly `total`).
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::share;
+///
+/// assert_eq!((0..3).map(|i| share(10, 3, i)).collect::<Vec<_>>(), [4, 3, 3]);
+/// ```
+pub fn share(total: u64, tasks: usize, index: usize) -> u64 {
+    let tasks = tasks as u64;
+    total / tasks + u64::from((index as u64) < total % tasks)
+}
+
+/// The parameter naming a workload in reports: `tokio/T16-P1`.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::parameter;
+/// use admit_benches::runtimes::Tokio;
+///
+/// assert_eq!(parameter::<Tokio>(16, 1), "tokio/T16-P1");
+/// ```
+pub fn parameter<R: BenchRuntime>(tasks: usize, permits: usize) -> String {
+    format!("{}/T{tasks}-P{permits}", R::NAME)
+}
+
+/// Runs `acquisitions` acquisitions of a fresh `permits`-permit semaphore,
+/// shared by `tasks` tasks on `runtime`, each task holding its permit across
+/// the runtime's `yield_now`. Returns the time taken, spawning and joining the
+/// tasks included (small next to the hand-offs).
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::AdmitFifo;
+/// use admit_benches::contended::run;
+/// use admit_benches::runtimes::Tokio;
+///
+/// let elapsed = run::<AdmitFifo, _>(&Tokio::new(), 4, 2, 1_000);
+/// assert!(elapsed.as_nanos() > 0);
+/// ```
+pub fn run<S: BenchSemaphore, R: BenchRuntime>(
+    runtime: &R,
+    tasks: usize,
+    permits: usize,
+    acquisitions: u64,
+) -> Duration {
+    let sem = Arc::new(S::with_permits(permits));
+    runtime.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|index| {
+                let sem = Arc::clone(&sem);
+                let rounds = share(acquisitions, tasks, index);
+                runtime.spawn(async move {
+                    for _ in 0..rounds {
+                        let permit = sem.acquire().await;
+                        R::yield_now().await;
+                        drop(permit);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await;
+        }
+        start.elapsed()
+    })
+}
+
+/// One semaphore's result in [`interleaved`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The workload, as [`parameter`] names it.
+    pub parameter: String,
+    /// The semaphore ([`BenchSemaphore::NAME`]).
+    pub name: &'static str,
+    /// Median time per acquisition over the rounds, in nanoseconds.
+    pub median_ns: f64,
+    /// Fastest and slowest round, in nanoseconds per acquisition.
+    pub range_ns: (f64, f64),
+}
+
+/// Every semaphore of the benches, as a `run` for runtime `R`.
+#[allow(clippy::type_complexity)]
+fn runs<R: BenchRuntime>() -> [(&'static str, fn(&R, usize, usize, u64) -> Duration); 6] {
+    [
+        (AdmitFifo::NAME, run::<AdmitFifo, R>),
+        (AdmitThroughput::NAME, run::<AdmitThroughput, R>),
+        (
+            tokio::sync::Semaphore::NAME,
+            run::<tokio::sync::Semaphore, R>,
+        ),
+        (async_lock::Semaphore::NAME, run::<async_lock::Semaphore, R>),
+        (
+            futures_intrusive::sync::Semaphore::NAME,
+            run::<futures_intrusive::sync::Semaphore, R>,
+        ),
+        (
+            maitake_sync::Semaphore::NAME,
+            run::<maitake_sync::Semaphore, R>,
+        ),
+    ]
+}
+
+/// For each of [`CONFIGS`] on `runtime`: `rounds` rounds, each running every
+/// semaphore once with `acquisitions` acquisitions; one [`Row`] per semaphore
+/// and configuration, with the median over the rounds.
+///
+/// # Panics
+///
+/// If `rounds` or `acquisitions` is zero.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::interleaved;
+/// use admit_benches::runtimes::Tokio;
+///
+/// let rows = interleaved(&Tokio::new(), 1, 200);
+/// assert_eq!(rows.len(), 3 * 6);
+/// assert!(rows.iter().all(|row| row.median_ns > 0.0));
+/// ```
+pub fn interleaved<R: BenchRuntime>(runtime: &R, rounds: usize, acquisitions: u64) -> Vec<Row> {
+    assert!(rounds > 0 && acquisitions > 0, "nothing to measure");
+    let runs = runs::<R>();
+    let mut rows = Vec::new();
+    for (tasks, permits) in CONFIGS {
+        let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); runs.len()];
+        for _ in 0..rounds {
+            for ((_, run), times) in runs.iter().zip(&mut times) {
+                let elapsed = run(runtime, tasks, permits, acquisitions);
+                times.push(elapsed.as_nanos() as f64 / acquisitions as f64);
+            }
+        }
+        for ((name, _), mut times) in runs.iter().zip(times) {
+            times.sort_by(f64::total_cmp);
+            rows.push(Row {
+                parameter: parameter::<R>(tasks, permits),
+                name,
+                median_ns: times[times.len() / 2],
+                range_ns: (times[0], times[times.len() - 1]),
+            });
+        }
+    }
+    rows
+}
