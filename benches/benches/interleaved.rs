@@ -12,6 +12,11 @@
 //!
 //! A name filter on the command line (as criterion takes one) skips this
 //! measurement unless it matches `contended_interleaved`.
+//!
+//! To profile one semaphore on one workload, select them with
+//! `ADMIT_INTERLEAVED_SEMAPHORES` (comma-separated names, `admit-fifo`) and
+//! `ADMIT_INTERLEAVED_PARAMETERS` (`tokio/T16-P1`), e.g. under `perf record`
+//! (docs/design.md, "Where the time goes").
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -40,10 +45,25 @@ fn main() {
     } else {
         FULL
     };
+    let semaphores = selection("ADMIT_INTERLEAVED_SEMAPHORES");
+    let parameters = selection("ADMIT_INTERLEAVED_PARAMETERS");
+    let keep = |parameter: &str, name: &str| {
+        semaphores
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|s| s == name))
+            && parameters
+                .as_ref()
+                .is_none_or(|p| p.iter().any(|p| p == parameter))
+    };
     let start = Instant::now();
-    let mut rows: Vec<Row> = contended::interleaved(&Tokio::new(), rounds, acquisitions);
-    rows.extend(contended::interleaved(&AsyncStd, rounds, acquisitions));
-    rows.extend(contended::interleaved(&Smol, rounds, acquisitions));
+    let mut rows: Vec<Row> = contended::interleaved(&Tokio::new(), rounds, acquisitions, keep);
+    rows.extend(contended::interleaved(
+        &AsyncStd,
+        rounds,
+        acquisitions,
+        keep,
+    ));
+    rows.extend(contended::interleaved(&Smol, rounds, acquisitions, keep));
 
     let mut out = String::new();
     println!("{GROUP}: median of {rounds} interleaved rounds of {acquisitions} acquisitions");
@@ -96,4 +116,10 @@ fn name_filters(args: &[String]) -> Vec<&str> {
         }
     }
     filters
+}
+
+/// The comma-separated values of environment variable `var`, if set.
+fn selection(var: &str) -> Option<Vec<String>> {
+    let value = std::env::var(var).ok()?;
+    Some(value.split(',').map(|v| v.trim().to_owned()).collect())
 }

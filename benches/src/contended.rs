@@ -133,6 +133,9 @@ fn runs<R: BenchRuntime>() -> [(&'static str, fn(&R, usize, usize, u64) -> Durat
 /// semaphore once with `acquisitions` acquisitions; one [`Row`] per semaphore
 /// and configuration, with the median over the rounds.
 ///
+/// `keep(parameter, name)` selects what runs (for profiling one semaphore on
+/// one workload, say); pass `|_, _| true` for everything.
+///
 /// # Panics
 ///
 /// If `rounds` or `acquisitions` is zero.
@@ -143,15 +146,29 @@ fn runs<R: BenchRuntime>() -> [(&'static str, fn(&R, usize, usize, u64) -> Durat
 /// use admit_benches::contended::interleaved;
 /// use admit_benches::runtimes::Tokio;
 ///
-/// let rows = interleaved(&Tokio::new(), 1, 200);
+/// let rows = interleaved(&Tokio::new(), 1, 200, |_, _| true);
 /// assert_eq!(rows.len(), 3 * 6);
 /// assert!(rows.iter().all(|row| row.median_ns > 0.0));
+///
+/// let fifo = interleaved(&Tokio::new(), 1, 200, |p, name| {
+///     p == "tokio/T16-P4" && name == "admit-fifo"
+/// });
+/// assert_eq!(fifo.len(), 1);
 /// ```
-pub fn interleaved<R: BenchRuntime>(runtime: &R, rounds: usize, acquisitions: u64) -> Vec<Row> {
+pub fn interleaved<R: BenchRuntime>(
+    runtime: &R,
+    rounds: usize,
+    acquisitions: u64,
+    keep: impl Fn(&str, &str) -> bool,
+) -> Vec<Row> {
     assert!(rounds > 0 && acquisitions > 0, "nothing to measure");
-    let runs = runs::<R>();
     let mut rows = Vec::new();
     for (tasks, permits) in CONFIGS {
+        let parameter = parameter::<R>(tasks, permits);
+        let runs: Vec<_> = runs::<R>()
+            .into_iter()
+            .filter(|(name, _)| keep(&parameter, name))
+            .collect();
         let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); runs.len()];
         for _ in 0..rounds {
             for ((_, run), times) in runs.iter().zip(&mut times) {
@@ -162,7 +179,7 @@ pub fn interleaved<R: BenchRuntime>(runtime: &R, rounds: usize, acquisitions: u6
         for ((name, _), mut times) in runs.iter().zip(times) {
             times.sort_by(f64::total_cmp);
             rows.push(Row {
-                parameter: parameter::<R>(tasks, permits),
+                parameter: parameter.clone(),
                 name,
                 median_ns: times[times.len() / 2],
                 range_ns: (times[0], times[times.len() - 1]),
