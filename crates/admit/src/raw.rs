@@ -302,19 +302,18 @@ impl Locked<'_> {
         // SAFETY: `node` is linked (caller), hence so are its neighbours.
         let (prev, next) = unsafe { self.with_node(node, |n| (n.prev.take(), n.next.take())) };
         let was_head = self.head() == Some(node);
-        if was_head {
-            // `prev` is stale for the head; `next`'s becomes stale too, as it
-            // is the head now.
-            self.set_head(next);
-        } else {
-            // SAFETY: a linked node that is not the head has a linked `prev`.
-            unsafe { self.with_node(prev.unwrap(), |p| p.next = next) };
-        }
+        // The head's `prev` is stale; any other linked node's is linked.
         let prev = if was_head { None } else { prev };
+        match prev {
+            None => self.set_head(next),
+            // SAFETY: `prev` is linked.
+            Some(prev) => unsafe { self.with_node(prev, |p| p.next = next) },
+        }
         match next {
+            // A new head's `prev` is left stale: it is never read.
+            Some(_) if was_head => {}
             // SAFETY: `next` is linked.
-            Some(next) if !was_head => unsafe { self.with_node(next, |n| n.prev = prev) },
-            Some(_) => {}
+            Some(next) => unsafe { self.with_node(next, |n| n.prev = prev) },
             None => self.set_tail(prev),
         }
         let empty = self.head().is_none();
@@ -622,14 +621,6 @@ impl RawSemaphore {
         };
         if left > 0 {
             self.state.fetch_add(permits(left), Release);
-        } else if free(self.state.load(Relaxed)) <= 0 {
-            // Everything went to waiters and nothing is free: there is
-            // nothing to grant. (Permits added to `state` after this load are
-            // added by someone who sees `QUEUED`, or finds the queue empty, and
-            // grants them itself.)
-            drop(locked);
-            wakers.wake_all();
-            return;
         }
         self.grant_and_unlock(locked, &mut wakers);
     }
@@ -642,9 +633,25 @@ impl RawSemaphore {
 
     /// How every slow path ends: hands free permits to the waiters, then
     /// unlocks and wakes them, in batches of [`WakeList::CAPACITY`] until
-    /// nothing more can be granted. Granting is idempotent, so calling this
-    /// when nothing changed costs a look at the head and nothing else.
-    fn grant_and_unlock<'a>(&'a self, mut locked: Locked<'a>, wakers: &mut WakeList) {
+    /// nothing more can be granted.
+    ///
+    /// Most calls find nothing to grant (a release that handed its permits
+    /// over directly, a waiter that joined behind others): that look, at the
+    /// head and at `state`, is inlined into the caller; granting is not.
+    /// (Permits added to `state` after the look are added by someone who then
+    /// sees `QUEUED`, or finds the queue empty, and grants them itself.)
+    #[inline]
+    fn grant_and_unlock<'a>(&'a self, locked: Locked<'a>, wakers: &mut WakeList) {
+        if locked.head().is_none() || free(self.state.load(Relaxed)) <= 0 {
+            drop(locked);
+            wakers.wake_all();
+        } else {
+            self.grant_all_and_unlock(locked, wakers);
+        }
+    }
+
+    #[inline(never)]
+    fn grant_all_and_unlock<'a>(&'a self, mut locked: Locked<'a>, wakers: &mut WakeList) {
         while locked.grant(wakers) {
             drop(locked);
             wakers.wake_all();
@@ -1105,6 +1112,17 @@ mod tests {
     use std::time::Duration;
 
     use crate::Semaphore;
+
+    /// The `repr(C)` layout's point: the three words every contended
+    /// operation touches are adjacent, at the start.
+    #[test]
+    fn contended_words_come_first() {
+        use core::mem::{offset_of, size_of};
+        let word = size_of::<usize>();
+        assert_eq!(offset_of!(super::RawSemaphore, state), 0);
+        assert_eq!(offset_of!(super::RawSemaphore, queue), word);
+        assert_eq!(offset_of!(super::RawSemaphore, tail), 2 * word);
+    }
 
     /// The uncontended acquire, `try_acquire` and release complete while
     /// another thread holds the wait-queue lock: they do not take it. (If one
