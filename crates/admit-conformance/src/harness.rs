@@ -3,11 +3,9 @@
 //! [`Failure`].
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::Duration;
 
 use admit_runtime::Runtime;
-use event_listener::Event;
 use futures_lite::future;
 
 use crate::{CaseResult, Failure};
@@ -56,31 +54,6 @@ pub(crate) async fn eventually<R: Runtime>(
 pub(crate) async fn yield_times(times: usize) {
     for _ in 0..times {
         future::yield_now().await;
-    }
-}
-
-/// A one-way gate: tasks wait at it until it is opened.
-#[derive(Default)]
-pub(crate) struct Gate {
-    open: AtomicBool,
-    event: Event,
-}
-
-impl Gate {
-    pub(crate) fn open(&self) {
-        self.open.store(true, SeqCst);
-        self.event.notify(usize::MAX);
-    }
-
-    pub(crate) async fn wait(&self) {
-        while !self.open.load(SeqCst) {
-            let listener = self.event.listen();
-            // Checked again after registering, so an `open` in between is not missed.
-            if self.open.load(SeqCst) {
-                break;
-            }
-            listener.await;
-        }
     }
 }
 

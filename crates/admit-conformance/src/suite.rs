@@ -17,9 +17,9 @@ use admit_runtime::{
 };
 use futures_lite::{StreamExt, future};
 
-use crate::harness::{Gate, MS, PROMPTLY, Rng, eventually, within, yield_times};
+use crate::harness::{MS, PROMPTLY, Rng, eventually, within, yield_times};
 use crate::{Case, CaseResult, Failure, Options};
-use admit_runtime::testing::{Tracker, jitter};
+use admit_runtime::testing::{Gate, Tracker, jitter};
 
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {

@@ -410,22 +410,36 @@ pub fn pool_spawn_gather_keeps_input_order_and_bound<R: BlockOn>() {
     });
 }
 
-/// A one-shot gate a test job waits on.
+/// A one-way gate: tasks wait at it until it is opened. Shared with
+/// `admit-conformance`, whose cases hold jobs back the same way.
+///
+/// # Examples
+///
+/// ```
+/// use admit_runtime::testing::Gate;
+///
+/// let gate = Gate::default();
+/// gate.open();
+/// futures_lite::future::block_on(gate.wait()); // open: returns at once
+/// ```
 #[derive(Default)]
-struct Gate {
+pub struct Gate {
     open: std::sync::atomic::AtomicBool,
     event: event_listener::Event,
 }
 
 impl Gate {
-    fn open(&self) {
+    /// Opens the gate for good, waking every task waiting at it.
+    pub fn open(&self) {
         self.open.store(true, SeqCst);
         self.event.notify(usize::MAX);
     }
 
-    async fn wait(&self) {
+    /// Waits until the gate is open.
+    pub async fn wait(&self) {
         while !self.open.load(SeqCst) {
             let listener = self.event.listen();
+            // Checked again after registering, so an `open` in between is not missed.
             if self.open.load(SeqCst) {
                 break;
             }
