@@ -24,11 +24,10 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use admit_benches::contended::{self, share};
+use admit_benches::contended;
 use admit_benches::runtimes::{self, AsyncStd, BenchRuntime, Smol, Tokio};
 use admit_benches::{AdmitFifo, AdmitThroughput, BenchSemaphore, Floor, WeightedSemaphore};
 use criterion::measurement::WallTime;
@@ -41,19 +40,9 @@ const WAITERS: [usize; 2] = [10, 10_000];
 /// (tasks, permits) for the `weighted` group; requests cycle through 1..=4.
 const WEIGHTED: (usize, usize) = (16, 8);
 
-/// Runs `$bench::<S>($args)` (or `$bench::<S, _>($args)`) for every
+/// Runs `$bench::<S>($args)` for every
 /// semaphore, ours first.
 macro_rules! each_semaphore {
-    // Benches also generic over the runtime: `bench::<_>(...)`, the runtime
-    // inferred from the arguments.
-    ($bench:ident::<_>($($arg:expr),*)) => {
-        $bench::<AdmitFifo, _>($($arg),*);
-        $bench::<AdmitThroughput, _>($($arg),*);
-        $bench::<tokio::sync::Semaphore, _>($($arg),*);
-        $bench::<async_lock::Semaphore, _>($($arg),*);
-        $bench::<futures_intrusive::sync::Semaphore, _>($($arg),*);
-        $bench::<maitake_sync::Semaphore, _>($($arg),*);
-    };
     ($bench:ident($($arg:expr),*)) => {
         $bench::<AdmitFifo>($($arg),*);
         $bench::<AdmitThroughput>($($arg),*);
@@ -165,25 +154,18 @@ fn contended(c: &mut Criterion) {
     group.finish();
 }
 
-/// Every (T, P) of [`contended::CONFIGS`] for every semaphore, on `runtime`.
-fn contended_on(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &impl BenchRuntime) {
+/// [`contended::run`] with `iters` acquisitions, for every (T, P) of
+/// [`contended::CONFIGS`] and every semaphore of [`contended::runs`], on
+/// `runtime`; reports time per acquisition.
+fn contended_on<R: BenchRuntime>(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &R) {
     for (tasks, permits) in contended::CONFIGS {
-        each_semaphore!(contended_one::<_>(group, runtime, tasks, permits));
+        for (name, run) in contended::runs::<R>() {
+            let id = BenchmarkId::new(name, contended::parameter::<R>(tasks, permits));
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| run(runtime, tasks, permits, iters));
+            });
+        }
     }
-}
-
-/// [`contended::run`] with `iters` acquisitions; reports time per
-/// acquisition.
-fn contended_one<S: BenchSemaphore, R: BenchRuntime>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    runtime: &R,
-    tasks: usize,
-    permits: usize,
-) {
-    let id = BenchmarkId::new(S::NAME, contended::parameter::<R>(tasks, permits));
-    group.bench_function(id, |b| {
-        b.iter_custom(|iters| contended::run::<S, R>(runtime, tasks, permits, iters));
-    });
 }
 
 fn waiter_scaling(c: &mut Criterion) {
@@ -251,8 +233,9 @@ fn weighted(c: &mut Criterion) {
     group.finish();
 }
 
-/// Like [`contended_one`], but acquisition `i` of task `t` asks for
-/// `1 + (t + i) % 4` permits, so small and large requests interleave.
+/// Like the contended workload ([`contended::run`]), but acquisition `i` of
+/// task `t` asks for `1 + (t + i) % 4` permits, so small and large requests
+/// interleave.
 fn weighted_one<S: WeightedSemaphore, R: BenchRuntime>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     runtime: &R,
@@ -262,28 +245,21 @@ fn weighted_one<S: WeightedSemaphore, R: BenchRuntime>(
     let id = BenchmarkId::new(S::NAME, format!("{}/T{tasks}-P{permits}-n1..=4", R::NAME));
     group.bench_function(id, |b| {
         b.iter_custom(|iters| {
-            let sem = Arc::new(S::with_permits(permits));
-            runtime.block_on(async {
-                let start = Instant::now();
-                let handles: Vec<_> = (0..tasks)
-                    .map(|index| {
-                        let sem = Arc::clone(&sem);
-                        let rounds = share(iters, tasks, index);
-                        runtime.spawn(async move {
-                            for round in 0..rounds {
-                                let n = 1 + (index + round as usize) % 4;
-                                let permit = sem.acquire_many(n).await;
-                                R::yield_now().await;
-                                drop(permit);
-                            }
-                        })
-                    })
-                    .collect();
-                for handle in handles {
-                    handle.await;
-                }
-                start.elapsed()
-            })
+            let sem = S::with_permits(permits);
+            contended::fan_out(
+                runtime,
+                sem,
+                tasks,
+                iters,
+                |sem, index, rounds| async move {
+                    for round in 0..rounds {
+                        let n = 1 + (index + round as usize) % 4;
+                        let permit = sem.acquire_many(n).await;
+                        R::yield_now().await;
+                        drop(permit);
+                    }
+                },
+            )
         });
     });
 }

@@ -12,6 +12,7 @@
 //! semaphore once per round, round after round, and reports each one's median:
 //! all of them see the same conditions, and a phase change moves them all.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,20 +72,64 @@ pub fn run<S: BenchSemaphore, R: BenchRuntime>(
     permits: usize,
     acquisitions: u64,
 ) -> Duration {
-    let sem = Arc::new(S::with_permits(permits));
+    fan_out(
+        runtime,
+        S::with_permits(permits),
+        tasks,
+        acquisitions,
+        |sem, _, rounds| async move {
+            for _ in 0..rounds {
+                let permit = sem.acquire().await;
+                R::yield_now().await;
+                drop(permit);
+            }
+        },
+    )
+}
+
+/// Spawns `tasks` tasks on `runtime`, task `index` running
+/// `task(sem, index, rounds)` with its [`share`] of `acquisitions` as
+/// `rounds`, and returns the time until all have finished (spawning and
+/// joining included).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use admit_benches::contended::fan_out;
+/// use admit_benches::runtimes::Tokio;
+///
+/// // 3 tasks share 10 rounds: 4 + 3 + 3.
+/// let total = Arc::new(AtomicU64::new(0));
+/// let counter = Arc::clone(&total);
+/// fan_out(&Tokio::new(), (), 3, 10, move |_, _, rounds| {
+///     let counter = Arc::clone(&counter);
+///     async move {
+///         counter.fetch_add(rounds, Ordering::SeqCst);
+///     }
+/// });
+/// assert_eq!(total.load(Ordering::SeqCst), 10);
+/// ```
+pub fn fan_out<S, R, F>(
+    runtime: &R,
+    sem: S,
+    tasks: usize,
+    acquisitions: u64,
+    task: impl Fn(Arc<S>, usize, u64) -> F,
+) -> Duration
+where
+    S: Send + Sync + 'static,
+    R: BenchRuntime,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let sem = Arc::new(sem);
     runtime.block_on(async {
         let start = Instant::now();
         let handles: Vec<_> = (0..tasks)
             .map(|index| {
-                let sem = Arc::clone(&sem);
                 let rounds = share(acquisitions, tasks, index);
-                runtime.spawn(async move {
-                    for _ in 0..rounds {
-                        let permit = sem.acquire().await;
-                        R::yield_now().await;
-                        drop(permit);
-                    }
-                })
+                runtime.spawn(task(Arc::clone(&sem), index, rounds))
             })
             .collect();
         for handle in handles {
@@ -107,9 +152,21 @@ pub struct Row {
     pub range_ns: (f64, f64),
 }
 
-/// Every semaphore of the benches, as a `run` for runtime `R`.
-#[allow(clippy::type_complexity)]
-fn runs<R: BenchRuntime>() -> [(&'static str, fn(&R, usize, usize, u64) -> Duration); 6] {
+/// [`run`] for one semaphore on runtime `R`.
+pub type Run<R> = fn(&R, usize, usize, u64) -> Duration;
+
+/// Every semaphore of the benches, by name, with its [`run`]: what the
+/// criterion `contended` group and [`interleaved`] both measure.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::runs;
+/// use admit_benches::runtimes::Tokio;
+///
+/// assert_eq!(runs::<Tokio>()[0].0, "admit-fifo");
+/// ```
+pub fn runs<R: BenchRuntime>() -> [(&'static str, Run<R>); 6] {
     [
         (AdmitFifo::NAME, run::<AdmitFifo, R>),
         (AdmitThroughput::NAME, run::<AdmitThroughput, R>),
