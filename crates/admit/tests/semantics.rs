@@ -165,6 +165,25 @@ fn cancel_queued_waiter_leaves_the_queue() {
 }
 
 #[test]
+fn cancelling_neighbours_in_the_middle_keeps_the_queue_linked() {
+    // B leaves from the middle, then C, whose predecessor is now A: the
+    // queue must link A to D, and serve A then D.
+    let sem = Semaphore::new(0);
+    let mut waiting = queue(&sem, &[1, 1, 1, 1]);
+    drop(waiting.remove(1));
+    drop(waiting.remove(1));
+    assert_eq!(sem.waiter_count(), 2);
+    sem.add_permits(1);
+    assert_eq!(wakes(&waiting), [1, 0]);
+    sem.add_permits(1);
+    assert_eq!(wakes(&waiting), [1, 1]);
+    for (fut, w) in &mut waiting {
+        assert!(matches!(poll_with(fut.as_mut(), w), Poll::Ready(Ok(_))));
+    }
+    assert_eq!(sem.waiter_count(), 0);
+}
+
+#[test]
 fn cancel_partially_assigned_returns_permits_and_wakes_next() {
     let sem = Semaphore::new(2);
     let held = sem.try_acquire_many(2).unwrap();
