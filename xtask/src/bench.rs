@@ -120,48 +120,14 @@ fn write_report(root: &Path, report: &Report) -> Result<()> {
 /// Where the numbers come from: date, machine, toolchain, revision. Anything that cannot
 /// be found out is reported as `unknown` rather than failing the run.
 fn environment(root: &Path, command: String) -> Environment {
-    let ask = |cmd: Cmd| {
-        cmd.current_dir(root)
-            .timeout(Duration::from_secs(30))
-            .probe()
-            .map(|out| out.trim().to_owned())
-            .ok()
-            .filter(|out| !out.is_empty())
-    };
-    let revision = match ask(Cmd::new("git").args(["rev-parse", "--short", "HEAD"])) {
-        None => "unknown".to_owned(),
-        Some(hash) => {
-            // The report's own files do not make the tree dirty: they change on every run.
-            let changes = ask(Cmd::new("git").args([
-                "status",
-                "--porcelain",
-                "--",
-                ".",
-                ":(exclude)docs/benchmarks.*",
-            ]));
-            if changes.is_some() {
-                format!("{hash}-dirty")
-            } else {
-                hash
-            }
-        }
-    };
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
     Environment {
         date: report::utc_timestamp(SystemTime::now()),
-        machine: ask(Cmd::new("uname").arg("-srm")).unwrap_or_else(|| "unknown".to_owned()),
-        cpu,
+        machine: ask(root, Cmd::new("uname").arg("-srm")).unwrap_or_else(|| "unknown".to_owned()),
+        cpu: cpu(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        toolchain: ask(Cmd::new("rustc").arg("--version")).unwrap_or_else(|| "unknown".to_owned()),
-        revision,
+        toolchain: ask(root, Cmd::new("rustc").arg("--version"))
+            .unwrap_or_else(|| "unknown".to_owned()),
+        revision: revision(root),
         command,
         load_before: "unknown".to_owned(),
         load_after: load_average(),
@@ -169,9 +135,60 @@ fn environment(root: &Path, command: String) -> Environment {
     }
 }
 
+/// The trimmed output of a quick command run in `root`, or `None` if it fails or says
+/// nothing.
+fn ask(root: &Path, cmd: Cmd) -> Option<String> {
+    cmd.current_dir(root)
+        .timeout(Duration::from_secs(30))
+        .probe()
+        .map(|out| out.trim().to_owned())
+        .ok()
+        .filter(|out| !out.is_empty())
+}
+
+/// `git rev-parse --short HEAD`, with `-dirty` when anything but the benchmark report
+/// itself is uncommitted, or `unknown`.
+pub fn revision(root: &Path) -> String {
+    match ask(root, Cmd::new("git").args(["rev-parse", "--short", "HEAD"])) {
+        None => "unknown".to_owned(),
+        Some(hash) => {
+            // The reports' own files do not make the tree dirty: they change on every run.
+            let changes = ask(
+                root,
+                Cmd::new("git").args([
+                    "status",
+                    "--porcelain",
+                    "--",
+                    ".",
+                    ":(exclude)docs/benchmarks.*",
+                    ":(exclude)docs/profile.md",
+                ]),
+            );
+            if changes.is_some() {
+                format!("{hash}-dirty")
+            } else {
+                hash
+            }
+        }
+    }
+}
+
+/// The CPU model from `/proc/cpuinfo`, or `unknown CPU`.
+pub fn cpu() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
 /// The 1, 5 and 15 minute load averages from `/proc/loadavg` (`0.52 0.61 0.70`), or
 /// `unknown` where there is no such file.
-fn load_average() -> String {
+pub fn load_average() -> String {
     fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|text| {

@@ -14,6 +14,7 @@ mod conformance;
 mod json;
 mod loom;
 mod miri;
+mod profile;
 mod report;
 mod workspace;
 
@@ -35,6 +36,9 @@ commands:
                             run the benchmarks and write docs/benchmarks.{md,json,svg};
                             --no-run rewrites the report from the last results
   compare                   conformance, then bench --quick, then print the tables
+  profile                   where the contended bench's time goes (perf record per
+                            semaphore) and how much of it any semaphore could save;
+                            writes docs/profile.md (needs perf)
   help                      this text";
 
 /// A parsed command line.
@@ -46,6 +50,7 @@ enum Task {
     Conformance { adapter: Option<String> },
     Bench(bench::Options),
     Compare,
+    Profile,
     Help,
 }
 
@@ -63,6 +68,7 @@ fn parse(args: &[String]) -> Result<Task, String> {
         "loom" => no_arguments(Task::Loom),
         "miri" => no_arguments(Task::Miri),
         "compare" => no_arguments(Task::Compare),
+        "profile" => no_arguments(Task::Profile),
         "help" | "--help" | "-h" => Ok(Task::Help),
         "conformance" => match rest {
             [] => Ok(Task::Conformance { adapter: None }),
@@ -118,6 +124,7 @@ fn main() -> ExitCode {
         Task::Conformance { adapter } => conformance::run(&root, adapter.as_deref()),
         Task::Bench(options) => bench::run(&root, &options).map(drop),
         Task::Compare => compare::run(&root),
+        Task::Profile => profile::run(&root),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,6 +157,7 @@ mod tests {
         assert_eq!(parse_words("loom"), Ok(Task::Loom));
         assert_eq!(parse_words("miri"), Ok(Task::Miri));
         assert_eq!(parse_words("compare"), Ok(Task::Compare));
+        assert_eq!(parse_words("profile"), Ok(Task::Profile));
         assert_eq!(
             parse_words("conformance"),
             Ok(Task::Conformance { adapter: None })
