@@ -187,7 +187,8 @@ pub fn runs<R: BenchRuntime>() -> [(&'static str, Run<R>); 6] {
 }
 
 /// For each of [`CONFIGS`] on `runtime`: `rounds` rounds, each running every
-/// semaphore once with `acquisitions` acquisitions; one [`Row`] per semaphore
+/// semaphore once with `acquisitions` acquisitions (round `r` starting with
+/// the `r`-th, so no semaphore always goes first); one [`Row`] per semaphore
 /// and configuration, with the median over the rounds.
 ///
 /// `keep(parameter, name)` selects what runs (for profiling one semaphore on
@@ -227,10 +228,12 @@ pub fn interleaved<R: BenchRuntime>(
             .filter(|(name, _)| keep(&parameter, name))
             .collect();
         let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); runs.len()];
-        for _ in 0..rounds {
-            for ((_, run), times) in runs.iter().zip(&mut times) {
-                let elapsed = run(runtime, tasks, permits, acquisitions);
-                times.push(elapsed.as_nanos() as f64 / acquisitions as f64);
+        for round in 0..rounds {
+            // Each round starts with the next semaphore: none always runs first, right
+            // after a change of workload or a round of another.
+            for i in (0..runs.len()).map(|i| (i + round) % runs.len()) {
+                let elapsed = (runs[i].1)(runtime, tasks, permits, acquisitions);
+                times[i].push(elapsed.as_nanos() as f64 / acquisitions as f64);
             }
         }
         for ((name, _), mut times) in runs.iter().zip(times) {

@@ -45,6 +45,8 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
 
     let interleaved = workspace.target_directory.join(INTERLEAVED_FILE);
     let load_before = load_average();
+    // Read before the run: the code measured is what was there when it started.
+    let revision = revision(root);
     let mut since = None;
     let command = if options.no_run {
         format!(
@@ -91,7 +93,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
             criterion_dir.display()
         )));
     }
-    let mut environment = environment(root, command);
+    let mut environment = environment(root, command, revision);
     environment.load_before = load_before;
     let report = Report {
         environment,
@@ -119,7 +121,7 @@ fn write_report(root: &Path, report: &Report) -> Result<()> {
 
 /// Where the numbers come from: date, machine, toolchain, revision. Anything that cannot
 /// be found out is reported as `unknown` rather than failing the run.
-fn environment(root: &Path, command: String) -> Environment {
+fn environment(root: &Path, command: String, revision: String) -> Environment {
     Environment {
         date: report::utc_timestamp(SystemTime::now()),
         machine: ask(root, Cmd::new("uname").arg("-srm")).unwrap_or_else(|| "unknown".to_owned()),
@@ -127,7 +129,7 @@ fn environment(root: &Path, command: String) -> Environment {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         toolchain: ask(root, Cmd::new("rustc").arg("--version"))
             .unwrap_or_else(|| "unknown".to_owned()),
-        revision: revision(root),
+        revision,
         command,
         load_before: "unknown".to_owned(),
         load_after: load_average(),

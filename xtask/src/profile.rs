@@ -121,6 +121,8 @@ pub fn run(root: &Path) -> Result<()> {
         )));
     }
     let workspace = Workspace::load(root)?;
+    // Read before the run: the code measured is what was there when it started.
+    let revision = bench::revision(root);
     let dir = workspace.target_directory.join("admit-profile");
     fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let executable = build(root)?;
@@ -184,7 +186,7 @@ pub fn run(root: &Path) -> Result<()> {
          Written by `{command}` ({}, revision {}, {}, {} cores, {}). How: `xtask/src/profile.rs`; \
          what it means: `docs/design.md`, \"Where the time goes\".\n",
         report::utc_timestamp(std::time::SystemTime::now()),
-        bench::revision(root),
+        revision,
         bench::cpu(),
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         bench::load_average(),
