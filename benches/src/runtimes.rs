@@ -73,25 +73,50 @@ pub fn ensure_thread_counts() {
 /// Checks, where the OS says (Linux `/proc`), that the async-std and smol
 /// executors really run [`THREADS`] threads each, after one task was spawned
 /// on each; panics otherwise. A no-op where `/proc/self/task` is missing.
+///
+/// The executors start their threads in the background, so a count below
+/// [`THREADS`] is looked at again for up to two seconds before it fails.
 pub fn check_thread_counts() {
     AsyncStd.block_on(AsyncStd.spawn(async {}));
     Smol.block_on(Smol.spawn(async {}));
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return;
-    };
-    let names: Vec<String> = tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim().to_owned())
-        .collect();
     // Thread names as the kernel keeps them (at most 15 bytes).
-    for (runtime, prefix) in [("async-std", "async-std/runti"), ("smol", "smol-")] {
-        let count = names.iter().filter(|n| n.starts_with(prefix)).count();
-        assert_eq!(
-            count, THREADS,
-            "{runtime} runs {count} worker threads, not {THREADS}: was ensure_thread_counts \
-             called first in main?"
-        );
+    let runtimes = [("async-std", "async-std/runti"), ("smol", "smol-")];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let Some(names) = thread_names() else {
+            return;
+        };
+        let counts = runtimes.map(|(runtime, prefix)| {
+            (
+                runtime,
+                names.iter().filter(|n| n.starts_with(prefix)).count(),
+            )
+        });
+        let starting = counts.iter().any(|&(_, count)| count < THREADS);
+        if starting && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            continue;
+        }
+        for (runtime, count) in counts {
+            assert_eq!(
+                count, THREADS,
+                "{runtime} runs {count} worker threads, not {THREADS}: was \
+                 ensure_thread_counts called first in main?"
+            );
+        }
+        return;
     }
+}
+
+/// The names of this process's threads, or `None` where `/proc` is missing.
+fn thread_names() -> Option<Vec<String>> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    Some(
+        tasks
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect(),
+    )
 }
 
 /// A tokio multi-thread runtime with [`THREADS`] workers, timers enabled.
