@@ -8,7 +8,8 @@
 //! for fewer rounds). `cargo xtask bench` runs it after the criterion groups
 //! and reports it as the `contended_interleaved` group; it sets
 //! `ADMIT_INTERLEAVED_OUT` to the file the rows are written to (one row per
-//! line: parameter, semaphore, median ns, fastest, slowest, tab-separated).
+//! line: parameter, semaphore, median ns, fastest, slowest, tab-separated;
+//! then a `#cross-core-round-trip` line, see [`contended::cross_core_round_trip`]).
 //!
 //! A name filter on the command line (as criterion takes one) skips this
 //! measurement unless it matches `contended_interleaved`.
@@ -31,6 +32,14 @@ const GROUP: &str = "contended_interleaved";
 /// acquisitions per run.
 const FULL: (usize, u64) = (9, 100_000);
 const QUICK: (usize, u64) = (3, 20_000);
+
+/// Round trips per measurement of the cross-core latency (a few milliseconds).
+const ROUND_TRIPS: u64 = 20_000;
+
+/// The first field of the output row that holds the cross-core round trip
+/// (median, fastest, slowest ns, and the number of measurements); `cargo xtask
+/// bench` reads it into the report's setup table.
+const ROUND_TRIP_ROW: &str = "#cross-core-round-trip";
 
 fn main() {
     runtimes::ensure_thread_counts();
@@ -56,14 +65,25 @@ fn main() {
                 .is_none_or(|p| p.iter().any(|p| p == parameter))
     };
     let start = Instant::now();
-    let mut rows: Vec<Row> = contended::interleaved(&Tokio::new(), rounds, acquisitions, keep);
+    // The machine's cross-core latency, before every round: the rows depend on it.
+    let mut round_trips = Vec::new();
+    let mut probe = || round_trips.push(contended::cross_core_round_trip(ROUND_TRIPS));
+    let mut rows: Vec<Row> =
+        contended::interleaved(&Tokio::new(), rounds, acquisitions, keep, &mut probe);
     rows.extend(contended::interleaved(
         &AsyncStd,
         rounds,
         acquisitions,
         keep,
+        &mut probe,
     ));
-    rows.extend(contended::interleaved(&Smol, rounds, acquisitions, keep));
+    rows.extend(contended::interleaved(
+        &Smol,
+        rounds,
+        acquisitions,
+        keep,
+        &mut probe,
+    ));
 
     let mut out = String::new();
     println!("{GROUP}: median of {rounds} interleaved rounds of {acquisitions} acquisitions");
@@ -76,6 +96,25 @@ fn main() {
             out,
             "{}\t{}\t{}\t{}\t{}",
             row.parameter, row.name, row.median_ns, row.range_ns.0, row.range_ns.1
+        );
+    }
+    round_trips.sort();
+    if let (Some(first), Some(last)) = (round_trips.first(), round_trips.last()) {
+        let median = round_trips[round_trips.len() / 2];
+        println!(
+            "  cross-core round trip before each of the {} rounds: median {} ns ({} .. {})",
+            round_trips.len(),
+            median.as_nanos(),
+            first.as_nanos(),
+            last.as_nanos()
+        );
+        let _ = writeln!(
+            out,
+            "{ROUND_TRIP_ROW}\t{}\t{}\t{}\t{}",
+            median.as_nanos(),
+            first.as_nanos(),
+            last.as_nanos(),
+            round_trips.len()
         );
     }
     println!("  ({:.1} s)", start.elapsed().as_secs_f64());

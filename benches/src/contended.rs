@@ -192,7 +192,9 @@ pub fn runs<R: BenchRuntime>() -> [(&'static str, Run<R>); 6] {
 /// and configuration, with the median over the rounds.
 ///
 /// `keep(parameter, name)` selects what runs (for profiling one semaphore on
-/// one workload, say); pass `|_, _| true` for everything.
+/// one workload, say); pass `|_, _| true` for everything. `before_round` runs
+/// before each round (the bench measures the machine there, see
+/// [`cross_core_round_trip`]).
 ///
 /// # Panics
 ///
@@ -204,13 +206,17 @@ pub fn runs<R: BenchRuntime>() -> [(&'static str, Run<R>); 6] {
 /// use admit_benches::contended::interleaved;
 /// use admit_benches::runtimes::Tokio;
 ///
-/// let rows = interleaved(&Tokio::new(), 1, 200, |_, _| true);
+/// let rows = interleaved(&Tokio::new(), 1, 200, |_, _| true, || {});
 /// assert_eq!(rows.len(), 3 * 6);
 /// assert!(rows.iter().all(|row| row.median_ns > 0.0));
 ///
-/// let fifo = interleaved(&Tokio::new(), 1, 200, |p, name| {
-///     p == "tokio/T16-P4" && name == "admit-fifo"
-/// });
+/// let fifo = interleaved(
+///     &Tokio::new(),
+///     1,
+///     200,
+///     |p, name| p == "tokio/T16-P4" && name == "admit-fifo",
+///     || {},
+/// );
 /// assert_eq!(fifo.len(), 1);
 /// ```
 pub fn interleaved<R: BenchRuntime>(
@@ -218,6 +224,7 @@ pub fn interleaved<R: BenchRuntime>(
     rounds: usize,
     acquisitions: u64,
     keep: impl Fn(&str, &str) -> bool,
+    mut before_round: impl FnMut(),
 ) -> Vec<Row> {
     assert!(rounds > 0 && acquisitions > 0, "nothing to measure");
     let mut rows = Vec::new();
@@ -227,8 +234,12 @@ pub fn interleaved<R: BenchRuntime>(
             .into_iter()
             .filter(|(name, _)| keep(&parameter, name))
             .collect();
+        if runs.is_empty() {
+            continue;
+        }
         let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); runs.len()];
         for round in 0..rounds {
+            before_round();
             // Each round starts with the next semaphore: none always runs first, right
             // after a change of workload or a round of another.
             for i in (0..runs.len()).map(|i| (i + round) % runs.len()) {
@@ -247,4 +258,47 @@ pub fn interleaved<R: BenchRuntime>(
         }
     }
     rows
+}
+
+/// The mean time for a cache line to go from one thread to another and back,
+/// over `trips` round trips between the calling thread and a new one.
+///
+/// The contended workloads are bound by such transfers, and on a shared
+/// virtual machine their cost changes over time (round trips of 70–120 ns
+/// and of 400+ ns were both seen within minutes): the interleaved bench
+/// measures it before every round so that a report says which conditions its
+/// rows were taken in.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::cross_core_round_trip;
+///
+/// assert!(cross_core_round_trip(1_000).as_nanos() > 0);
+/// ```
+pub fn cross_core_round_trip(trips: u64) -> Duration {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    // Odd values are the caller's serves, even ones the returns.
+    let ball = Arc::new(AtomicU64::new(0));
+    let other = Arc::clone(&ball);
+    let returner = std::thread::spawn(move || {
+        for trip in 0..trips {
+            while other.load(Ordering::Acquire) != 2 * trip + 1 {
+                std::hint::spin_loop();
+            }
+            other.store(2 * trip + 2, Ordering::Release);
+        }
+    });
+    let start = Instant::now();
+    for trip in 0..trips {
+        ball.store(2 * trip + 1, Ordering::Release);
+        while ball.load(Ordering::Acquire) != 2 * trip + 2 {
+            std::hint::spin_loop();
+        }
+    }
+    let elapsed = start.elapsed();
+    returner.join().expect("the returning thread panicked");
+    let mean = elapsed.as_nanos() / u128::from(trips.max(1));
+    Duration::from_nanos(u64::try_from(mean).unwrap_or(u64::MAX))
 }

@@ -81,11 +81,13 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
     };
 
     let mut measurements = report::collect(&criterion_dir, since)?;
+    let mut cross_core = None;
     if let Ok(text) = fs::read_to_string(&interleaved) {
         measurements.extend(
             report::parse_interleaved(&text)
                 .map_err(|e| Error::new(format!("{}: {e}", interleaved.display())))?,
         );
+        cross_core = report::parse_round_trip(&text);
     }
     if measurements.is_empty() {
         return Err(Error::new(format!(
@@ -95,6 +97,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
     }
     let mut environment = environment(root, command, revision);
     environment.load_before = load_before;
+    environment.cross_core = cross_core;
     let report = Report {
         environment,
         measurements,
@@ -134,6 +137,7 @@ fn environment(root: &Path, command: String, revision: String) -> Environment {
         load_before: "unknown".to_owned(),
         load_after: load_average(),
         threads: bench_threads(root),
+        cross_core: None,
     }
 }
 

@@ -136,6 +136,7 @@ pub fn run(root: &Path) -> Result<()> {
         .run()?;
     let rows = fs::read_to_string(&rows_file)
         .map_err(|e| format!("reading {}: {e}", rows_file.display()))?;
+    let round_trip = report::parse_round_trip(&rows).unwrap_or_else(|| "unknown".to_owned());
     let rows = report::parse_interleaved(&rows)
         .map_err(|e| Error::new(format!("{}: {e}", rows_file.display())))?;
     let time = |parameter: &str, name: &str| {
@@ -149,6 +150,8 @@ pub fn run(root: &Path) -> Result<()> {
     for parameter in PARAMETERS {
         for (name, own) in SEMAPHORES {
             let data = dir.join(format!("{name}-{}.data", parameter.replace('/', "-")));
+            // perf would keep the last run's file as `.old`.
+            let _ = fs::remove_file(&data);
             Cmd::new("perf")
                 .args(["record", "-q", "-F", FREQUENCY, "-o"])
                 .arg(data.display().to_string())
@@ -195,7 +198,9 @@ pub fn run(root: &Path) -> Result<()> {
         markdown,
         "## Time ratios\n\n\
          The `interleaved` bench (median of 9 rounds, every semaphore once per round) on the \
-         tokio runtime with 2 workers. The goal is admit-fifo ≤ {:.2}× the best fair peer.\n\n\
+         tokio runtime with 2 workers. The goal is admit-fifo ≤ {:.2}× the best fair peer. \
+         Cross-core round trip before the rounds: {round_trip} (the ratios move with it: \
+         docs/design.md).\n\n\
          | workload | admit-fifo | best fair peer | ratio |\n| --- | ---: | --- | ---: |",
         CONTENDED_VS_FAIR
     );

@@ -298,6 +298,9 @@ pub struct Environment {
     pub load_after: String,
     /// Worker threads of every runtime (`THREADS` in `benches/src/runtimes.rs`), if known.
     pub threads: Option<usize>,
+    /// The cross-core round trip measured around the interleaved rounds
+    /// ([`parse_round_trip`]), if they ran.
+    pub cross_core: Option<String>,
 }
 
 /// A complete report: the environment and the measurements.
@@ -323,7 +326,7 @@ pub const INTERLEAVED_GROUP: &str = "contended_interleaved";
 /// A line without a parameter, a name and a positive median.
 pub fn parse_interleaved(text: &str) -> Result<Vec<Measurement>, String> {
     text.lines()
-        .filter(|line| !line.trim().is_empty())
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
         .map(|line| {
             let fields: Vec<&str> = line.split('\t').collect();
             let median = fields.get(2).and_then(|f| f.parse::<f64>().ok());
@@ -341,6 +344,25 @@ pub fn parse_interleaved(text: &str) -> Result<Vec<Measurement>, String> {
             }
         })
         .collect()
+}
+
+/// The cross-core round trip the `interleaved` bench measured before its rounds, from its
+/// `#cross-core-round-trip` line (median, fastest, slowest ns, count), as the report shows
+/// it: `median 85 ns (70–450 ns, 27 measurements)`.
+pub fn parse_round_trip(text: &str) -> Option<String> {
+    let fields: Vec<&str> = text
+        .lines()
+        .find_map(|line| line.strip_prefix("#cross-core-round-trip\t"))?
+        .split('\t')
+        .collect();
+    let number = |i: usize| fields.get(i)?.trim().parse::<u64>().ok();
+    Some(format!(
+        "median {} ns ({}–{} ns, {} measurements)",
+        number(0)?,
+        number(1)?,
+        number(2)?,
+        number(3)?
+    ))
 }
 
 /// The admit configuration the targets are about: the default, FIFO-fair policy.
@@ -490,6 +512,16 @@ impl Report {
             cell(&env.load_before),
             cell(&env.load_after)
         );
+        if let Some(round_trip) = &env.cross_core {
+            let _ = writeln!(
+                out,
+                "| cross-core round trip | {} — two threads bouncing a cache line, measured \
+                 before every `{INTERLEAVED_GROUP}` round. The contended rows are bound by such \
+                 transfers; on this shared machine their cost changes over time (see \
+                 docs/design.md, \"Where the time goes\"). |",
+                cell(round_trip)
+            );
+        }
         let threads = env
             .threads
             .map_or_else(|| "unknown".to_owned(), |n| n.to_string());
@@ -714,6 +746,12 @@ impl Report {
             (
                 "threads",
                 env.threads.map_or("null".to_owned(), |n| n.to_string()),
+            ),
+            (
+                "cross_core_round_trip",
+                env.cross_core
+                    .as_deref()
+                    .map_or("null".to_owned(), json::quote),
             ),
             (
                 "unit",
@@ -988,6 +1026,7 @@ mod tests {
             load_before: "1.50 1.20 0.90".to_owned(),
             load_after: "2.00 1.40 1.00".to_owned(),
             threads: Some(2),
+            cross_core: Some("median 85 ns (70–450 ns, 27 measurements)".to_owned()),
         }
     }
 
@@ -1152,6 +1191,36 @@ mod tests {
         ));
         assert!(md.contains("| **not met** |"));
         assert!(md.contains("| rows not measured in this run | no data |"));
+    }
+
+    #[test]
+    fn the_round_trip_line_is_read_apart_from_the_rows() {
+        let text = "tokio/T16-P1\tadmit-fifo\t70.5\t60\t90\n\
+                    #cross-core-round-trip\t85\t70\t450\t27\n";
+        assert_eq!(parse_interleaved(text).unwrap().len(), 1);
+        assert_eq!(
+            parse_round_trip(text).as_deref(),
+            Some("median 85 ns (70–450 ns, 27 measurements)")
+        );
+        assert_eq!(
+            parse_round_trip("tokio/T16-P1\tadmit-fifo\t70.5\t60\t90\n"),
+            None
+        );
+        assert_eq!(parse_round_trip("#cross-core-round-trip\t85\tfast\n"), None);
+        let report = Report {
+            environment: environment(),
+            measurements: Vec::new(),
+        };
+        assert!(
+            report
+                .setup()
+                .contains("| cross-core round trip | median 85 ns (70–450 ns, 27 measurements)")
+        );
+        assert!(
+            report
+                .json()
+                .contains("\"cross_core_round_trip\": \"median 85 ns")
+        );
     }
 
     #[test]
