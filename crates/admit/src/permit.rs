@@ -120,12 +120,11 @@ impl<'a> Permit<'a> {
     /// assert_eq!(a.num_permits(), 3);
     /// ```
     #[track_caller]
-    pub fn merge(&mut self, other: Self) {
+    pub fn merge(&mut self, mut other: Self) {
         assert!(
             core::ptr::eq(self.sem, other.sem),
             "merged permits must come from the same semaphore"
         );
-        let mut other = other;
         self.permits += core::mem::take(&mut other.permits);
     }
 }

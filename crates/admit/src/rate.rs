@@ -645,6 +645,12 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "period is too long")]
+    fn period_past_u64_nanoseconds_panics() {
+        let _ = Gcra::new(1, Duration::from_secs(u64::MAX));
+    }
+
+    #[test]
     #[should_panic(expected = "burst must be at least 1")]
     fn zero_burst_panics() {
         let _ = Gcra::new(1, Duration::from_secs(1)).with_burst(0);

@@ -712,6 +712,7 @@ impl RawSemaphore {
         self.total.fetch_sub(n - paid, Relaxed);
     }
 
+    #[track_caller]
     pub(crate) fn set_capacity(&self, n: usize) {
         assert!(n <= MAX_PERMITS, "capacity above MAX_PERMITS");
         let mut wakers = WakeList::new();

@@ -269,6 +269,43 @@ fn bounded_add_permits_past_capacity_panics() {
 }
 
 #[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn unbounded_add_permits_past_max_permits_panics() {
+    Semaphore::new(MAX_PERMITS).add_permits(1);
+}
+
+#[test]
+#[should_panic(expected = "at most MAX_PERMITS")]
+fn new_above_max_permits_panics() {
+    let _ = Semaphore::new(MAX_PERMITS + 1);
+}
+
+#[test]
+#[should_panic(expected = "at most MAX_PERMITS")]
+fn bounded_above_max_permits_panics() {
+    let _ = Semaphore::bounded(MAX_PERMITS + 1);
+}
+
+#[test]
+fn set_capacity_above_max_permits_panics_and_changes_nothing() {
+    let sem = Semaphore::new(1);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sem.set_capacity(MAX_PERMITS + 1)
+    }));
+    let message = caught.unwrap_err();
+    let message = message
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| message.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("MAX_PERMITS"), "{message}");
+    // Nothing changed.
+    assert_eq!(sem.capacity(), 1);
+    assert_eq!(sem.available_permits(), 1);
+}
+
+#[test]
 fn unbounded_release_past_max_permits_is_refused() {
     let sem = Semaphore::new(MAX_PERMITS);
     assert_eq!(sem.release(1), Err(ReleaseError::ExceedsMaxPermits));
