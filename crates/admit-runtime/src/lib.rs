@@ -102,10 +102,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use admit::Semaphore;
 use admit::futures::{Acquire, AcquireOwned};
+use event_listener::Event;
 
 mod pool;
 mod rate;
@@ -227,9 +229,38 @@ pub trait BlockOn: Runtime {
     fn block_on<F: Future>(future: F) -> F::Output;
 }
 
-/// Consumes one unit of the runtime's cooperative budget ([`Runtime::budget`]).
-pub(crate) async fn consume_budget<R: Runtime>() {
-    R::budget().await;
+/// A one-way signal: once [`set`](Signal::set), every [`wait`](Signal::wait) returns. Stops a
+/// dropped pool's spawned tasks, and is the testing suite's `Gate`.
+#[derive(Default)]
+pub(crate) struct Signal {
+    set: AtomicBool,
+    event: Event,
+}
+
+impl Signal {
+    /// Sets the signal for good, waking every waiter.
+    pub(crate) fn set(&self) {
+        // SeqCst, with the load below: the store-then-notify here and the
+        // listen-then-load in `wait` must not both miss each other.
+        self.set.store(true, Ordering::SeqCst);
+        self.event.notify(usize::MAX);
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the signal is set.
+    pub(crate) async fn wait(&self) {
+        while !self.is_set() {
+            let listener = self.event.listen();
+            // Checked again after registering, so a `set` in between is not missed.
+            if self.is_set() {
+                return;
+            }
+            listener.await;
+        }
+    }
 }
 
 /// `now + duration`, or a deadline far enough away to mean "never" (about 30 years) if that

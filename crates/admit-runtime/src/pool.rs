@@ -27,15 +27,13 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use admit::futures::AcquireOwned;
 use admit::{OwnedPermit, Semaphore, TryAcquireError};
-use event_listener::Event;
 use futures_lite::{Stream, StreamExt, future};
 
-use crate::Runtime;
+use crate::{Runtime, Signal};
 
 /// How a finished task counts in [`Progress`]: succeeded or failed.
 ///
@@ -593,7 +591,7 @@ where
 {
     let mut slots: Vec<Option<O>> = Vec::with_capacity(stream.size_hint().0);
     while let Some(item) = {
-        crate::consume_budget::<R>().await;
+        R::budget().await;
         stream.next().await
     } {
         let (index, output) = item?;
@@ -609,7 +607,7 @@ where
 {
     let mut slots: Vec<Option<T>> = Vec::with_capacity(stream.size_hint().0);
     while let Some(item) = {
-        crate::consume_budget::<R>().await;
+        R::budget().await;
         stream.next().await
     } {
         match item.map_err(PoolError::widen)? {
@@ -689,14 +687,15 @@ impl<F: Future> sealed::Mode<F> for Inline {
 /// >;
 /// ```
 pub struct Spawned<R> {
-    cancel: Arc<Cancel>,
+    /// Set when the pool's stream is dropped: tells its tasks to stop.
+    cancel: Arc<Signal>,
     runtime: PhantomData<fn() -> R>,
 }
 
 impl<R> Spawned<R> {
     fn new() -> Self {
         Self {
-            cancel: Arc::new(Cancel::default()),
+            cancel: Arc::new(Signal::default()),
             runtime: PhantomData,
         }
     }
@@ -705,14 +704,14 @@ impl<R> Spawned<R> {
 impl<R> fmt::Debug for Spawned<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Spawned")
-            .field("cancelled", &self.cancel.is_cancelled())
+            .field("cancelled", &self.cancel.is_set())
             .finish()
     }
 }
 
 impl<R> Drop for Spawned<R> {
     fn drop(&mut self) {
-        self.cancel.cancel();
+        self.cancel.set();
     }
 }
 
@@ -758,38 +757,6 @@ where
             drop(permit);
             output
         })
-    }
-}
-
-/// The signal that stops a dropped pool's spawned tasks.
-#[derive(Default)]
-struct Cancel {
-    cancelled: AtomicBool,
-    event: Event,
-}
-
-impl Cancel {
-    fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Release);
-        self.event.notify(usize::MAX);
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
-    }
-
-    async fn wait(&self) {
-        loop {
-            if self.is_cancelled() {
-                return;
-            }
-            let listener = self.event.listen();
-            // Checked again after registering, so a `cancel` in between is not missed.
-            if self.is_cancelled() {
-                return;
-            }
-            listener.await;
-        }
     }
 }
 

@@ -178,7 +178,7 @@ impl<R: Runtime> RateLimiter<R> {
         if n == 0 {
             return Ok(());
         }
-        crate::consume_budget::<R>().await;
+        R::budget().await;
         let _turn = self.turn.acquire().await?;
         loop {
             let until = match self.lock().try_acquire(self.elapsed_nanos(), n) {
@@ -262,11 +262,6 @@ impl<R: Runtime> RateLimiter<R> {
         self.turn.waiter_count()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Gcra> {
-        // The GCRA is a plain value, valid after any panic.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn elapsed_nanos(&self) -> u64 {
         let elapsed = R::now().saturating_duration_since(self.origin);
         u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
@@ -277,13 +272,17 @@ impl<R: Runtime> RateLimiter<R> {
     }
 }
 
+impl<R> RateLimiter<R> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gcra> {
+        // The GCRA is a plain value, valid after any panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl<R> fmt::Debug for RateLimiter<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimiter")
-            .field(
-                "limit",
-                &*self.state.lock().unwrap_or_else(PoisonError::into_inner),
-            )
+            .field("limit", &*self.lock())
             .field("waiters", &self.turn.waiter_count())
             .finish_non_exhaustive()
     }

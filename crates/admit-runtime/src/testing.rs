@@ -49,6 +49,7 @@ macro_rules! runtime_tests {
             sleep_follows_clock,
             acquire_wrappers_work,
             timeout_expires_and_semaphore_is_unchanged,
+            timeout_clock_starts_when_created,
             timeout_gives_back_partly_assigned_permits,
             timeout_keeps_permit_ready_with_deadline,
             timeout_succeeds_when_permit_comes_in_time,
@@ -261,6 +262,21 @@ pub fn timeout_expires_and_semaphore_is_unchanged<R: BlockOn>() {
     });
 }
 
+/// `acquire_timeout`'s clock starts when the future is created, not when it is first polled: a
+/// future first polled after its time is up times out on that poll.
+pub fn timeout_clock_starts_when_created<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Semaphore::new(0);
+        let mut late = pin!(acquire_timeout::<R>(&sem, 1, 10 * MS));
+        R::sleep(20 * MS).await;
+        let result = future::poll_once(&mut late)
+            .await
+            .expect("the time was up before the first poll");
+        assert_eq!(result.unwrap_err(), AcquireTimeoutError::Timeout);
+        assert_eq!(sem.waiter_count(), 0);
+    });
+}
+
 /// A weighted wait that had been assigned some permits gives them back when it times out.
 pub fn timeout_gives_back_partly_assigned_permits<R: BlockOn>() {
     R::block_on(async {
@@ -423,28 +439,17 @@ pub fn pool_spawn_gather_keeps_input_order_and_bound<R: BlockOn>() {
 /// futures_lite::future::block_on(gate.wait()); // open: returns at once
 /// ```
 #[derive(Default)]
-pub struct Gate {
-    open: std::sync::atomic::AtomicBool,
-    event: event_listener::Event,
-}
+pub struct Gate(crate::Signal);
 
 impl Gate {
     /// Opens the gate for good, waking every task waiting at it.
     pub fn open(&self) {
-        self.open.store(true, SeqCst);
-        self.event.notify(usize::MAX);
+        self.0.set();
     }
 
     /// Waits until the gate is open.
     pub async fn wait(&self) {
-        while !self.open.load(SeqCst) {
-            let listener = self.event.listen();
-            // Checked again after registering, so an `open` in between is not missed.
-            if self.open.load(SeqCst) {
-                break;
-            }
-            listener.await;
-        }
+        self.0.wait().await;
     }
 }
 
@@ -838,6 +843,7 @@ pub fn rate_cancelled_waiter_takes_nothing<R: BlockOn>() {
     R::block_on(async {
         let limit = RateLimiter::<R>::new(Gcra::new(100, Duration::from_secs(1)));
         limit.acquire().await.unwrap();
+        let state = limit.limit();
         {
             let mut head = pin!(limit.acquire());
             let mut queued = pin!(limit.acquire());
@@ -846,6 +852,7 @@ pub fn rate_cancelled_waiter_takes_nothing<R: BlockOn>() {
             assert_eq!(limit.waiter_count(), 1);
         }
         assert_eq!(limit.waiter_count(), 0);
+        assert_eq!(limit.limit(), state, "the limiter's state is untouched");
         // Nothing was taken: the next grant comes one interval (10 ms) after the first.
         let start = R::now();
         limit.acquire().await.unwrap();

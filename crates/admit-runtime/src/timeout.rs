@@ -77,8 +77,9 @@ impl std::error::Error for AcquireTimeoutError {
 
 /// Acquires `n` permits from `sem`, giving up after `timeout`.
 ///
-/// Equivalent to [`acquire_deadline`] with the deadline `R::now() + timeout`. If the permits
-/// are available at once they are returned, even with a zero timeout.
+/// Equivalent to [`acquire_deadline`] with the deadline `R::now() + timeout`, read when this
+/// function is called: the clock starts when the future is created, not when it is first
+/// polled. If the permits are available at once they are returned, even with a zero timeout.
 ///
 /// # Errors
 ///
@@ -107,12 +108,12 @@ impl std::error::Error for AcquireTimeoutError {
 ///     }
 /// }
 /// ```
-pub async fn acquire_timeout<R: Runtime>(
+pub fn acquire_timeout<R: Runtime>(
     sem: &Semaphore,
     n: usize,
     timeout: Duration,
-) -> Result<Permit<'_>, AcquireTimeoutError> {
-    acquire_deadline::<R>(sem, n, deadline_after(R::now(), timeout)).await
+) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
+    acquire_deadline::<R>(sem, n, deadline_after(R::now(), timeout))
 }
 
 /// Acquires `n` permits from `sem`, giving up at `deadline` (on the runtime's clock,
@@ -150,23 +151,13 @@ pub async fn acquire_deadline<R: Runtime>(
     n: usize,
     deadline: Instant,
 ) -> Result<Permit<'_>, AcquireTimeoutError> {
-    crate::consume_budget::<R>().await;
-    timed_acquire::<R>(sem, n, deadline).await
-}
-
-/// The race behind [`acquire_deadline`]: the acquire against the runtime's sleep, acquire
-/// first.
-pub(crate) fn timed_acquire<R: Runtime>(
-    sem: &Semaphore,
-    n: usize,
-    deadline: Instant,
-) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    let acquire = async move { sem.acquire_many(n).await.map_err(AcquireTimeoutError::from) };
-    let expire = async move {
+    R::budget().await;
+    let acquire = async { sem.acquire_many(n).await.map_err(AcquireTimeoutError::from) };
+    let expire = async {
         R::sleep_until(deadline).await;
         Err(AcquireTimeoutError::Timeout)
     };
     // `or` polls `acquire` first, so a permit ready together with the deadline wins; returning
     // drops the loser, and dropping `acquire` gives back whatever it had been assigned.
-    future::or(acquire, expire)
+    future::or(acquire, expire).await
 }

@@ -185,8 +185,7 @@ pub fn acquire_timeout(
     n: usize,
     timeout: Duration,
 ) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    // The clock starts now, when the future is created.
-    acquire_deadline(sem, n, admit_runtime::deadline_after(Tokio::now(), timeout))
+    admit_runtime::acquire_timeout::<Tokio>(sem, n, timeout)
 }
 
 /// Acquires `n` permits, giving up at `deadline`; see [`admit_runtime::acquire_deadline`].
