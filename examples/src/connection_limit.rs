@@ -19,13 +19,14 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use admit::Semaphore;
 use futures_lite::future::poll_fn;
 
 use crate::server::{Reply, Server};
+use crate::support::lock;
 use crate::{Example, ExampleRuntime, http};
 
 /// The scenario's parameters.
@@ -190,7 +191,7 @@ async fn with_semaphore<R: ExampleRuntime>(config: Config, addr: SocketAddr) -> 
                 .expect("the semaphore is never closed")
             };
             let waited = R::now() - queued;
-            let result = request::<R>(addr, config.request_timeout).await;
+            let result = http::get_ok::<R>(addr, "/", config.request_timeout).await;
             drop(permit);
             ClientRun {
                 waited,
@@ -220,7 +221,7 @@ async fn with_counter<R: ExampleRuntime>(config: Config, addr: SocketAddr) -> Ve
             }
             *lock(&connections) += 1;
             let waited = R::now() - queued;
-            let result = request::<R>(addr, config.request_timeout).await;
+            let result = http::get_ok::<R>(addr, "/", config.request_timeout).await;
             *lock(&connections) -= 1;
             ClientRun {
                 waited,
@@ -232,18 +233,6 @@ async fn with_counter<R: ExampleRuntime>(config: Config, addr: SocketAddr) -> Ve
         })
     });
     join_all(clients.collect()).await
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-async fn request<R: ExampleRuntime>(addr: SocketAddr, limit: Duration) -> Result<(), String> {
-    match http::get::<R>(addr, "/", limit).await {
-        Ok(response) if response.status == 200 => Ok(()),
-        Ok(response) => Err(format!("HTTP {}", response.status)),
-        Err(error) => Err(error.to_string()),
-    }
 }
 
 async fn join_all<H: Future>(handles: Vec<H>) -> Vec<H::Output> {

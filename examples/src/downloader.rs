@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use admit_runtime::TaskPool;
-use futures_lite::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::http::{self, FetchError};
@@ -318,13 +317,11 @@ impl Example for Config {
             }
         });
         let started = R::now();
-        let mut results = vec![None; self.resources];
-        // Each download runs as a task on the runtime; results come in completion order.
-        let mut completed = pool.spawn_as_completed(downloads);
-        while let Some(item) = completed.next().await {
-            let (index, result) = item.expect("the pool's semaphore is never closed");
-            results[index] = Some(result);
-        }
+        // Each download runs as a task on the runtime; the results come back in input order.
+        let results = pool
+            .spawn_gather(downloads)
+            .await
+            .expect("the pool's semaphore is never closed");
         let elapsed = R::now() - started;
         bar.finish_and_clear();
         server.stop();
@@ -333,10 +330,7 @@ impl Example for Config {
             runtime: R::NAME,
             config: self,
             script,
-            results: results
-                .into_iter()
-                .map(|result| result.expect("the pool yields every task once"))
-                .collect(),
+            results,
             max_in_flight: in_flight.max(),
             server_max: server.max_serving(),
             server_hits: server.hits(),
@@ -358,7 +352,7 @@ impl fmt::Display for Report {
         let mut tally: Vec<(String, usize)> = Vec::new();
         for (_, failure) in self.failures() {
             let kind = match failure {
-                Failure::Http(status) => format!("HTTP {status} {}", reason(*status)),
+                Failure::Http(_) => failure.to_string(),
                 Failure::Fetch(FetchError::TimedOut(limit)) => {
                     format!("timed out ({} ms)", limit.as_millis())
                 }

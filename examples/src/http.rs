@@ -75,6 +75,20 @@ pub async fn get<R: ExampleRuntime>(
         .unwrap_or(Err(FetchError::TimedOut(limit)))
 }
 
+/// `GET path`, for the calls whose only question is whether they succeeded: `Ok` on
+/// `200 OK`, otherwise what went wrong, in words for a report.
+pub(crate) async fn get_ok<R: ExampleRuntime>(
+    addr: SocketAddr,
+    path: &str,
+    limit: Duration,
+) -> Result<(), String> {
+    match get::<R>(addr, path, limit).await {
+        Ok(response) if response.status == 200 => Ok(()),
+        Ok(response) => Err(format!("HTTP {}", response.status)),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 async fn exchange<R: ExampleRuntime>(addr: SocketAddr, path: &str) -> Result<Response, FetchError> {
     let io = |e: std::io::Error| FetchError::Io(e.to_string());
     let mut stream = R::connect(addr)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use admit_runtime::TaskPool;
 
+use crate::support::lock;
 use crate::{Example, ExampleRuntime, Gauge, SplitMix64};
 
 /// The scenario's parameters.
@@ -196,26 +197,22 @@ impl Example for Config {
                 record(job, false);
             }
         });
-        let finished = pool
-            .gather(jobs)
+        pool.gather(jobs)
             .await
-            .expect("the pool's semaphore is never closed")
-            .len();
+            .expect("the pool's semaphore is never closed");
         let elapsed = started.elapsed();
+        let events = events.into_inner().unwrap_or_else(PoisonError::into_inner);
         Report {
             runtime: R::NAME,
             config: self,
-            events: events.into_inner().unwrap_or_else(PoisonError::into_inner),
+            // Counted from the jobs' own end events, not from the pool's outputs.
+            finished: events.iter().filter(|e| !e.start).count(),
+            events,
             max_in_flight: gauge.max(),
             max_reported_in_flight: *lock(&max_reported),
-            finished,
             elapsed,
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl fmt::Display for Report {

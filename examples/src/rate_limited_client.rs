@@ -7,12 +7,13 @@
 //! their resolution, so over a run the rate comes out a little under N, never over.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use admit_runtime::{RateLimiter, TaskPool};
 
 use crate::server::{Reply, Server};
+use crate::support::lock;
 use crate::{Example, ExampleRuntime, http};
 
 /// The lowest acceptable observed rate, as a share of the limit: timers fire late (tokio's by
@@ -180,18 +181,13 @@ impl Example for Config {
             async move {
                 limiter.acquire().await.map_err(|e| e.to_string())?;
                 lock(&grants).push(R::now());
-                match http::get::<R>(addr, "/ping", timeout).await {
-                    Ok(response) if response.status == 200 => Ok(()),
-                    Ok(response) => Err(format!("HTTP {}", response.status)),
-                    Err(error) => Err(error.to_string()),
-                }
+                http::get_ok::<R>(addr, "/ping", timeout).await
             }
         });
         let results = TaskPool::<R>::new(self.callers)
             .expect("at least one caller")
-            // Inline, not spawned: in generic code `RateLimiter::acquire` is not known to be
-            // `Send` (`Runtime::Cooperative` promises nothing about it), so it cannot go into
-            // a spawned task; with a concrete runtime it could.
+            // Inline: the callers spend their time waiting (for the limiter, then the server),
+            // so polling them all from this task is enough; `spawn_gather` would work too.
             .gather(calls)
             .await
             .expect("the pool's semaphore is never closed");
@@ -208,10 +204,6 @@ impl Example for Config {
             failures: results.into_iter().filter_map(Result::err).collect(),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl fmt::Display for Report {

@@ -1,8 +1,9 @@
-//! Small helpers shared by the examples: a concurrency gauge, a seeded random generator, and
-//! a timeout written over [`Runtime::sleep`].
+//! Small helpers shared by the examples: a concurrency gauge, a seeded random generator, a
+//! timeout written over [`Runtime::sleep`], and a poison-tolerant mutex lock.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use admit_runtime::Runtime;
@@ -110,4 +111,10 @@ pub async fn timeout<R: Runtime, F: Future>(limit: Duration, future: F) -> Optio
         None
     })
     .await
+}
+
+/// Locks `mutex`, ignoring poisoning: the examples' shared values (counters, logs) stay valid
+/// whatever panicked while holding them.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
