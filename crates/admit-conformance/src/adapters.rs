@@ -141,6 +141,9 @@ impl Flavor for AsyncStdFlavor {
 /// assert_eq!(flavor.name(), "smol-1");
 /// # if std::env::var_os("SMOL_THREADS").is_none() {
 /// assert_eq!(flavor.block_on(async { 2 }), 2);
+/// // This process runs smol on 1 thread: a 2-thread flavor refuses to run.
+/// let wrong = SmolFlavor { threads: 2 };
+/// assert!(std::panic::catch_unwind(|| wrong.block_on(async {})).is_err());
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug)]

@@ -1,8 +1,9 @@
-//! What the cases share: waiting with a limit, a gate tasks wait at, job bookkeeping and a
-//! small deterministic random number generator. Nothing here asserts; everything returns a
-//! [`Failure`].
+//! What the cases (of the suite and of the peers) share: waiting with a limit, joining a
+//! task, locking a mutex whatever a panicking task left in it, and a small deterministic
+//! random number generator. Nothing here asserts; everything returns a [`Failure`].
 
 use std::future::Future;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use admit_runtime::Runtime;
@@ -30,6 +31,19 @@ pub(crate) async fn within<R: Runtime, T>(
         )))
     };
     future::or(async { Ok(future.await) }, expire).await
+}
+
+/// Awaits a spawned task, failing if it does not finish [`PROMPTLY`].
+pub(crate) async fn join<R: Runtime, T: Send + 'static>(
+    handle: R::JoinHandle<T>,
+    what: &str,
+) -> Result<T, Failure> {
+    within::<R, _>(PROMPTLY, what, handle).await
+}
+
+/// Locks `mutex`, also after a task panicked holding it (the case reports that panic).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Waits (sleeping 1 ms at a time) until `condition` holds, or fails after `limit`.

@@ -472,12 +472,18 @@ impl fmt::Display for CaseReport {
 ///
 /// ```
 /// use admit_conformance::{BlockOnFlavor, Case, Options};
+/// use std::time::Duration;
 ///
 /// # #[cfg(feature = "adapters")] {
 /// let flavor = BlockOnFlavor::<admit_smol::Smol>::named("smol");
 /// let case = Case::new("panics", |_| Box::pin(async { panic!("boom") }));
 /// let report = admit_conformance::run_case(&flavor, case, &Options::default());
 /// assert_eq!(report.outcome.unwrap_err().message(), "panicked: boom");
+///
+/// let case = Case::new("hangs", |_| Box::pin(std::future::pending()));
+/// let options = Options::default().with_case_timeout(Duration::from_millis(50));
+/// let report = admit_conformance::run_case(&flavor, case, &options);
+/// assert_eq!(report.outcome.unwrap_err().message(), "hung: no result after 50ms");
 /// # }
 /// ```
 pub fn run_case<F: Flavor>(flavor: &F, case: Case, options: &Options) -> CaseReport {

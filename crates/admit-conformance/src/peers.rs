@@ -27,13 +27,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use admit_runtime::Runtime;
 use futures_lite::future;
 
-use crate::harness::{MS, PROMPTLY, eventually, within};
-use crate::{Case, CaseFuture, CaseResult, Failure, Flavor, Options, run_case};
+use crate::harness::{MS, PROMPTLY, eventually, join, lock, within};
+use crate::{Case, CaseResult, Failure, Flavor, Options, run_case};
 
 /// A held permit of some semaphore, released when dropped.
 pub type PeerPermit<'a> = Box<dyn Send + 'a>;
@@ -312,53 +312,61 @@ enum Needs {
     Close,
 }
 
-/// The guarantees compared, in table order, with what each needs.
-const GUARANTEES: [(&str, Needs); 8] = [
-    ("fifo_order", Needs::Nothing),
-    ("no_overtaking_by_try_acquire", Needs::Nothing),
-    ("release_wakes_every_servable_waiter", Needs::Nothing),
-    ("cancel_returns_permits", Needs::Nothing),
-    ("weighted_fifo_order", Needs::Weighted),
-    ("weighted_head_blocks_smaller", Needs::Weighted),
-    ("cancel_returns_partial_permits", Needs::Weighted),
-    ("close_wakes_all", Needs::Close),
-];
+macro_rules! guarantees {
+    ($($name:ident: $needs:ident),* $(,)?) => {
+        /// The names of the guarantees compared (the rows of the peer table).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// assert_eq!(admit_conformance::peers::GUARANTEE_NAMES[0], "fifo_order");
+        /// ```
+        pub const GUARANTEE_NAMES: [&str; 8] = [$(stringify!($name)),*];
 
-/// The names of the guarantees compared (the rows of the peer table).
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(admit_conformance::peers::GUARANTEE_NAMES[0], "fifo_order");
-/// ```
-pub const GUARANTEE_NAMES: [&str; 8] = {
-    let mut names = [""; 8];
-    let mut i = 0;
-    while i < GUARANTEES.len() {
-        names[i] = GUARANTEES[i].0;
-        i += 1;
-    }
-    names
-};
-
-/// The names of the semaphores compared (the columns of the peer table), `admit` first.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(admit_conformance::peers::PEER_NAMES[0], "admit");
-/// ```
-pub const PEER_NAMES: [&str; 5] = [
-    <admit::Semaphore as PeerSemaphore>::NAME,
-    <tokio::sync::Semaphore as PeerSemaphore>::NAME,
-    <async_lock::Semaphore as PeerSemaphore>::NAME,
-    <futures_intrusive::sync::Semaphore as PeerSemaphore>::NAME,
-    <maitake_sync::Semaphore as PeerSemaphore>::NAME,
-];
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+        /// The guarantees' cases on semaphore `S`, in [`GUARANTEE_NAMES`] order, with what
+        /// each needs.
+        fn guarantees<S: PeerSemaphore, R: Runtime>() -> [(Needs, Case); 8] {
+            [$((Needs::$needs, Case::new(stringify!($name), |_| Box::pin($name::<S, R>())))),*]
+        }
+    };
 }
+
+guarantees![
+    fifo_order: Nothing,
+    no_overtaking_by_try_acquire: Nothing,
+    release_wakes_every_servable_waiter: Nothing,
+    cancel_returns_permits: Nothing,
+    weighted_fifo_order: Weighted,
+    weighted_head_blocks_smaller: Weighted,
+    cancel_returns_partial_permits: Weighted,
+    close_wakes_all: Close,
+];
+
+macro_rules! peers {
+    ($($peer:ty),* $(,)?) => {
+        /// The names of the semaphores compared (the columns of the peer table), `admit` first.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// assert_eq!(admit_conformance::peers::PEER_NAMES[0], "admit");
+        /// ```
+        pub const PEER_NAMES: [&str; 5] = [$(<$peer as PeerSemaphore>::NAME),*];
+
+        /// [`run_peer`] for each semaphore compared, in [`PEER_NAMES`] order.
+        fn peer_runs<F: Flavor>() -> [fn(&F) -> Vec<(&'static str, Verdict)>; 5] {
+            [$(run_peer::<$peer, F>),*]
+        }
+    };
+}
+
+peers![
+    admit::Semaphore,
+    tokio::sync::Semaphore,
+    async_lock::Semaphore,
+    futures_intrusive::sync::Semaphore,
+    maitake_sync::Semaphore,
+];
 
 /// What the waiting tasks of a case report.
 #[derive(Default)]
@@ -403,13 +411,6 @@ async fn wait_queued<R: Runtime>(log: &Log, n: usize) -> CaseResult {
     .await
 }
 
-async fn join<R: Runtime>(
-    handle: R::JoinHandle<Result<(), PeerClosed>>,
-    what: &str,
-) -> Result<Result<(), PeerClosed>, Failure> {
-    within::<R, _>(PROMPTLY, what, handle).await
-}
-
 async fn queue_order<S: PeerSemaphore, R: Runtime>(weights: &[usize]) -> CaseResult {
     let sem = Arc::new(S::with_permits(0));
     let log = Arc::new(Log::default());
@@ -430,7 +431,7 @@ async fn queue_order<S: PeerSemaphore, R: Runtime>(weights: &[usize]) -> CaseRes
         );
     }
     for task in tasks {
-        let _ = join::<R>(task, "a granted task ends").await?;
+        let _ = join::<R, _>(task, "a granted task ends").await?;
     }
     Ok(())
 }
@@ -491,8 +492,8 @@ async fn weighted_head_blocks_smaller<S: PeerSemaphore, R: Runtime>() -> CaseRes
     let early = lock(&log.granted).clone();
     drop(held);
     let served = (
-        join::<R>(big, "the big request is served").await,
-        join::<R>(small, "the small request is served").await,
+        join::<R, _>(big, "the big request is served").await,
+        join::<R, _>(small, "the small request is served").await,
     );
     ensure!(
         !early.contains(&1),
@@ -582,7 +583,7 @@ async fn cancel_returns_permits<S: PeerSemaphore, R: Runtime>() -> CaseResult {
     drop(held);
     future::yield_now().await;
     drop(first);
-    let served = join::<R>(next, "the next waiter gets the dropped waiter's permit").await?;
+    let served = join::<R, _>(next, "the next waiter gets the dropped waiter's permit").await?;
     ensure!(served.is_ok(), "the next waiter got {served:?}");
     eventually::<R>(PROMPTLY, "the permit is back", || {
         sem.available_permits() == 1
@@ -607,7 +608,7 @@ async fn cancel_returns_partial_permits<S: PeerSemaphore, R: Runtime>() -> CaseR
     drop(one);
     future::yield_now().await;
     drop(big);
-    let served = join::<R>(small, "the small waiter gets the returned permit").await?;
+    let served = join::<R, _>(small, "the small waiter gets the returned permit").await?;
     ensure!(served.is_ok(), "the small waiter got {served:?}");
     drop(two);
     eventually::<R>(PROMPTLY, "every permit is back", || {
@@ -628,7 +629,7 @@ async fn close_wakes_all<S: PeerSemaphore, R: Runtime>() -> CaseResult {
     sem.close();
     let mut woken = 0;
     for task in tasks {
-        if let Ok(Err(PeerClosed)) = join::<R>(task, "").await {
+        if let Ok(Err(PeerClosed)) = join::<R, _>(task, "a task is woken by close").await {
             woken += 1;
         }
     }
@@ -637,26 +638,6 @@ async fn close_wakes_all<S: PeerSemaphore, R: Runtime>() -> CaseResult {
         "{woken} of {TASKS} waiting tasks were woken with Closed"
     );
     Ok(())
-}
-
-fn case_for<S: PeerSemaphore, R: Runtime>(name: &'static str) -> Case {
-    fn boxed(future: impl Future<Output = CaseResult> + 'static) -> CaseFuture {
-        Box::pin(future)
-    }
-    let run: fn(&Options) -> CaseFuture = match name {
-        "fifo_order" => |_| boxed(fifo_order::<S, R>()),
-        "no_overtaking_by_try_acquire" => |_| boxed(no_overtaking_by_try_acquire::<S, R>()),
-        "release_wakes_every_servable_waiter" => {
-            |_| boxed(release_wakes_every_servable_waiter::<S, R>())
-        }
-        "cancel_returns_permits" => |_| boxed(cancel_returns_permits::<S, R>()),
-        "weighted_fifo_order" => |_| boxed(weighted_fifo_order::<S, R>()),
-        "weighted_head_blocks_smaller" => |_| boxed(weighted_head_blocks_smaller::<S, R>()),
-        "cancel_returns_partial_permits" => |_| boxed(cancel_returns_partial_permits::<S, R>()),
-        "close_wakes_all" => |_| boxed(close_wakes_all::<S, R>()),
-        _ => unreachable!("unknown guarantee {name}"),
-    };
-    Case::new(name, run)
 }
 
 /// Checks every guarantee on semaphore `S`, driven by `flavor`, and returns the verdicts in
@@ -674,18 +655,18 @@ fn case_for<S: PeerSemaphore, R: Runtime>(name: &'static str) -> Case {
 /// ```
 pub fn run_peer<S: PeerSemaphore, F: Flavor>(flavor: &F) -> Vec<(&'static str, Verdict)> {
     let options = Options::default().with_case_timeout(PROMPTLY * 5);
-    GUARANTEES
-        .iter()
-        .map(|&(name, needs)| {
+    guarantees::<S, F::Runtime>()
+        .into_iter()
+        .map(|(needs, case)| {
             let verdict = match needs {
                 Needs::Weighted if !S::WEIGHTED => Verdict::NotApplicable("no weighted acquire"),
                 Needs::Close if !S::CLOSABLE => Verdict::NotApplicable("no close"),
-                _ => match run_case(flavor, case_for::<S, F::Runtime>(name), &options).outcome {
+                _ => match run_case(flavor, case, &options).outcome {
                     Ok(()) => Verdict::Kept,
                     Err(failure) => Verdict::Broken(failure.message().to_owned()),
                 },
             };
-            (name, verdict)
+            (case.name(), verdict)
         })
         .collect()
 }
@@ -710,30 +691,13 @@ pub fn run_all<F: Flavor>(
     flavor: &F,
     mut on_peer: impl FnMut(&str, &[(&'static str, Verdict)]),
 ) -> PeerTable {
-    let mut table = Vec::new();
-    let mut add = |name: &'static str, verdicts: Vec<(&'static str, Verdict)>| {
-        on_peer(name, &verdicts);
-        table.push((name, verdicts));
-    };
-    add(
-        <admit::Semaphore as PeerSemaphore>::NAME,
-        run_peer::<admit::Semaphore, F>(flavor),
-    );
-    add(
-        <tokio::sync::Semaphore as PeerSemaphore>::NAME,
-        run_peer::<tokio::sync::Semaphore, F>(flavor),
-    );
-    add(
-        <async_lock::Semaphore as PeerSemaphore>::NAME,
-        run_peer::<async_lock::Semaphore, F>(flavor),
-    );
-    add(
-        <futures_intrusive::sync::Semaphore as PeerSemaphore>::NAME,
-        run_peer::<futures_intrusive::sync::Semaphore, F>(flavor),
-    );
-    add(
-        <maitake_sync::Semaphore as PeerSemaphore>::NAME,
-        run_peer::<maitake_sync::Semaphore, F>(flavor),
-    );
-    table
+    PEER_NAMES
+        .into_iter()
+        .zip(peer_runs::<F>())
+        .map(|(name, run)| {
+            let verdicts = run(flavor);
+            on_peer(name, &verdicts);
+            (name, verdicts)
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@
 
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use admit::rate::Gcra;
@@ -17,7 +17,7 @@ use admit_runtime::{
 };
 use futures_lite::{StreamExt, future};
 
-use crate::harness::{MS, PROMPTLY, Rng, eventually, within, yield_times};
+use crate::harness::{MS, PROMPTLY, Rng, eventually, join, lock, within, yield_times};
 use crate::{Case, CaseResult, Failure, Options};
 use admit_runtime::testing::{Gate, Tracker, jitter};
 
@@ -73,10 +73,6 @@ cases![
     soak,
 ];
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Waits until exactly `n` acquire futures are queued on `sem`.
 async fn queued<R: Runtime>(sem: &Semaphore, n: usize) -> CaseResult {
     eventually::<R>(PROMPTLY, &format!("{n} waiters are queued"), || {
@@ -89,14 +85,6 @@ async fn queued<R: Runtime>(sem: &Semaphore, n: usize) -> CaseResult {
             sem.waiter_count()
         ))
     })
-}
-
-/// Awaits a spawned task, failing if it does not finish promptly.
-async fn join<R: Runtime, T: Send + 'static>(
-    handle: R::JoinHandle<T>,
-    what: &str,
-) -> Result<T, Failure> {
-    within::<R, _>(PROMPTLY, what, handle).await
 }
 
 /// Checks the semaphore is back at rest: `permits` free, nobody waiting.
@@ -113,6 +101,15 @@ fn at_rest(sem: &Semaphore, permits: usize) -> CaseResult {
         sem.capacity()
     );
     Ok(())
+}
+
+/// Spawns a task that waits for `n` permits and returns how many it got (dropping them).
+fn spawn_acquire<R: Runtime>(
+    sem: &Arc<Semaphore>,
+    n: usize,
+) -> R::JoinHandle<Result<usize, AcquireError>> {
+    let sem = Arc::clone(sem);
+    R::spawn(async move { sem.acquire_many(n).await.map(|p| p.num_permits()) })
 }
 
 /// Spawns a task that waits for `n` permits, records `id` in `granted` and forgets them (so
@@ -271,10 +268,7 @@ async fn cancel_by_timeout<R: Runtime>(_: Options) -> CaseResult {
         "acquire_timeout succeeded while the only permit was held"
     );
     queued::<R>(&sem, 1).await?;
-    let patient = {
-        let sem = Arc::clone(&sem);
-        R::spawn(async move { sem.acquire().await.map(|p| p.num_permits()) })
-    };
+    let patient = spawn_acquire::<R>(&sem, 1);
     queued::<R>(&sem, 2).await?;
     let expired = within::<R, _>(PROMPTLY, "the timeout expires", impatient)
         .await?
@@ -303,10 +297,7 @@ async fn cancel_by_timeout<R: Runtime>(_: Options) -> CaseResult {
         "acquire_timeout(3) succeeded with nothing free"
     );
     queued::<R>(&sem, 1).await?;
-    let small = {
-        let sem = Arc::clone(&sem);
-        R::spawn(async move { sem.acquire().await.map(|p| p.num_permits()) })
-    };
+    let small = spawn_acquire::<R>(&sem, 1);
     queued::<R>(&sem, 2).await?;
     drop(held.split(1).expect("3 held"));
     let expired = within::<R, _>(PROMPTLY, "the weighted timeout expires", big)
@@ -347,10 +338,7 @@ async fn cancel_by_dropping_task<R: Runtime>(_: Options) -> CaseResult {
         let stop = Arc::new(Gate::default());
         let doomed = cancellable(&sem, &stop);
         queued::<R>(&sem, 1).await?;
-        let next = {
-            let sem = Arc::clone(&sem);
-            R::spawn(async move { sem.acquire().await.map(|p| p.num_permits()) })
-        };
+        let next = spawn_acquire::<R>(&sem, 1);
         queued::<R>(&sem, 2).await?;
         if race {
             // The permit is handed to the doomed task as it is being stopped: whichever wins,
@@ -385,10 +373,7 @@ async fn close_with_waiters<R: Runtime>(_: Options) -> CaseResult {
     let sem = Arc::new(Semaphore::new(2));
     let held = Arc::clone(&sem).try_acquire_many_owned(2).expect("free");
     let tasks: Vec<_> = (0..TASKS)
-        .map(|i| {
-            let sem = Arc::clone(&sem);
-            R::spawn(async move { sem.acquire_many(1 + i % 3).await.map(|p| p.num_permits()) })
-        })
+        .map(|i| spawn_acquire::<R>(&sem, 1 + i % 3))
         .collect();
     queued::<R>(&sem, TASKS).await?;
     sem.close();
@@ -544,10 +529,7 @@ async fn bounded_release<R: Runtime>(_: Options) -> CaseResult {
         "acquire_many(3) on bounded(2) returned {too_large:?}"
     );
     let held = Arc::clone(&sem).try_acquire_owned().expect("free");
-    let waiter = {
-        let sem = Arc::clone(&sem);
-        R::spawn(async move { sem.acquire_many(2).await.map(|p| p.num_permits()) })
-    };
+    let waiter = spawn_acquire::<R>(&sem, 2);
     queued::<R>(&sem, 1).await?;
     sem.set_capacity(1);
     let shrunk = join::<R, _>(waiter, "the waiter above the new bound fails").await?;
@@ -842,11 +824,7 @@ async fn soak<R: Runtime>(options: Options) -> CaseResult {
     let sem = Arc::new(Semaphore::new(CAPACITY));
     let shared = Arc::new(Soak {
         remaining: AtomicUsize::new(options.soak_operations),
-        held: AtomicUsize::new(0),
-        most_held: AtomicUsize::new(0),
-        grants: AtomicUsize::new(0),
-        timeouts: AtomicUsize::new(0),
-        cancels: AtomicUsize::new(0),
+        ..Soak::default()
     });
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
@@ -874,7 +852,7 @@ async fn soak<R: Runtime>(options: Options) -> CaseResult {
                     };
                     match permit {
                         Some(Ok(permit)) => {
-                            shared.hold::<R>(weight, rng.below(32)).await?;
+                            shared.hold::<R>(weight, rng.below(32)).await;
                             drop(permit);
                         }
                         Some(Err(e)) => return Err(e.to_string()),
@@ -895,7 +873,7 @@ async fn soak<R: Runtime>(options: Options) -> CaseResult {
                 let timeout = Duration::from_micros(rng.below(1_500) as u64);
                 match acquire_timeout::<R>(sem, weight, timeout).await {
                     Ok(permit) => {
-                        shared.hold::<R>(weight, rng.below(32)).await?;
+                        shared.hold::<R>(weight, rng.below(32)).await;
                         drop(permit);
                     }
                     Err(AcquireTimeoutError::Timeout) => {
@@ -943,6 +921,7 @@ async fn soak<R: Runtime>(options: Options) -> CaseResult {
 }
 
 /// The soak's shared counters.
+#[derive(Default)]
 struct Soak {
     remaining: AtomicUsize,
     held: AtomicUsize,
@@ -962,7 +941,7 @@ impl Soak {
 
     /// Counts `weight` permits as held for a while: one case in 32 (`pause` 0) for a
     /// millisecond, so that timeouts fire; otherwise for up to 2 scheduler rounds.
-    async fn hold<R: Runtime>(&self, weight: usize, pause: usize) -> Result<(), String> {
+    async fn hold<R: Runtime>(&self, weight: usize, pause: usize) {
         self.grants.fetch_add(1, SeqCst);
         let holding = self.held.fetch_add(weight, SeqCst) + weight;
         self.most_held.fetch_max(holding, SeqCst);
@@ -972,6 +951,5 @@ impl Soak {
             yield_times(pause % 3).await;
         }
         self.held.fetch_sub(weight, SeqCst);
-        Ok(())
     }
 }
