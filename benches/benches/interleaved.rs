@@ -17,7 +17,8 @@
 //! To profile one semaphore on one workload, select them with
 //! `ADMIT_INTERLEAVED_SEMAPHORES` (comma-separated names, `admit-fifo`) and
 //! `ADMIT_INTERLEAVED_PARAMETERS` (`tokio/T16-P1`), e.g. under `perf record`
-//! (docs/design.md, "Where the time goes").
+//! (docs/design.md, "Where the time goes"); set `ADMIT_INTERLEAVED_NO_PROBE` there
+//! too, so that the cross-core measurement's spinning is not in the profile.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -40,6 +41,10 @@ const ROUND_TRIPS: u64 = 20_000;
 /// (median, fastest, slowest ns, and the number of measurements); `cargo xtask
 /// bench` reads it into the report's setup table.
 const ROUND_TRIP_ROW: &str = "#cross-core-round-trip";
+
+/// Set (to anything) to skip the cross-core measurements: `cargo xtask profile`
+/// does under `perf record`, where their spinning would count as bench-loop time.
+const NO_PROBE: &str = "ADMIT_INTERLEAVED_NO_PROBE";
 
 fn main() {
     runtimes::ensure_thread_counts();
@@ -67,7 +72,12 @@ fn main() {
     let start = Instant::now();
     // The machine's cross-core latency, before every round: the rows depend on it.
     let mut round_trips = Vec::new();
-    let mut probe = || round_trips.push(contended::cross_core_round_trip(ROUND_TRIPS));
+    let probing = std::env::var_os(NO_PROBE).is_none();
+    let mut probe = || {
+        if probing {
+            round_trips.push(contended::cross_core_round_trip(ROUND_TRIPS));
+        }
+    };
     let mut rows: Vec<Row> =
         contended::interleaved(&Tokio::new(), rounds, acquisitions, keep, &mut probe);
     rows.extend(contended::interleaved(

@@ -40,8 +40,7 @@ const WAITERS: [usize; 2] = [10, 10_000];
 /// (tasks, permits) for the `weighted` group; requests cycle through 1..=4.
 const WEIGHTED: (usize, usize) = (16, 8);
 
-/// Runs `$bench::<S>($args)` for every
-/// semaphore, ours first.
+/// Runs `$bench::<S>($args)` for every semaphore, ours first.
 macro_rules! each_semaphore {
     ($bench:ident($($arg:expr),*)) => {
         $bench::<AdmitFifo>($($arg),*);
@@ -53,24 +52,15 @@ macro_rules! each_semaphore {
     };
 }
 
-/// Runs `$bench::<S>($args)` (or `$bench::<S, _>($args)`) for every
-/// semaphore with a weighted acquire.
+/// Runs `$bench::<S, _>($args)` for every semaphore with a weighted acquire,
+/// the bench's second parameter (the runtime) inferred from the arguments.
 macro_rules! each_weighted_semaphore {
-    // Benches also generic over the runtime: `bench::<_>(...)`, the runtime
-    // inferred from the arguments.
     ($bench:ident::<_>($($arg:expr),*)) => {
         $bench::<AdmitFifo, _>($($arg),*);
         $bench::<AdmitThroughput, _>($($arg),*);
         $bench::<tokio::sync::Semaphore, _>($($arg),*);
         $bench::<futures_intrusive::sync::Semaphore, _>($($arg),*);
         $bench::<maitake_sync::Semaphore, _>($($arg),*);
-    };
-    ($bench:ident($($arg:expr),*)) => {
-        $bench::<AdmitFifo>($($arg),*);
-        $bench::<AdmitThroughput>($($arg),*);
-        $bench::<tokio::sync::Semaphore>($($arg),*);
-        $bench::<futures_intrusive::sync::Semaphore>($($arg),*);
-        $bench::<maitake_sync::Semaphore>($($arg),*);
     };
 }
 
@@ -242,7 +232,8 @@ fn weighted_one<S: WeightedSemaphore, R: BenchRuntime>(
     tasks: usize,
     permits: usize,
 ) {
-    let id = BenchmarkId::new(S::NAME, format!("{}/T{tasks}-P{permits}-n1..=4", R::NAME));
+    let parameter = format!("{}-n1..=4", contended::parameter::<R>(tasks, permits));
+    let id = BenchmarkId::new(S::NAME, parameter);
     group.bench_function(id, |b| {
         b.iter_custom(|iters| {
             let sem = S::with_permits(permits);

@@ -20,6 +20,14 @@ use crate::runtimes::BenchRuntime;
 use crate::{AdmitFifo, AdmitThroughput, BenchSemaphore};
 
 /// (tasks, permits) of the contended workload.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::CONFIGS;
+///
+/// assert!(CONFIGS.iter().all(|&(tasks, permits)| tasks > permits));
+/// ```
 pub const CONFIGS: [(usize, usize); 3] = [(16, 1), (16, 4), (256, 8)];
 
 /// How many of `total` operations task `index` of `tasks` performs (the
@@ -140,6 +148,18 @@ where
 }
 
 /// One semaphore's result in [`interleaved`].
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::interleaved;
+/// use admit_benches::runtimes::Tokio;
+///
+/// let keep = |p: &str, name: &str| p == "tokio/T16-P4" && name == "tokio";
+/// let row = &interleaved(&Tokio::new(), 3, 200, keep, || {})[0];
+/// assert_eq!((row.parameter.as_str(), row.name), ("tokio/T16-P4", "tokio"));
+/// assert!(row.range_ns.0 <= row.median_ns && row.median_ns <= row.range_ns.1);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// The workload, as [`parameter`] names it.
@@ -153,6 +173,17 @@ pub struct Row {
 }
 
 /// [`run`] for one semaphore on runtime `R`.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::AdmitFifo;
+/// use admit_benches::contended::{Run, run};
+/// use admit_benches::runtimes::Tokio;
+///
+/// let fifo: Run<Tokio> = run::<AdmitFifo, Tokio>;
+/// assert!(fifo(&Tokio::new(), 4, 2, 100).as_nanos() > 0);
+/// ```
 pub type Run<R> = fn(&R, usize, usize, u64) -> Duration;
 
 /// Every semaphore of the benches, by name, with its [`run`]: what the
@@ -210,14 +241,17 @@ pub fn runs<R: BenchRuntime>() -> [(&'static str, Run<R>); 6] {
 /// assert_eq!(rows.len(), 3 * 6);
 /// assert!(rows.iter().all(|row| row.median_ns > 0.0));
 ///
+/// // `before_round` runs once per round of every workload that runs.
+/// let mut rounds = 0;
 /// let fifo = interleaved(
 ///     &Tokio::new(),
-///     1,
+///     2,
 ///     200,
 ///     |p, name| p == "tokio/T16-P4" && name == "admit-fifo",
-///     || {},
+///     || rounds += 1,
 /// );
 /// assert_eq!(fifo.len(), 1);
+/// assert_eq!(rounds, 2);
 /// ```
 pub fn interleaved<R: BenchRuntime>(
     runtime: &R,

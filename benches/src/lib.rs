@@ -30,13 +30,32 @@ use std::time::Duration;
 use criterion::Criterion;
 
 /// Warm-up per row, in full runs (`--quick` skips warm-up).
+///
+/// # Examples
+///
+/// ```
+/// assert!(admit_benches::WARM_UP < admit_benches::MEASUREMENT);
+/// ```
 pub const WARM_UP: Duration = Duration::from_millis(400);
 
-/// Measurement time per row in full runs; with `--quick` it is the cap on a
-/// row, which criterion otherwise stops once its estimate is stable.
+/// Measurement time per row in full runs ([`QUICK_MEASUREMENT`] with
+/// `--quick`).
+///
+/// # Examples
+///
+/// ```
+/// assert!(admit_benches::QUICK_MEASUREMENT < admit_benches::MEASUREMENT);
+/// ```
 pub const MEASUREMENT: Duration = Duration::from_millis(1500);
 
-/// The cap on a row with `--quick`.
+/// The cap on a row with `--quick`, which criterion otherwise stops once its
+/// estimate is stable.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(admit_benches::QUICK_MEASUREMENT.as_millis(), 300);
+/// ```
 pub const QUICK_MEASUREMENT: Duration = Duration::from_millis(300);
 
 /// The criterion configuration of both bench targets, command-line
@@ -44,6 +63,14 @@ pub const QUICK_MEASUREMENT: Duration = Duration::from_millis(300);
 ///
 /// Short rows: the whole suite (~115 rows) must finish in about 8 minutes on
 /// 2 cores, and in about a minute with `--quick`.
+///
+/// # Examples
+///
+/// ```no_run
+/// let mut criterion = admit_benches::criterion_config();
+/// criterion.bench_function("nothing", |b| b.iter(|| ()));
+/// criterion.final_summary();
+/// ```
 pub fn criterion_config() -> Criterion {
     let quick = std::env::args().any(|arg| arg == "--quick");
     Criterion::default()
@@ -62,6 +89,24 @@ pub fn criterion_config() -> Criterion {
 ///
 /// `Send + Sync + 'static` so that an `Arc<Self>` can be moved into tasks of
 /// a multi-thread runtime.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::{AdmitFifo, BenchSemaphore};
+///
+/// fn one_at_a_time<S: BenchSemaphore>() {
+///     let sem = S::with_permits(1);
+///     let permit = futures_lite::future::block_on(sem.acquire());
+///     assert!(sem.try_acquire().is_none(), "{}: the only permit is out", S::NAME);
+///     drop(permit);
+///     assert!(sem.try_acquire().is_some());
+/// }
+///
+/// one_at_a_time::<AdmitFifo>();
+/// one_at_a_time::<tokio::sync::Semaphore>();
+/// one_at_a_time::<async_lock::Semaphore>();
+/// ```
 pub trait BenchSemaphore: Send + Sync + 'static {
     /// The function id in criterion reports. Ours start with `admit`; a peer
     /// uses its crate name (`tokio`, `async-lock`, ...), which is what the
@@ -90,18 +135,55 @@ pub trait BenchSemaphore: Send + Sync + 'static {
 
 /// A semaphore with a weighted acquire (several permits at once, released
 /// together). async-lock has none, so it does not implement this.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::{AdmitFifo, BenchSemaphore, WeightedSemaphore};
+///
+/// let sem = AdmitFifo::with_permits(4);
+/// let three = futures_lite::future::block_on(sem.acquire_many(3));
+/// assert!(sem.try_acquire().is_some(), "one permit is left");
+/// drop(three);
+/// ```
 pub trait WeightedSemaphore: BenchSemaphore {
     /// Waits for `n` permits.
     fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send;
 }
 
 /// admit's semaphore, with the throughput policy when `THROUGHPUT` is set.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::{AdmitThroughput, BenchSemaphore};
+///
+/// let sem = AdmitThroughput::with_permits(2);
+/// assert_eq!(sem.0.available_permits(), 2);
+/// assert!(!AdmitThroughput::FAIR);
+/// ```
 pub struct Admit<const THROUGHPUT: bool>(pub admit::Semaphore);
 
 /// admit with [`admit::Fairness::Fifo`] (the default policy).
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::{AdmitFifo, BenchSemaphore};
+///
+/// assert_eq!((AdmitFifo::NAME, AdmitFifo::FAIR), ("admit-fifo", true));
+/// ```
 pub type AdmitFifo = Admit<false>;
 
 /// admit with [`admit::Fairness::Throughput`] (bounded barging).
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::{AdmitThroughput, BenchSemaphore};
+///
+/// assert_eq!(AdmitThroughput::NAME, "admit-throughput");
+/// ```
 pub type AdmitThroughput = Admit<true>;
 
 pin_project_lite::pin_project! {
@@ -109,6 +191,15 @@ pin_project_lite::pin_project! {
     /// mapping in `poll`. A named wrapper rather than an `async` block, so the
     /// seam adds no state machine (and no extra move of the inner future) to
     /// what is measured.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_benches::Unwrap;
+    ///
+    /// let ok = std::future::ready(Ok::<u8, ()>(7));
+    /// assert_eq!(futures_lite::future::block_on(Unwrap::new(ok)), 7);
+    /// ```
     pub struct Unwrap<F> {
         #[pin]
         inner: F,
@@ -288,6 +379,14 @@ impl WeightedSemaphore for maitake_sync::Semaphore {
 
 /// The uncontended baseline: what a semaphore cannot beat on its fast path,
 /// one compare-exchange to take a permit and one `fetch_add` to return it.
+///
+/// # Examples
+///
+/// ```
+/// let floor = admit_benches::Floor::new();
+/// assert_eq!(floor.cycle(), Ok(1));
+/// assert_eq!(floor.cycle(), Ok(1), "the permit was given back");
+/// ```
 #[derive(Debug)]
 pub struct Floor {
     permits: AtomicUsize,

@@ -20,13 +20,54 @@ use std::pin::Pin;
 
 /// Worker threads of every runtime. The bench machine has 2 cores; the report
 /// (`cargo xtask bench`) states this number in its "Setup" section.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(admit_benches::runtimes::THREADS, 2);
+/// ```
 pub const THREADS: usize = 2;
 
 /// A spawned task's handle, boxed so that every runtime has the same type
 /// (one allocation per spawned task, never per measured operation).
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::runtimes::{BenchRuntime, Handle, Smol};
+///
+/// let handle: Handle = Smol.spawn(async {});
+/// Smol.block_on(handle);
+/// ```
 pub type Handle = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A runtime as the workloads see it.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use admit_benches::runtimes::{AsyncStd, BenchRuntime, Smol, Tokio};
+///
+/// fn spawn_and_join<R: BenchRuntime>(runtime: &R) {
+///     let ran = Arc::new(AtomicBool::new(false));
+///     let flag = Arc::clone(&ran);
+///     runtime.block_on(async {
+///         runtime
+///             .spawn(async move {
+///                 R::yield_now().await;
+///                 flag.store(true, Ordering::SeqCst);
+///             })
+///             .await;
+///     });
+///     assert!(ran.load(Ordering::SeqCst), "{}", R::NAME);
+/// }
+///
+/// spawn_and_join(&Tokio::new());
+/// spawn_and_join(&AsyncStd);
+/// spawn_and_join(&Smol);
+/// ```
 pub trait BenchRuntime: Sync + 'static {
     /// The runtime's name, the first part of a benchmark's parameter
     /// (`tokio/T16-P1`); the report groups rows by it.
@@ -52,6 +93,18 @@ pub trait BenchRuntime: Sync + 'static {
 /// are not, runs this same program again with them set and exits with its
 /// status. (Setting them in-process would need `unsafe` `set_var`; the
 /// workspace keeps `unsafe` in the core.) Call it first thing in `main`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use admit_benches::runtimes;
+///
+/// fn main() {
+///     runtimes::ensure_thread_counts();
+///     runtimes::check_thread_counts();
+///     // ... the benchmarks
+/// }
+/// ```
 pub fn ensure_thread_counts() {
     const VARS: [&str; 2] = ["ASYNC_STD_THREAD_COUNT", "SMOL_THREADS"];
     let want = THREADS.to_string();
@@ -76,6 +129,14 @@ pub fn ensure_thread_counts() {
 ///
 /// The executors start their threads in the background, so a count below
 /// [`THREADS`] is looked at again for up to two seconds before it fails.
+///
+/// # Examples
+///
+/// ```no_run
+/// admit_benches::runtimes::ensure_thread_counts();
+/// // Panics if a runtime does not run `THREADS` workers.
+/// admit_benches::runtimes::check_thread_counts();
+/// ```
 pub fn check_thread_counts() {
     AsyncStd.block_on(AsyncStd.spawn(async {}));
     Smol.block_on(Smol.spawn(async {}));
@@ -120,6 +181,14 @@ fn thread_names() -> Option<Vec<String>> {
 }
 
 /// A tokio multi-thread runtime with [`THREADS`] workers, timers enabled.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::runtimes::{BenchRuntime, Tokio};
+///
+/// assert_eq!(Tokio::new().block_on(async { 1 + 1 }), 2);
+/// ```
 pub struct Tokio(tokio::runtime::Runtime);
 
 impl Tokio {
@@ -161,6 +230,14 @@ impl BenchRuntime for Tokio {
 
 /// async-std's global executor ([`THREADS`] threads once
 /// [`ensure_thread_counts`] ran).
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::runtimes::{AsyncStd, BenchRuntime};
+///
+/// assert_eq!(AsyncStd.block_on(async { 1 + 1 }), 2);
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AsyncStd;
 
@@ -183,6 +260,14 @@ impl BenchRuntime for AsyncStd {
 
 /// smol's global executor ([`THREADS`] threads once [`ensure_thread_counts`]
 /// ran); `smol::block_on` drives the measuring future.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::runtimes::{BenchRuntime, Smol};
+///
+/// assert_eq!(Smol.block_on(async { 1 + 1 }), 2);
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Smol;
 

@@ -95,11 +95,8 @@ pub fn run(root: &Path, options: &Options) -> Result<Report> {
             criterion_dir.display()
         )));
     }
-    let mut environment = environment(root, command, revision);
-    environment.load_before = load_before;
-    environment.cross_core = cross_core;
     let report = Report {
-        environment,
+        environment: environment(root, command, revision, load_before, cross_core),
         measurements,
     };
     write_report(root, &report)?;
@@ -122,9 +119,16 @@ fn write_report(root: &Path, report: &Report) -> Result<()> {
     Ok(())
 }
 
-/// Where the numbers come from: date, machine, toolchain, revision. Anything that cannot
-/// be found out is reported as `unknown` rather than failing the run.
-fn environment(root: &Path, command: String, revision: String) -> Environment {
+/// Where the numbers come from: date, machine, toolchain, load after the run, with what was
+/// read before it (revision, load) and the interleaved bench's cross-core round trip.
+/// Anything that cannot be found out is reported as `unknown` rather than failing the run.
+fn environment(
+    root: &Path,
+    command: String,
+    revision: String,
+    load_before: String,
+    cross_core: Option<String>,
+) -> Environment {
     Environment {
         date: report::utc_timestamp(SystemTime::now()),
         machine: ask(root, Cmd::new("uname").arg("-srm")).unwrap_or_else(|| "unknown".to_owned()),
@@ -134,10 +138,10 @@ fn environment(root: &Path, command: String, revision: String) -> Environment {
             .unwrap_or_else(|| "unknown".to_owned()),
         revision,
         command,
-        load_before: "unknown".to_owned(),
+        load_before,
         load_after: load_average(),
         threads: bench_threads(root),
-        cross_core: None,
+        cross_core,
     }
 }
 
@@ -152,8 +156,8 @@ fn ask(root: &Path, cmd: Cmd) -> Option<String> {
         .filter(|out| !out.is_empty())
 }
 
-/// `git rev-parse --short HEAD`, with `-dirty` when anything but the benchmark report
-/// itself is uncommitted, or `unknown`.
+/// `git rev-parse --short HEAD`, with `-dirty` when anything but the generated reports
+/// (`docs/benchmarks.*`, `docs/profile.md`) is uncommitted, or `unknown`.
 pub fn revision(root: &Path) -> String {
     match ask(root, Cmd::new("git").args(["rev-parse", "--short", "HEAD"])) {
         None => "unknown".to_owned(),
@@ -240,9 +244,8 @@ mod tests {
             Some(4)
         );
         assert_eq!(parse_threads("const OTHER: usize = 4;"), None);
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         assert!(
-            bench_threads(root).is_some(),
+            bench_threads(&crate::project_root()).is_some(),
             "{THREADS_SOURCE} must declare `pub const THREADS: usize = N;`"
         );
     }

@@ -62,16 +62,49 @@ struct Record {
     seconds: f64,
 }
 
+/// One step: its name (in the header and the summary) and how it runs.
+type Step = (&'static str, fn(&Path) -> Result<Outcome>);
+
 /// The steps in the order they run.
-const STEPS: [&str; 8] = [
-    "fmt",
-    "clippy",
-    "test",
-    "doc",
-    "no_std",
-    "conformance",
-    "loom",
-    "miri",
+const STEPS: [Step; 8] = [
+    ("fmt", |root| {
+        cargo(root)
+            .args(["fmt", "--all", "--check"])
+            .run()
+            .map(|()| Outcome::passed(""))
+    }),
+    ("clippy", |root| {
+        cargo(root)
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .run()
+            .map(|()| Outcome::passed(""))
+    }),
+    ("test", |root| {
+        cargo(root)
+            .args(["test", "--workspace", "--locked"])
+            .run()
+            .map(|()| Outcome::passed("doctests included"))
+    }),
+    // Broken intra-doc links and malformed docs fail here.
+    ("doc", |root| {
+        cargo(root)
+            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .run()
+            .map(|()| Outcome::passed(""))
+    }),
+    ("no_std", no_std),
+    ("conformance", conformance_step),
+    ("loom", |root| loom::run(root).map(|()| Outcome::passed(""))),
+    ("miri", miri_step),
 ];
 
 /// Runs every step.
@@ -82,42 +115,10 @@ const STEPS: [&str; 8] = [
 pub fn run(root: &Path) -> Result<()> {
     let started = Instant::now();
     let mut records = Vec::new();
-    for (index, name) in STEPS.into_iter().enumerate() {
+    for (index, (name, step)) in STEPS.into_iter().enumerate() {
         println!("\n==> [{}/{}] {name}", index + 1, STEPS.len());
         let step_started = Instant::now();
-        let result = match name {
-            "fmt" => cargo(root)
-                .args(["fmt", "--all", "--check"])
-                .run()
-                .map(|()| Outcome::passed("")),
-            "clippy" => cargo(root)
-                .args([
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--locked",
-                    "--",
-                    "-D",
-                    "warnings",
-                ])
-                .run()
-                .map(|()| Outcome::passed("")),
-            "test" => cargo(root)
-                .args(["test", "--workspace", "--locked"])
-                .run()
-                .map(|()| Outcome::passed("doctests included")),
-            // Broken intra-doc links and malformed docs fail here.
-            "doc" => cargo(root)
-                .args(["doc", "--workspace", "--no-deps", "--locked"])
-                .env("RUSTDOCFLAGS", "-D warnings")
-                .run()
-                .map(|()| Outcome::passed("")),
-            "no_std" => no_std(root),
-            "conformance" => conformance_step(root),
-            "loom" => loom::run(root).map(|()| Outcome::passed("")),
-            "miri" => miri_step(root),
-            _ => unreachable!("unknown step {name}"),
-        };
+        let result = step(root);
         let seconds = step_started.elapsed().as_secs_f64();
         match result {
             Ok(outcome) => records.push(Record {

@@ -66,13 +66,13 @@ pub fn ensure_rust_src() -> std::result::Result<(), String> {
         .map_err(|e| format!("rust-src is missing and could not be installed: {e}"))
 }
 
-/// Runs the tests under Miri; the caller has checked [`available`].
+/// Runs the tests under Miri; the caller has checked [`available`] and
+/// [`ensure_rust_src`].
 ///
 /// # Errors
 ///
-/// `rust-src` cannot be had, or a test fails or hits undefined behaviour.
+/// A test fails or hits undefined behaviour.
 pub fn run_tests(root: &Path, scope: Scope) -> Result<()> {
-    ensure_rust_src().map_err(Error::new)?;
     let flags = env::var("MIRIFLAGS").unwrap_or_else(|_| MIRIFLAGS.to_owned());
     let mut cmd = cargo(root).args(["+nightly", "miri", "test", "-p", "admit"]);
     if scope == Scope::Ci {
@@ -85,7 +85,7 @@ pub fn run_tests(root: &Path, scope: Scope) -> Result<()> {
 ///
 /// # Errors
 ///
-/// Miri is not installed, or [`run_tests`] fails.
+/// Miri is not installed, `rust-src` cannot be had, or [`run_tests`] fails.
 pub fn run(root: &Path) -> Result<()> {
     match available() {
         Ok(version) => println!("using {version}"),
@@ -95,5 +95,6 @@ pub fn run(root: &Path) -> Result<()> {
             )));
         }
     }
+    ensure_rust_src().map_err(Error::new)?;
     run_tests(root, Scope::Full)
 }

@@ -8,7 +8,8 @@
 //!
 //! 1. the `interleaved` bench on the tokio workloads, every semaphore once per round, for
 //!    the time ratios (same process, same machine conditions);
-//! 2. each semaphore alone on each workload under `perf record`, attributing every sample
+//! 2. each semaphore alone on each workload under `perf record` (without the bench's
+//!    cross-core probe, whose spinning is no part of the workload), attributing every sample
 //!    to the kernel, the semaphore's own code, the bench loop (into which the acquire and
 //!    release fast paths are inlined: counted as semaphore time, the generous side) or the
 //!    runtime;
@@ -26,7 +27,7 @@ use std::path::Path;
 use crate::bench::{self, PACKAGE};
 use crate::cmd::{Cmd, Error, Result, cargo, display_path};
 use crate::json::Json;
-use crate::report::{self, CONTENDED_VS_FAIR, FAIR_PEERS, TARGET_SUBJECT};
+use crate::report::{self, CONTENDED_VS_FAIR, INTERLEAVED_GROUP, TARGET_SUBJECT};
 use crate::workspace::Workspace;
 
 /// The workloads of the contended target.
@@ -139,11 +140,6 @@ pub fn run(root: &Path) -> Result<()> {
     let round_trip = report::parse_round_trip(&rows).unwrap_or_else(|| "unknown".to_owned());
     let rows = report::parse_interleaved(&rows)
         .map_err(|e| Error::new(format!("{}: {e}", rows_file.display())))?;
-    let time = |parameter: &str, name: &str| {
-        rows.iter()
-            .find(|m| m.parameter.as_deref() == Some(parameter) && m.function == name)
-            .map(|m| m.mean_ns)
-    };
 
     println!("==> [2/2] profiles: each semaphore alone under perf record");
     let mut profiles = Vec::new();
@@ -159,6 +155,9 @@ pub fn run(root: &Path) -> Result<()> {
                 .arg(&executable)
                 .env("ADMIT_INTERLEAVED_SEMAPHORES", name)
                 .env("ADMIT_INTERLEAVED_PARAMETERS", parameter)
+                // The cross-core probe before each round spins in `admit_benches::` code,
+                // which would be counted as bench loop (saveable) time.
+                .env("ADMIT_INTERLEAVED_NO_PROBE", "1")
                 .env(
                     "ADMIT_INTERLEAVED_OUT",
                     dir.join("profiled.tsv").display().to_string(),
@@ -206,21 +205,22 @@ pub fn run(root: &Path) -> Result<()> {
     );
     let mut ratios = Vec::new();
     for parameter in PARAMETERS {
-        let admit = time(parameter, TARGET_SUBJECT);
-        let best = FAIR_PEERS
+        let admit = rows
             .iter()
-            .filter_map(|&peer| time(parameter, peer).map(|ns| (peer, ns)))
-            .min_by(|a, b| a.1.total_cmp(&b.1));
-        let (Some(admit), Some((peer, peer_ns))) = (admit, best) else {
+            .find(|m| m.parameter.as_deref() == Some(parameter) && m.function == TARGET_SUBJECT)
+            .map(|m| m.mean_ns);
+        let best = report::best_fair_peer(&rows, INTERLEAVED_GROUP, parameter);
+        let (Some(admit), Some(peer)) = (admit, best) else {
             return Err(Error::new(format!(
                 "the interleaved bench reported no {TARGET_SUBJECT} or fair peer row for {parameter}"
             )));
         };
-        let ratio = admit / peer_ns;
+        let ratio = admit / peer.mean_ns;
         ratios.push((parameter, ratio));
         let _ = writeln!(
             markdown,
-            "| {parameter} | {admit:.1} ns | {peer}, {peer_ns:.1} ns | {ratio:.2}× |"
+            "| {parameter} | {admit:.1} ns | {}, {:.1} ns | {ratio:.2}× |",
+            peer.function, peer.mean_ns
         );
     }
     let _ = writeln!(
@@ -364,5 +364,27 @@ mod tests {
             Some("/t/interleaved-2")
         );
         assert_eq!(executable(messages, "missing"), None);
+    }
+
+    /// The names xtask and the bench share without a common crate: the variables
+    /// `bench.rs` and this module set, the group name and the round-trip line they read.
+    #[test]
+    fn the_interleaved_bench_uses_the_names_xtask_relies_on() {
+        let path = crate::project_root().join("benches/benches/interleaved.rs");
+        let source = fs::read_to_string(&path).unwrap();
+        for name in [
+            "ADMIT_INTERLEAVED_OUT",
+            "ADMIT_INTERLEAVED_PARAMETERS",
+            "ADMIT_INTERLEAVED_SEMAPHORES",
+            "ADMIT_INTERLEAVED_NO_PROBE",
+            INTERLEAVED_GROUP,
+            "#cross-core-round-trip",
+        ] {
+            assert!(
+                source.contains(&format!("\"{name}\"")),
+                "{} does not use {name:?}",
+                path.display()
+            );
+        }
     }
 }

@@ -298,7 +298,7 @@ pub struct Environment {
     pub load_after: String,
     /// Worker threads of every runtime (`THREADS` in `benches/src/runtimes.rs`), if known.
     pub threads: Option<usize>,
-    /// The cross-core round trip measured around the interleaved rounds
+    /// The cross-core round trip measured before each interleaved round
     /// ([`parse_round_trip`]), if they ran.
     pub cross_core: Option<String>,
 }
@@ -372,6 +372,20 @@ pub const TARGET_SUBJECT: &str = "admit-fifo";
 /// `BenchSemaphore::FAIR` in `benches/src/lib.rs`); async-lock lets newcomers barge, so the
 /// contended target leaves it out.
 pub const FAIR_PEERS: [&str; 3] = ["tokio", "futures-intrusive", "maitake-sync"];
+
+/// The fastest of the [`FAIR_PEERS`] among the rows of `group` with `parameter`: what the
+/// contended targets (and `cargo xtask profile`) divide [`TARGET_SUBJECT`]'s time by.
+pub fn best_fair_peer<'a>(
+    measurements: &'a [Measurement],
+    group: &str,
+    parameter: &str,
+) -> Option<&'a Measurement> {
+    measurements
+        .iter()
+        .filter(|m| m.group == group && m.parameter.as_deref() == Some(parameter))
+        .filter(|m| FAIR_PEERS.contains(&m.function.as_str()))
+        .min_by(|a, b| a.mean_ns.total_cmp(&b.mean_ns))
+}
 
 /// Uncontended acquire + release: at most this many times the `floor`.
 pub const UNCONTENDED_VS_FLOOR: f64 = 1.3;
@@ -606,12 +620,7 @@ impl Report {
         });
         parameters.dedup();
         for parameter in parameters {
-            let best_fair = self
-                .measurements
-                .iter()
-                .filter(|m| m.group == group && m.parameter.as_deref() == Some(parameter))
-                .filter(|m| FAIR_PEERS.contains(&m.function.as_str()))
-                .min_by(|a, b| a.mean_ns.total_cmp(&b.mean_ns));
+            let best_fair = best_fair_peer(&self.measurements, group, parameter);
             let scope = if parameter.starts_with("tokio/") {
                 ""
             } else {
