@@ -38,3 +38,9 @@ mod support;
 
 pub use runtime::{Example, ExampleRuntime, RuntimeChoice, TokioStream};
 pub use support::{Gauge, GaugeGuard, SplitMix64, timeout};
+
+// The workspace README's examples run as doctests here, where every adapter is a dependency
+// (the core crate, whose front page it once was, cannot depend on the adapters).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadme;

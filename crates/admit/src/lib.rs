@@ -1,21 +1,6 @@
-// The README's examples run the adapters, which are not built under Miri
-// (they are dev-dependencies only outside it): Miri runs the API examples.
-#![cfg_attr(not(miri), doc = include_str!("../README.md"))]
-//!
-//! # Features
-//!
-//! - `std` (default): blocking acquire for threads; a waiter for the
-//!   wait-queue lock yields its thread after a short spin. Implies `alloc`.
-//! - `alloc`: owned permits ([`Semaphore::acquire_owned`] and friends).
-//! - `critical-section`: guard the wait queue with a critical section, for
-//!   embedded targets where interrupts acquire permits.
-//!
-//! Without `critical-section` the wait queue is guarded by a spin lock (a bit
-//! of the queue's head pointer) held only for a few dozen instructions at a
-//! time.
-//!
-//! The design (state word, queue, orderings, fairness) is described at the
-//! top of the `raw` module source and in `docs/design.md`.
+// The front page is the crate's README, shared with crates.io (so its links are absolute);
+// its examples run as doctests. The design is described at the top of `raw.rs`.
+#![doc = include_str!("../README.md")]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
