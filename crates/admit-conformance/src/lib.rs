@@ -48,6 +48,7 @@
 //! assert!(failures.is_empty(), "{failures:#?}");
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 use std::fmt;
