@@ -11,7 +11,7 @@
 //! | build                      | mutual exclusion                                       |
 //! |----------------------------|--------------------------------------------------------|
 //! | `--cfg admit_loom`         | `loom::sync::Mutex` (model-checked); the word holds only the head |
-//! | feature `critical-section` | a [`critical_section`] (interrupt-safe, embedded); the word holds only the head |
+//! | feature `critical-section` | a critical section from the `critical-section` crate (interrupt-safe, embedded); the word holds only the head |
 //! | otherwise (with or without `std`) | the lock bit: test-and-test-and-set with exponential backoff; with `std` a waiter yields its thread after the backoff |
 //!
 //! Why a spin lock and not `std::sync::Mutex` under `std`: the lock is held
