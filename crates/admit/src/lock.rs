@@ -19,7 +19,7 @@
 //! always gets it within the backoff. Its release is a plain store, where the
 //! futex mutex's is an atomic swap (and a `futex` wake-up system call once a
 //! thread has parked); in the contended benchmarks that difference is
-//! measurable (docs/design.md). Should the holder be preempted, waiters yield
+//! measurable (docs/benchmarks-notes.md). Should the holder be preempted, waiters yield
 //! their CPU rather than burn it. (Loom cannot model a spin lock whose waiter
 //! spins while the holder loops on the lock too, as the models' "wait until
 //! queued" loops do: it sees an endless path. The models use its mutex; the
