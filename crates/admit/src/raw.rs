@@ -179,6 +179,15 @@ fn newcomers_allowed(state: usize) -> bool {
     state & OVERTAKE_MASK < OVERTAKES_AT_LIMIT
 }
 
+/// The `THROUGHPUT` bit of a policy.
+#[inline]
+const fn policy_bit(fairness: Fairness) -> usize {
+    match fairness {
+        Fairness::Fifo => 0,
+        Fairness::Throughput => THROUGHPUT,
+    }
+}
+
 /// The overtake count a queue starts with (or restarts with for a new head).
 #[inline]
 fn fresh_overtakes(state: usize) -> usize {
@@ -476,12 +485,8 @@ impl RawSemaphore {
     loom_const_fn! {
         pub(crate) fn new(permits_: usize, bounded: bool, fairness: Fairness) -> Self {
             assert!(permits_ <= MAX_PERMITS, "a semaphore holds at most MAX_PERMITS permits");
-            let policy = match fairness {
-                Fairness::Fifo => 0,
-                Fairness::Throughput => THROUGHPUT,
-            };
             Self {
-                state: AtomicUsize::new(permits(permits_) | policy),
+                state: AtomicUsize::new(permits(permits_) | policy_bit(fairness)),
                 total: AtomicUsize::new(permits_),
                 bound: AtomicUsize::new(if bounded { permits_ } else { UNBOUNDED }),
                 queue: HeadLock::new(),
@@ -493,12 +498,8 @@ impl RawSemaphore {
     loom_const_fn! {
         pub(crate) fn with_fairness(self, fairness: Fairness) -> Self {
             let Self { state, total, bound, queue, tail } = self;
-            let policy = match fairness {
-                Fairness::Fifo => 0,
-                Fairness::Throughput => THROUGHPUT,
-            };
             Self {
-                state: AtomicUsize::new((state.into_inner() & !THROUGHPUT) | policy),
+                state: AtomicUsize::new((state.into_inner() & !THROUGHPUT) | policy_bit(fairness)),
                 total,
                 bound,
                 queue,
