@@ -11,6 +11,7 @@ extern crate std;
 
 mod acquire;
 mod error;
+mod list;
 mod lock;
 mod permit;
 pub mod rate;

@@ -11,7 +11,7 @@
 //! | build                      | mutual exclusion                                       |
 //! |----------------------------|--------------------------------------------------------|
 //! | `--cfg admit_loom`         | `loom::sync::Mutex` (model-checked); the word holds only the head |
-//! | feature `critical-section` | a [`critical_section`] (interrupt-safe, embedded); the word holds only the head |
+//! | feature `critical-section` | a critical section from the `critical-section` crate (interrupt-safe, embedded); the word holds only the head |
 //! | otherwise (with or without `std`) | the lock bit: test-and-test-and-set with exponential backoff; with `std` a waiter yields its thread after the backoff |
 //!
 //! Why a spin lock and not `std::sync::Mutex` under `std`: the lock is held
@@ -19,7 +19,7 @@
 //! always gets it within the backoff. Its release is a plain store, where the
 //! futex mutex's is an atomic swap (and a `futex` wake-up system call once a
 //! thread has parked); in the contended benchmarks that difference is
-//! measurable (docs/design.md). Should the holder be preempted, waiters yield
+//! measurable (docs/benchmarks-notes.md). Should the holder be preempted, waiters yield
 //! their CPU rather than burn it. (Loom cannot model a spin lock whose waiter
 //! spins while the holder loops on the lock too, as the models' "wait until
 //! queued" loops do: it sees an endless path. The models use its mutex; the

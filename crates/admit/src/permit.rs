@@ -132,7 +132,7 @@ impl<'a> Permit<'a> {
 impl Drop for Permit<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.sem.raw().release(self.permits);
+        self.sem.raw().return_permits(self.permits);
     }
 }
 
@@ -272,7 +272,7 @@ impl OwnedPermit {
 impl Drop for OwnedPermit {
     #[inline]
     fn drop(&mut self) {
-        self.sem.raw().release(self.permits);
+        self.sem.raw().return_permits(self.permits);
     }
 }
 

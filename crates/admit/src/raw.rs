@@ -1,4 +1,8 @@
-//! The permit-accounting engine behind [`Semaphore`](crate::Semaphore).
+//! The permit-accounting engine behind [`Semaphore`](crate::Semaphore): the
+//! state word, the wait queue and every path that moves permits. What lives
+//! elsewhere: the list operations ([`crate::list`]), the lock ([`crate::lock`]),
+//! the batch of wakers ([`crate::wake_list`]), the user-facing docs
+//! (`semaphore.rs`).
 //!
 //! # Implementation details
 //!
@@ -15,76 +19,110 @@
 //!
 //! - `free` is a *signed* count of permits nobody holds. It goes negative when
 //!   [`set_capacity`](crate::Semaphore::set_capacity) shrinks the semaphore
-//!   below what is held: the deficit is a debt that later releases pay first,
-//!   with no extra bookkeeping on the release path.
+//!   below what is held: the deficit is a debt that later returns pay first,
+//!   with no extra bookkeeping on the return path.
 //! - `CLOSED` is set once by `close` and never cleared.
 //! - `QUEUED` is set exactly while the wait queue is non-empty (it changes only
 //!   under the wait-queue lock).
 //! - `THROUGHPUT` is the fairness policy, fixed at construction.
 //! - `overtakes` counts acquisitions that took free permits while waiters were
-//!   queued. The lock-free acquire path is allowed only while it is below
-//!   [`OVERTAKE_LIMIT`]. Under the FIFO policy it is pinned at the limit for as
-//!   long as anyone is queued, so newcomers never pass a waiter. Under the
-//!   throughput policy it starts at zero for each new head of the queue; when
-//!   it reaches the limit the semaphore stops letting newcomers in and hands
-//!   released permits to the head directly until the head is served.
+//!   queued; the lock-free acquire path is open only while it is below
+//!   [`OVERTAKE_LIMIT`] (see "Fairness").
 //!
 //! Two more counters are off the hot paths: `total`, the permits the
 //! semaphore manages (`free + held + assigned to waiters`), and `bound`, the
-//! capacity of a bounded semaphore (`usize::MAX` when unbounded).
+//! capacity of a bounded semaphore (`usize::MAX` when unbounded). `bound` and
+//! the growing writes of `total` are made under the lock; forgetting free
+//! permits lowers `total` without it (one `fetch_sub`), which is why checks
+//! against `total` under the lock stay true: it only shrinks concurrently.
+//!
+//! ## The queue
+//!
+//! A doubly-linked [`List`] of [`Waiter`] nodes guarded by the wait-queue
+//! lock. Each node lives inside its acquire future (the future is `!Unpin`),
+//! so waiting allocates nothing. The semaphore stores the head (in the lock's
+//! word, see [`crate::lock`]) and the tail. Dequeuing the head touches no
+//! other node and enqueuing touches only the old tail, so the lock holder
+//! visits at most one waiter it does not own (another task's memory, often in
+//! another core's cache) per enqueue or dequeue.
+//!
+//! A node's `needed` counter is the number of permits it still lacks. It is
+//! only written under the lock, but the owning future reads it without the
+//! lock: `0` means "granted and unlinked", and two sentinels above
+//! `MAX_PERMITS` mean "closed" and "can never be satisfied". Whoever settles a
+//! node (`Locked::settle`) finishes every access to it (taking its waker out,
+//! unlinking it) *before* storing the outcome with `Release`; from that store
+//! on, the owner may free the node, and it reads the value with `Acquire`
+//! before doing so. An owner that leaves on its own (cancellation) unlinks its
+//! node under the lock first.
+//!
+//! ## How permits move
+//!
+//! The names say which way:
+//!
+//! - *return* (`return_permits`): held permits come back; the total is
+//!   unchanged. *Add* (`try_add_permits`): new permits, the total grows,
+//!   checked against the bound.
+//! - *assign*: permits go to a waiter's account (its `needed` shrinks).
+//!   `Locked::assign_returned` assigns permits that are being returned and
+//!   never reach `state`; `Locked::offer_free` takes free permits out of
+//!   `state` to assign them.
+//! - *offer* (`offer_free`, and `offer_free_and_unlock`, how every slow path
+//!   ends): serve the queue from what is free, assigning in hand-off mode or
+//!   notifying the head while newcomers may compete.
+//! - *settle*: a waiter leaves the queue with its outcome (granted, closed,
+//!   too large) recorded for its owner; *dequeue* only unlinks it.
 //!
 //! ## The fast paths
 //!
 //! - acquire / `try_acquire` with enough free permits and nobody to respect:
 //!   one `compare_exchange` loop on `state`, no lock.
-//! - releasing a permit: a plain load, then one `fetch_add` on `state` when
-//!   nobody waits. If the load (or the `fetch_add`'s previous value) shows
-//!   `QUEUED`, the releaser takes the lock and hands the permits to the queue,
-//!   directly to the head in hand-off mode (`Locked::hand_over`).
+//! - returning permits: a plain load, then one `fetch_add` on `state` when
+//!   nobody waits. If the load shows `QUEUED`, the returner takes the lock and
+//!   in hand-off mode assigns the permits to the head directly
+//!   (`return_to_queue`), without writing `state`; if the `fetch_add`'s
+//!   previous value shows it, the permits are free already and the returner
+//!   offers them (`lock_and_offer_free`).
 //!
 //! Both are checked by `uncontended_paths_take_no_lock` below: they complete
 //! while another thread holds the lock.
 //!
 //! A waiter sets `QUEUED` with a `compare_exchange` under the lock that also
-//! re-checks `free`, so a release either happens before it (and the waiter
+//! re-checks `free`, so a return either happens before it (and the waiter
 //! sees the permits) or sees `QUEUED` (and comes to the lock). No wakeup can
 //! be lost between the two.
 //!
-//! ## The queue
+//! ## Fairness
 //!
-//! A doubly-linked list of [`Waiter`] nodes guarded by the wait-queue lock.
-//! Each node lives inside its acquire future (the future is `!Unpin`), so
-//! waiting allocates nothing. The semaphore stores the head (in the lock's
-//! word, see [`crate::lock`]) and the tail. A node's `prev` is kept only while
-//! it is not the head: dequeuing the head then touches no other node, and
-//! enqueuing touches only the old tail, so the lock holder visits at most one
-//! waiter it does not own (another task's memory, often in another core's
-//! cache) per enqueue or dequeue.
-//!
-//! A node's `needed` counter is the number of permits it still lacks. It is
-//! only written under the lock, but the owning future reads it without the
-//! lock: `0` means "granted and unlinked", and two sentinels above
-//! `MAX_PERMITS` mean "closed" and "can never be satisfied". Whoever unlinks a
-//! node finishes every access to it (taking its waker out) *before* storing
-//! the final value with `Release`; from that store on, the owner may free the
-//! node, and it reads the value with `Acquire` before doing so.
+//! - FIFO (the default): the overtake count is pinned at the limit for as
+//!   long as anyone is queued, so the lock-free path is closed and newcomers
+//!   never pass a waiter. Permits are assigned to the head directly
+//!   (hand-off mode); a partly assigned head keeps what it has and blocks the
+//!   requests behind it, so a large request is not starved by small ones.
+//! - Throughput: the count starts at zero for each new head. Below the limit
+//!   newcomers may take free permits ahead of the queue (each such take counts
+//!   one overtake) and the head is only notified that enough are free; it
+//!   takes them itself when polled, if they are still there. At the limit the
+//!   semaphore is in hand-off mode, as under FIFO, until that head is served.
 //!
 //! ## Memory orderings
 //!
 //! - Taking permits uses `Acquire`, returning them `Release`, so everything a
 //!   holder did happens-before the next holder's critical section. Permits
-//!   handed over through the queue travel by the same chain: the releaser's
-//!   `Release` RMW is read by the lock holder's `AcqRel` CAS, whose thread
-//!   then stores `needed` with `Release`, read by the waiter with `Acquire`.
+//!   offered from `state` travel by the same chain: the returner's `Release`
+//!   RMW is read by the lock holder's `AcqRel` CAS, whose thread then stores
+//!   `needed` with `Release`, read by the waiter with `Acquire`. Permits
+//!   assigned while being returned skip `state`: the returner's own `Release`
+//!   store of `needed` carries them.
 //! - Flag changes are made under the lock with RMWs; the lock orders them
 //!   among themselves, the RMWs order them against the lock-free paths.
-//! - `total` and `bound` are read and written with `Relaxed` or under the
-//!   lock: they are never used to publish other memory.
+//! - `total` and `bound` are read and written with `Relaxed`: they are never
+//!   used to publish other memory.
 //!
 //! ## Wakers
 //!
 //! Wakers are taken out of nodes under the lock into a [`WakeList`] of up to
-//! 32 and woken after the lock is released. Long hand-overs (a release that
+//! 32 and woken after the lock is released. Long hand-overs (a return that
 //! serves hundreds of waiters, `close`) proceed in batches. Waker `clone` and
 //! `drop` also happen with the lock released, so a waker may call back into
 //! the semaphore.
@@ -96,6 +134,7 @@ use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
 use crate::error::{AcquireError, ReleaseError, TryAcquireError};
+use crate::list::{Links, List, Node};
 use crate::lock::{HeadGuard, HeadLock};
 use crate::sync::{AtomicUsize, Ordering::*, UnsafeCell, loom_const_fn};
 use crate::wake_list::WakeList;
@@ -138,6 +177,15 @@ const fn permits(n: usize) -> usize {
 #[inline]
 fn newcomers_allowed(state: usize) -> bool {
     state & OVERTAKE_MASK < OVERTAKES_AT_LIMIT
+}
+
+/// The `THROUGHPUT` bit of a policy.
+#[inline]
+const fn policy_bit(fairness: Fairness) -> usize {
+    match fairness {
+        Fairness::Fifo => 0,
+        Fairness::Throughput => THROUGHPUT,
+    }
 }
 
 /// The overtake count a queue starts with (or restarts with for a new head).
@@ -216,12 +264,26 @@ unsafe impl Send for Waiter {}
 unsafe impl Sync for Waiter {}
 
 struct WaiterInner {
-    /// The previous node; stale (never read) while this node is the head.
-    prev: Option<NonNull<Waiter>>,
-    next: Option<NonNull<Waiter>>,
+    /// Its place in the queue (see [`crate::list`]).
+    links: Links<Waiter>,
     waker: Option<Waker>,
     /// Throughput policy: the head was told that enough permits are free.
     notified: bool,
+}
+
+// SAFETY: `with_links` always gives the links inside the waiter's `inner`,
+// which the engine touches apart from the waker and `notified` (never in the
+// same closure).
+unsafe impl Node for Waiter {
+    #[inline]
+    unsafe fn with_links<R>(node: NonNull<Self>, f: impl FnOnce(&mut Links<Self>) -> R) -> R {
+        // SAFETY: the caller guarantees `node` is alive and that it has
+        // exclusive access to the links: for a linked waiter, the wait-queue
+        // lock that guards `inner`; for one being linked, ownership.
+        unsafe { node.as_ref() }
+            .inner
+            .with_mut(|inner| f(unsafe { &mut (*inner).links }))
+    }
 }
 
 /// Exclusive access to the queue, proven by holding the lock; unlocks (and
@@ -237,21 +299,17 @@ impl Locked<'_> {
         self.guard.head
     }
 
+    /// Runs `f` on the wait queue: the list whose head is in the lock's word
+    /// and whose tail is `tail`.
     #[inline]
-    fn set_head(&mut self, node: Option<NonNull<Waiter>>) {
-        self.guard.head = node;
-    }
-
-    #[inline]
-    fn tail(&self) -> Option<NonNull<Waiter>> {
-        // SAFETY: we hold the lock that guards `tail`.
-        self.sem.tail.with_mut(|tail| unsafe { *tail })
-    }
-
-    #[inline]
-    fn set_tail(&mut self, node: Option<NonNull<Waiter>>) {
-        // SAFETY: we hold the lock that guards `tail`.
-        self.sem.tail.with_mut(|tail| unsafe { *tail = node })
+    fn with_queue<R>(&mut self, f: impl FnOnce(&mut List<'_, Waiter>) -> R) -> R {
+        let head = &mut self.guard.head;
+        self.sem.tail.with_mut(|tail| {
+            // SAFETY: we hold the lock, which guards `tail`, the head and the
+            // links of every linked waiter; both ends were only ever changed
+            // through `List`, so they are the ends of one list.
+            f(&mut unsafe { List::new(head, &mut *tail) })
+        })
     }
 
     /// Runs `f` on a linked node's lock-protected fields.
@@ -273,49 +331,28 @@ impl Locked<'_> {
             .with_mut(|inner| f(unsafe { &mut *inner }))
     }
 
+    /// Links `node` at the back of the queue. (`QUEUED` is the caller's.)
+    ///
     /// # Safety
     ///
-    /// `node` must be alive, pinned and not linked in any queue.
-    unsafe fn push_back(&mut self, node: NonNull<Waiter>) {
-        let tail = self.tail();
-        // SAFETY: the caller hands us an unlinked node we may link.
-        unsafe {
-            self.with_node(node, |n| {
-                n.prev = tail;
-                n.next = None;
-            })
-        };
-        match tail {
-            // SAFETY: the tail is linked.
-            Some(tail) => unsafe { self.with_node(tail, |t| t.next = Some(node)) },
-            None => self.set_head(Some(node)),
-        }
-        self.set_tail(Some(node));
+    /// `node` must be alive, pinned and not linked in any queue, and must be
+    /// unlinked under the lock before its memory is reused.
+    #[inline]
+    unsafe fn enqueue(&mut self, node: NonNull<Waiter>) {
+        // SAFETY: the caller's promise is `push_back`'s.
+        self.with_queue(|queue| unsafe { queue.push_back(node) });
     }
 
-    /// Unlinks `node` and updates `QUEUED` and the overtake count.
+    /// Unlinks `node` and updates `QUEUED` and the overtake count. The
+    /// caller still owes the node its outcome (`settle` pays it); a cancelled
+    /// waiter's owner, which needs none, calls this directly.
     ///
     /// # Safety
     ///
     /// `node` must be linked in this semaphore's queue.
-    unsafe fn unlink(&mut self, node: NonNull<Waiter>) {
-        // SAFETY: `node` is linked (caller), hence so are its neighbours.
-        let (prev, next) = unsafe { self.with_node(node, |n| (n.prev.take(), n.next.take())) };
-        let was_head = self.head() == Some(node);
-        // The head's `prev` is stale; any other linked node's is linked.
-        let prev = if was_head { None } else { prev };
-        match prev {
-            None => self.set_head(next),
-            // SAFETY: `prev` is linked.
-            Some(prev) => unsafe { self.with_node(prev, |p| p.next = next) },
-        }
-        match next {
-            // A new head's `prev` is left stale: it is never read.
-            Some(_) if was_head => {}
-            // SAFETY: `next` is linked.
-            Some(next) => unsafe { self.with_node(next, |n| n.prev = prev) },
-            None => self.set_tail(prev),
-        }
+    unsafe fn dequeue(&mut self, node: NonNull<Waiter>) {
+        // SAFETY: `node` is linked (caller).
+        let was_head = self.with_queue(|queue| unsafe { queue.unlink(node) });
         let empty = self.head().is_none();
         // Under FIFO a new head keeps the overtake count pinned: no update.
         if empty || (was_head && self.sem.state.load(Relaxed) & THROUGHPUT != 0) {
@@ -329,36 +366,33 @@ impl Locked<'_> {
         }
     }
 
-    /// Unlinks `node`, storing `final_needed` as the last access to it, and
-    /// collects its waker.
+    /// Takes a waiter out of the queue with its outcome: dequeues it, collects
+    /// its waker and stores the outcome (`0` for granted, or a `NEEDED_*`
+    /// sentinel) in `needed` as the last access, for the owner to read.
     ///
     /// # Safety
     ///
     /// `node` must be linked in this semaphore's queue.
-    unsafe fn complete(
-        &mut self,
-        node: NonNull<Waiter>,
-        final_needed: usize,
-        wakers: &mut WakeList,
-    ) {
+    unsafe fn settle(&mut self, node: NonNull<Waiter>, outcome: usize, wakers: &mut WakeList) {
         // SAFETY: linked (caller).
         let waker = unsafe { self.with_node(node, |n| n.waker.take()) };
         // SAFETY: linked (caller).
-        unsafe { self.unlink(node) };
+        unsafe { self.dequeue(node) };
         // SAFETY: the node is alive until its owner sees this store; this is
         // our last access to it.
-        unsafe { node.as_ref() }.needed.store(final_needed, Release);
+        unsafe { node.as_ref() }.needed.store(outcome, Release);
         if let Some(waker) = waker {
             wakers.push(waker);
         }
     }
 
-    /// Assigns `n` permits that never reached `state` to the waiters at the
-    /// head, in FIFO order, in hand-off mode (the caller checked it, and that
-    /// no debt is owed). Returns what it could not place: everything past a
-    /// partly served head's need, past an emptied queue, past a full `wakers`,
-    /// or past a head change that lets newcomers in again.
-    fn hand_over(&mut self, mut n: usize, wakers: &mut WakeList) -> usize {
+    /// Assigns `n` returned permits, which never reached `state`, to the
+    /// waiters at the head in FIFO order. Only in hand-off mode (the caller
+    /// checked it, and that no debt is owed). Returns what it could not place:
+    /// everything past a partly served head's need, past an emptied queue,
+    /// past a full `wakers`, or past a head change that lets newcomers in
+    /// again.
+    fn assign_returned(&mut self, mut n: usize, wakers: &mut WakeList) -> usize {
         while n > 0 {
             let Some(head) = self.head() else { break };
             if wakers.is_full() {
@@ -374,7 +408,7 @@ impl Locked<'_> {
             }
             n -= needed;
             // SAFETY: `head` is linked.
-            unsafe { self.complete(head, 0, wakers) };
+            unsafe { self.settle(head, 0, wakers) };
             // Under the throughput policy a new head lets newcomers compete
             // again: the rest must be free permits, not an assignment.
             if newcomers_allowed(self.sem.state.load(Relaxed)) {
@@ -384,11 +418,12 @@ impl Locked<'_> {
         n
     }
 
-    /// Hands free permits to the head of the queue: assigns them directly in
-    /// hand-off mode, or tells the head they are there when newcomers may
-    /// still compete for them. Returns `true` if it stopped only because
-    /// `wakers` is full.
-    fn grant(&mut self, wakers: &mut WakeList) -> bool {
+    /// Offers the free permits in `state` to the head of the queue, one batch
+    /// of wakers at most: in hand-off mode takes them out of `state` and
+    /// assigns them, head after head; while newcomers may still compete for
+    /// them, leaves them free and notifies the head once that enough are
+    /// there. Returns `true` if it stopped only because `wakers` is full.
+    fn offer_free(&mut self, wakers: &mut WakeList) -> bool {
         loop {
             let Some(head) = self.head() else {
                 return false;
@@ -441,7 +476,7 @@ impl Locked<'_> {
                 return false;
             }
             // SAFETY: `head` is linked.
-            unsafe { self.complete(head, 0, wakers) };
+            unsafe { self.settle(head, 0, wakers) };
         }
     }
 }
@@ -450,12 +485,8 @@ impl RawSemaphore {
     loom_const_fn! {
         pub(crate) fn new(permits_: usize, bounded: bool, fairness: Fairness) -> Self {
             assert!(permits_ <= MAX_PERMITS, "a semaphore holds at most MAX_PERMITS permits");
-            let policy = match fairness {
-                Fairness::Fifo => 0,
-                Fairness::Throughput => THROUGHPUT,
-            };
             Self {
-                state: AtomicUsize::new(permits(permits_) | policy),
+                state: AtomicUsize::new(permits(permits_) | policy_bit(fairness)),
                 total: AtomicUsize::new(permits_),
                 bound: AtomicUsize::new(if bounded { permits_ } else { UNBOUNDED }),
                 queue: HeadLock::new(),
@@ -467,12 +498,8 @@ impl RawSemaphore {
     loom_const_fn! {
         pub(crate) fn with_fairness(self, fairness: Fairness) -> Self {
             let Self { state, total, bound, queue, tail } = self;
-            let policy = match fairness {
-                Fairness::Fifo => 0,
-                Fairness::Throughput => THROUGHPUT,
-            };
             Self {
-                state: AtomicUsize::new((state.into_inner() & !THROUGHPUT) | policy),
+                state: AtomicUsize::new((state.into_inner() & !THROUGHPUT) | policy_bit(fairness)),
                 total,
                 bound,
                 queue,
@@ -532,15 +559,7 @@ impl RawSemaphore {
     }
 
     pub(crate) fn waiter_count(&self) -> usize {
-        let locked = self.lock();
-        let mut count = 0;
-        let mut node = locked.head();
-        while let Some(linked) = node {
-            count += 1;
-            // SAFETY: every node reached from the head is linked.
-            node = unsafe { locked.with_node(linked, |n| n.next) };
-        }
-        count
+        self.lock().with_queue(|queue| queue.iter().count())
     }
 
     /// The lock-free acquire attempt.
@@ -583,32 +602,36 @@ impl RawSemaphore {
         }
     }
 
-    /// Returns `n` permits: one `fetch_add` when nobody waits; when someone
-    /// does, the lock and a direct hand-over that leaves the state word alone.
+    /// Returns `n` held permits (a dropped permit, a granted acquire
+    /// cancelled before it saw the grant): one `fetch_add` when nobody waits;
+    /// when someone does, the lock and an assignment to the head that leaves
+    /// the state word alone. Unlike `try_add_permits`, the managed total does
+    /// not change.
     #[inline]
-    pub(crate) fn release(&self, n: usize) {
+    pub(crate) fn return_permits(&self, n: usize) {
         if n == 0 {
             return;
         }
         // A plain load first: with waiters queued, the permits go straight to
         // them and the contended state word is not written at all.
         if self.state.load(Relaxed) & QUEUED != 0 {
-            return self.release_to_waiters(n);
+            return self.return_to_queue(n);
         }
         let prev = self.state.fetch_add(permits(n), Release);
         if prev & QUEUED != 0 {
-            // Someone queued between the load and the add.
-            self.grant_to_waiters();
+            // Someone queued between the load and the add: the permits are
+            // free now, in `state`, and the queue may want them.
+            self.lock_and_offer_free();
         }
     }
 
-    /// Hands `n` released permits to the waiters at the head, in hand-off
-    /// mode without passing them through `state`; what is left over (or
-    /// everything, when newcomers may compete or a shrink debt is owed) is
-    /// added to `state` as a plain release would.
+    /// Returns `n` permits while waiters are queued: in hand-off mode assigns
+    /// them to the waiters at the head without passing them through `state`;
+    /// what is left over (or everything, when newcomers may compete or a
+    /// shrink debt is owed) is added to `state` as a plain return would.
     #[cold]
     #[inline(never)]
-    fn release_to_waiters(&self, n: usize) {
+    fn return_to_queue(&self, n: usize) {
         let mut wakers = WakeList::new();
         let mut locked = self.lock();
         let state = self.state.load(Acquire);
@@ -617,42 +640,44 @@ impl RawSemaphore {
         let left = if newcomers_allowed(state) || free(state) < 0 {
             n
         } else {
-            locked.hand_over(n, &mut wakers)
+            locked.assign_returned(n, &mut wakers)
         };
         if left > 0 {
             self.state.fetch_add(permits(left), Release);
         }
-        self.grant_and_unlock(locked, &mut wakers);
+        self.offer_free_and_unlock(locked, &mut wakers);
     }
 
     #[cold]
     #[inline(never)]
-    fn grant_to_waiters(&self) {
-        self.grant_and_unlock(self.lock(), &mut WakeList::new());
+    fn lock_and_offer_free(&self) {
+        self.offer_free_and_unlock(self.lock(), &mut WakeList::new());
     }
 
-    /// How every slow path ends: hands free permits to the waiters, then
+    /// How every slow path ends: offers the free permits to the waiters, then
     /// unlocks and wakes them, in batches of [`WakeList::CAPACITY`] until
-    /// nothing more can be granted.
+    /// nothing more can be offered.
     ///
-    /// Most calls find nothing to grant (a release that handed its permits
-    /// over directly, a waiter that joined behind others): that look, at the
-    /// head and at `state`, is inlined into the caller; granting is not.
-    /// (Permits added to `state` after the look are added by someone who then
-    /// sees `QUEUED`, or finds the queue empty, and grants them itself.)
+    /// Most calls find nothing to offer (a return that assigned its permits
+    /// directly, a waiter that joined behind others): that look, at the head
+    /// and at `state`, is inlined into the caller; offering is not. (Permits
+    /// added to `state` after the look are added by someone who then sees
+    /// `QUEUED`, or finds the queue empty, and offers them itself.)
     #[inline]
-    fn grant_and_unlock<'a>(&'a self, locked: Locked<'a>, wakers: &mut WakeList) {
+    fn offer_free_and_unlock<'a>(&'a self, locked: Locked<'a>, wakers: &mut WakeList) {
         if locked.head().is_none() || free(self.state.load(Relaxed)) <= 0 {
             drop(locked);
             wakers.wake_all();
         } else {
-            self.grant_all_and_unlock(locked, wakers);
+            self.offer_free_in_batches(locked, wakers);
         }
     }
 
+    /// The loop behind `offer_free_and_unlock`: unlocks to wake each full
+    /// batch, then locks again and goes on.
     #[inline(never)]
-    fn grant_all_and_unlock<'a>(&'a self, mut locked: Locked<'a>, wakers: &mut WakeList) {
-        while locked.grant(wakers) {
+    fn offer_free_in_batches<'a>(&'a self, mut locked: Locked<'a>, wakers: &mut WakeList) {
+        while locked.offer_free(wakers) {
             drop(locked);
             wakers.wake_all();
             locked = self.lock();
@@ -661,8 +686,10 @@ impl RawSemaphore {
         wakers.wake_all();
     }
 
-    /// Adds `n` permits to the managed total (checked), then releases them.
-    pub(crate) fn add(&self, n: usize) -> Result<(), ReleaseError> {
+    /// Adds `n` new permits to the managed total, unless that would pass the
+    /// bound (or `MAX_PERMITS`), and offers them to the queue. Unlike
+    /// `return_permits`, the total grows.
+    pub(crate) fn try_add_permits(&self, n: usize) -> Result<(), ReleaseError> {
         if n == 0 {
             return Ok(());
         }
@@ -680,7 +707,7 @@ impl RawSemaphore {
         }
         self.total.fetch_add(n, Relaxed);
         self.state.fetch_add(permits(n), Release);
-        self.grant_and_unlock(locked, &mut WakeList::new());
+        self.offer_free_and_unlock(locked, &mut WakeList::new());
         Ok(())
     }
 
@@ -727,7 +754,7 @@ impl RawSemaphore {
         if self.is_bounded() && self.bound.swap(n, Relaxed) > n {
             locked = self.fail_oversized(locked, n, &mut wakers);
         }
-        self.grant_and_unlock(locked, &mut wakers);
+        self.offer_free_and_unlock(locked, &mut wakers);
     }
 
     /// Fails every waiter that asks for more than `bound`, returning what it
@@ -739,7 +766,7 @@ impl RawSemaphore {
         bound: usize,
         wakers: &mut WakeList,
     ) -> Locked<'a> {
-        while let Some(node) = Self::find_oversized(&locked, bound) {
+        while let Some(node) = Self::find_oversized(&mut locked, bound) {
             if wakers.is_full() {
                 drop(locked);
                 wakers.wake_all();
@@ -751,22 +778,18 @@ impl RawSemaphore {
             let assigned = waiter.requested - waiter.needed.load(Relaxed);
             self.state.fetch_add(permits(assigned), Release);
             // SAFETY: `node` is linked.
-            unsafe { locked.complete(node, NEEDED_TOO_LARGE, wakers) };
+            unsafe { locked.settle(node, NEEDED_TOO_LARGE, wakers) };
         }
         locked
     }
 
-    fn find_oversized(locked: &Locked<'_>, bound: usize) -> Option<NonNull<Waiter>> {
-        let mut node = locked.head();
-        while let Some(linked) = node {
-            // SAFETY: every node reached from the head is linked, hence alive.
-            if unsafe { linked.as_ref() }.requested > bound {
-                return Some(linked);
-            }
-            // SAFETY: as above.
-            node = unsafe { locked.with_node(linked, |n| n.next) };
-        }
-        None
+    fn find_oversized(locked: &mut Locked<'_>, bound: usize) -> Option<NonNull<Waiter>> {
+        locked.with_queue(|queue| {
+            queue
+                .iter()
+                // SAFETY: linked nodes are alive; `requested` is immutable.
+                .find(|node| unsafe { node.as_ref() }.requested > bound)
+        })
     }
 
     pub(crate) fn close(&self) {
@@ -783,7 +806,7 @@ impl RawSemaphore {
                 let waiter = unsafe { head.as_ref() };
                 refund += waiter.requested - waiter.needed.load(Relaxed);
                 // SAFETY: `head` is linked.
-                unsafe { locked.complete(head, NEEDED_CLOSED, &mut wakers) };
+                unsafe { locked.settle(head, NEEDED_CLOSED, &mut wakers) };
             }
             self.state.fetch_add(permits(refund), Release);
             let done = locked.head().is_none();
@@ -801,7 +824,7 @@ impl RawSemaphore {
 enum Phase {
     /// Not yet polled.
     Idle,
-    /// The waiter is (or was, until someone completed it) in the queue.
+    /// The waiter is (or was, until someone settled it) in the queue.
     Queued,
     /// The outcome was returned from `poll`.
     Done,
@@ -943,8 +966,7 @@ impl RawAcquire {
             needed: AtomicUsize::new(n - assigned),
             requested: n,
             inner: UnsafeCell::new(WaiterInner {
-                prev: None,
-                next: None,
+                links: Links::new(),
                 waker: None,
                 notified: false,
             }),
@@ -954,7 +976,7 @@ impl RawAcquire {
         // `Pin`), not linked yet, and will be unlinked under the lock before
         // the future is dropped (`cancel`).
         unsafe {
-            locked.push_back(node);
+            locked.enqueue(node);
             locked.with_node(node, |w| w.waker = Some(waker));
         }
         self.phase = Phase::Queued;
@@ -1005,7 +1027,7 @@ impl RawAcquire {
                 spare_waker = Some(new_waker);
                 break 'locked Poll::Ready(outcome);
             }
-            // Register first: `grant` below may notify us, which takes the waker.
+            // Register first: `offer_free` below may notify us, which takes the waker.
             // SAFETY: `node` is linked.
             unsafe {
                 locked.with_node(node, |w| {
@@ -1038,16 +1060,16 @@ impl RawAcquire {
                             // SAFETY: `node` is linked.
                             own_waker = unsafe { locked.with_node(node, |w| w.waker.take()) };
                             // SAFETY: `node` is linked.
-                            unsafe { locked.complete(node, 0, &mut wakers) };
+                            unsafe { locked.settle(node, 0, &mut wakers) };
                             break 'locked Poll::Ready(Ok(()));
                         }
                         Err(actual) => state = actual,
                     }
                 }
             }
-            // In hand-off mode this may complete us (and wake us once more,
+            // In hand-off mode this may settle us (and wake us once more,
             // harmlessly); otherwise it may notify us, which wakes us again.
-            locked.grant(&mut wakers);
+            locked.offer_free(&mut wakers);
             match Self::outcome(waiter.needed.load(Acquire)) {
                 Some(outcome) => Poll::Ready(outcome),
                 None => Poll::Pending,
@@ -1055,7 +1077,7 @@ impl RawAcquire {
         };
         // The next head may be served by what is left, possibly past a full
         // batch of wakers.
-        sem.grant_and_unlock(locked, &mut wakers);
+        sem.offer_free_and_unlock(locked, &mut wakers);
         drop((spare_waker, own_waker));
         result
     }
@@ -1079,7 +1101,7 @@ impl RawAcquire {
         let waiter = unsafe { self.node() };
         match Self::outcome(waiter.needed.load(Acquire)) {
             // Granted but never polled: the permits are ours to return.
-            Some(Ok(())) => return sem.release(n),
+            Some(Ok(())) => return sem.return_permits(n),
             Some(Err(_)) => return,
             None => {}
         }
@@ -1088,7 +1110,7 @@ impl RawAcquire {
         match Self::outcome(needed) {
             Some(Ok(())) => {
                 drop(locked);
-                return sem.release(n);
+                return sem.return_permits(n);
             }
             Some(Err(_)) => return,
             None => {}
@@ -1097,12 +1119,12 @@ impl RawAcquire {
         // SAFETY: `node` is linked.
         let old_waker = unsafe { locked.with_node(node, |w| w.waker.take()) };
         // SAFETY: `node` is linked; after this nobody else can reach it.
-        unsafe { locked.unlink(node) };
+        unsafe { locked.dequeue(node) };
         let assigned = n - needed;
         if assigned > 0 {
             sem.state.fetch_add(permits(assigned), Release);
         }
-        sem.grant_and_unlock(locked, &mut WakeList::new());
+        sem.offer_free_and_unlock(locked, &mut WakeList::new());
         drop(old_waker);
     }
 }

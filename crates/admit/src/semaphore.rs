@@ -435,7 +435,7 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn add_permits(&self, n: usize) {
-        if let Err(e) = self.raw.add(n) {
+        if let Err(e) = self.raw.try_add_permits(n) {
             panic!("add_permits({n}): {e}");
         }
     }
@@ -463,7 +463,7 @@ impl Semaphore {
     /// # });
     /// ```
     pub fn release(&self, n: usize) -> Result<(), ReleaseError> {
-        self.raw.add(n)
+        self.raw.try_add_permits(n)
     }
 
     /// Removes up to `n` free permits for good and returns how many it

@@ -6,7 +6,7 @@
 //! interleaving; otherwise each model runs once as an ordinary test.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -40,8 +40,45 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 }
 
 /// Polls once with a no-op waker.
-fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Spawns a thread that blocks until it has `n` permits and returns how many
+/// it got; returns once that acquire is queued, as waiter number `position`.
+fn spawn_waiter(
+    sem: &Arc<Semaphore>,
+    n: usize,
+    position: usize,
+) -> thread::JoinHandle<Result<usize, AcquireError>> {
+    let t = thread::spawn({
+        let sem = sem.clone();
+        move || block_on(sem.acquire_many(n)).map(|p| p.num_permits())
+    });
+    wait_until(|| sem.waiter_count() == position);
+    t
+}
+
+/// Spawns a thread that polls an acquire of `n` permits once (it must
+/// queue) and then hands the future to `then`; the future is dropped when
+/// `then` returns. Returns once the acquire is queued.
+fn spawn_queued<T: Send + 'static>(
+    sem: &Arc<Semaphore>,
+    n: usize,
+    then: impl FnOnce(Pin<&mut admit::futures::Acquire<'_>>) -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    let queued = Arc::new(AtomicBool::new(false));
+    let t = thread::spawn({
+        let (sem, queued) = (sem.clone(), queued.clone());
+        move || {
+            let mut fut = pin!(sem.acquire_many(n));
+            assert!(poll_once(fut.as_mut()).is_pending());
+            queued.store(true, Release);
+            then(fut)
+        }
+    });
+    wait_until(|| queued.load(Acquire));
+    t
 }
 
 #[test]
@@ -64,21 +101,13 @@ fn loom_acquire_release_two_threads() {
 fn loom_weighted_release_wakes_waiter() {
     model(|| {
         let sem = Arc::new(Semaphore::new(2));
-        let held = sem.try_acquire_many(2).unwrap();
-        let t = thread::spawn({
-            let sem = sem.clone();
-            move || block_on(sem.acquire_many(2)).unwrap().num_permits()
-        });
+        let mut held = sem.try_acquire_many(2).unwrap();
         // Release only once the waiter is queued, so the permits are handed
         // over one by one (a partial assignment, then the rest).
-        while sem.waiter_count() == 0 {
-            thread::yield_now();
-        }
-        let mut held = held;
-        let one = held.split(1).unwrap();
-        drop(one);
+        let t = spawn_waiter(&sem, 2, 1);
+        drop(held.split(1).unwrap());
         drop(held);
-        assert_eq!(t.join().unwrap(), 2);
+        assert_eq!(t.join().unwrap(), Ok(2));
         assert_eq!(sem.available_permits(), 2);
     });
 }
@@ -87,19 +116,10 @@ fn loom_weighted_release_wakes_waiter() {
 fn loom_cancel_queued_races_release() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1));
-        let queued = Arc::new(AtomicBool::new(false));
         let held = sem.try_acquire().unwrap();
-        let t = thread::spawn({
-            let (sem, queued) = (sem.clone(), queued.clone());
-            move || {
-                let mut fut = pin!(sem.acquire());
-                assert!(poll_once(fut.as_mut()).is_pending());
-                queued.store(true, Release);
-                // Dropped here, racing with the release: still queued, or
-                // granted and never polled again.
-            }
-        });
-        wait_until(|| queued.load(Acquire));
+        // Dropped at once, racing with the release: still queued, or granted
+        // and never polled again.
+        let t = spawn_queued(&sem, 1, |_| ());
         drop(held);
         t.join().unwrap();
         assert_eq!(sem.available_permits(), 1, "no permit lost");
@@ -111,32 +131,19 @@ fn loom_cancel_queued_races_release() {
 fn loom_cancel_partly_assigned_passes_permits_on() {
     model(|| {
         let sem = Arc::new(Semaphore::new(2));
-        let (queued, go) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        );
+        let go = Arc::new(AtomicBool::new(false));
         let mut held = sem.try_acquire_many(2).unwrap();
-        let canceller = thread::spawn({
-            let (sem, queued, go) = (sem.clone(), queued.clone(), go.clone());
-            move || {
-                let mut big = pin!(sem.acquire_many(2));
-                assert!(poll_once(big.as_mut()).is_pending());
-                queued.store(true, Release);
-                wait_until(|| go.load(Acquire));
-                // Dropped partly assigned, racing with the second release.
-            }
+        let canceller = spawn_queued(&sem, 2, {
+            let go = go.clone();
+            // Dropped partly assigned, racing with the second release.
+            move |_| wait_until(|| go.load(Acquire))
         });
-        wait_until(|| queued.load(Acquire));
-        let waiter = thread::spawn({
-            let sem = sem.clone();
-            move || block_on(sem.acquire()).unwrap().num_permits()
-        });
-        wait_until(|| sem.waiter_count() == 2);
+        let waiter = spawn_waiter(&sem, 1, 2);
         drop(held.split(1).unwrap()); // assigned to the big head
         go.store(true, Release);
         drop(held);
         canceller.join().unwrap();
-        assert_eq!(waiter.join().unwrap(), 1);
+        assert_eq!(waiter.join().unwrap(), Ok(1));
         assert_eq!(sem.available_permits(), 2);
     });
 }
@@ -145,19 +152,11 @@ fn loom_cancel_partly_assigned_passes_permits_on() {
 fn loom_close_races_cancel_and_release() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1));
-        let queued = Arc::new(AtomicBool::new(false));
         let held = sem.try_acquire().unwrap();
-        let t = thread::spawn({
-            let (sem, queued) = (sem.clone(), queued.clone());
-            move || {
-                let mut fut = pin!(sem.acquire());
-                assert!(poll_once(fut.as_mut()).is_pending());
-                queued.store(true, Release);
-                // Polled again and dropped, racing with close and release.
-                poll_once(fut.as_mut()).map(|r| r.map(|p| p.num_permits()))
-            }
+        // Polled again and dropped, racing with close and release.
+        let t = spawn_queued(&sem, 1, |mut fut| {
+            poll_once(fut.as_mut()).map(|r| r.map(|p| p.num_permits()))
         });
-        wait_until(|| queued.load(Acquire));
         sem.close();
         drop(held);
         match t.join().unwrap() {
@@ -173,11 +172,7 @@ fn loom_close_races_cancel_and_release() {
 fn loom_close_wakes_blocked_waiter() {
     model(|| {
         let sem = Arc::new(Semaphore::new(0));
-        let t = thread::spawn({
-            let sem = sem.clone();
-            move || block_on(sem.acquire()).map(|p| p.num_permits())
-        });
-        wait_until(|| sem.waiter_count() == 1);
+        let t = spawn_waiter(&sem, 1, 1);
         sem.close();
         assert_eq!(t.join().unwrap(), Err(AcquireError::Closed));
     });
@@ -187,14 +182,10 @@ fn loom_close_wakes_blocked_waiter() {
 fn loom_add_and_forget_race_with_waiter() {
     model(|| {
         let sem = Arc::new(Semaphore::new(0));
-        let t = thread::spawn({
-            let sem = sem.clone();
-            move || block_on(sem.acquire()).unwrap().num_permits()
-        });
-        wait_until(|| sem.waiter_count() == 1);
+        let t = spawn_waiter(&sem, 1, 1);
         sem.add_permits(2);
         let forgot = sem.forget_permits(1);
-        assert_eq!(t.join().unwrap(), 1);
+        assert_eq!(t.join().unwrap(), Ok(1));
         assert_eq!(sem.available_permits() + forgot, 2);
         assert_eq!(sem.capacity(), 2 - forgot);
     });
@@ -205,18 +196,14 @@ fn loom_resize_races_release_and_waiter() {
     model(|| {
         let sem = Arc::new(Semaphore::new(2));
         let held = sem.try_acquire_many(2).unwrap();
-        let t = thread::spawn({
-            let sem = sem.clone();
-            move || block_on(sem.acquire()).unwrap().num_permits()
-        });
-        wait_until(|| sem.waiter_count() == 1);
+        let t = spawn_waiter(&sem, 1, 1);
         let resizer = thread::spawn({
             let sem = sem.clone();
             move || sem.set_capacity(1)
         });
         drop(held);
         resizer.join().unwrap();
-        assert_eq!(t.join().unwrap(), 1);
+        assert_eq!(t.join().unwrap(), Ok(1));
         assert_eq!(sem.available_permits(), 1);
         assert_eq!(sem.capacity(), 1);
     });
@@ -227,17 +214,13 @@ fn loom_throughput_newcomer_races_notified_head() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1).with_fairness(Fairness::Throughput));
         let held = sem.try_acquire().unwrap();
-        let head = thread::spawn({
-            let sem = sem.clone();
-            move || block_on(sem.acquire()).unwrap().num_permits()
-        });
-        wait_until(|| sem.waiter_count() == 1);
+        let head = spawn_waiter(&sem, 1, 1);
         drop(held);
         // A newcomer may or may not get in first; either way nothing is lost.
         if let Ok(p) = sem.try_acquire() {
             drop(p);
         }
-        assert_eq!(head.join().unwrap(), 1);
+        assert_eq!(head.join().unwrap(), Ok(1));
         assert_eq!(sem.available_permits(), 1);
     });
 }

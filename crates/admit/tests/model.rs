@@ -75,7 +75,7 @@ struct Model {
 }
 
 impl Model {
-    fn grant(&mut self) {
+    fn assign_free(&mut self) {
         while let Some(head) = self.queue.front_mut() {
             if self.free <= 0 {
                 return;
@@ -94,7 +94,7 @@ impl Model {
 
     fn release(&mut self, n: usize) {
         self.free += n as i64;
-        self.grant();
+        self.assign_free();
     }
 
     /// First poll of a new acquire `id`.
@@ -176,7 +176,7 @@ impl Model {
                 self.outcomes[w.id] = Outcome::Failed(AcquireError::TooLarge);
             }
         }
-        self.grant();
+        self.assign_free();
     }
 }
 

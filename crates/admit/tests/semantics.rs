@@ -658,12 +658,23 @@ fn futures_and_permits_are_send_and_sync() {
     send_sync(&*sem);
 }
 
+/// Five words (40 bytes on 64-bit targets): the state word, the queue head
+/// with the lock bit, the tail, `total` and `bound`.
 #[test]
-fn semaphore_is_at_most_40_bytes() {
-    assert!(
-        size_of::<Semaphore>() <= 40,
-        "{} bytes",
-        size_of::<Semaphore>()
+fn semaphore_is_five_words() {
+    assert_eq!(size_of::<Semaphore>(), 5 * size_of::<usize>());
+}
+
+/// The acquire future embeds its queue node, and nothing else grows it: the
+/// semaphore reference (or `Arc`), the request, its phase, and the node's
+/// `needed`, `requested`, two links, waker and `notified` flag.
+#[test]
+fn acquire_futures_are_ten_words() {
+    let sem = Arc::new(Semaphore::new(1));
+    assert_eq!(size_of_val(&sem.acquire()), 10 * size_of::<usize>());
+    assert_eq!(
+        size_of_val(&sem.clone().acquire_owned()),
+        10 * size_of::<usize>()
     );
 }
 
