@@ -12,8 +12,9 @@
 //! * [`Runtime`] (spawn, sleep, clock, cooperative scheduling) and [`BlockOn`] (for tests and
 //!   benches only);
 //! * [`acquire_timeout`] and [`acquire_deadline`]: acquire or give up, losing no permit;
-//! * [`TaskPool`]: run many futures with at most K in flight, inline or spawned, results in
-//!   input order ([`TaskPool::gather`]) or in completion order ([`TaskPool::as_completed`]);
+//! * [`TaskPool`]: run many futures with at most K in flight, inline or spawned, polling only
+//!   the jobs that were woken; results in input order ([`TaskPool::gather`]), in completion
+//!   order ([`TaskPool::as_completed`]), or jobs submitted one at a time ([`PoolSet`]);
 //! * [`RateLimiter`]: at most N acquisitions per period, FIFO-fair, weighted, cancel-safe,
 //!   built on the arithmetic in [`admit::rate`];
 //! * [`acquire`] and friends: the core's acquire futures wrapped in the runtime's cooperative
@@ -117,7 +118,8 @@ mod timeout;
 pub mod testing;
 
 pub use pool::{
-    AsCompleted, Inline, Outcome, PoolError, Progress, Spawned, TaskPool, ZeroLimitError,
+    AsCompleted, Incomplete, Inline, IntoJobs, JobStream, PoolError, PoolSet, Progress, Spawned,
+    TaskPool, ZeroLimitError,
 };
 pub use rate::RateLimiter;
 pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};
