@@ -25,7 +25,7 @@
 //! per job at K = 4096 within 1.2x of that at K = 16) is printed.
 //!
 //! Run: `cargo bench -p admit-benches --bench pool` (add `-- --quick` for fewer rounds and
-//! jobs; about a minute).
+//! jobs; the full run measures for well under a minute).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -42,7 +42,7 @@ use serde_json::json;
 const LIMITS: [usize; 3] = [16, 256, 4096];
 
 /// (rounds, jobs per run).
-const FULL: (usize, usize) = (15, 40_000);
+const FULL: (usize, usize) = (25, 40_000);
 const QUICK: (usize, usize) = (7, 16_384);
 
 const GROUP: &str = "pool";

@@ -119,9 +119,10 @@ where
 /// takes_jobs(JobStream::new(futures_lite::stream::once(async { 7u32 })));
 /// ```
 ///
-/// Anything else is an error at the call, naming the input:
+/// Anything else is an error at the call, naming the input (E0277, "`{integer}` is not a
+/// future"):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn takes_jobs<J: admit_runtime::IntoJobs>(_: J) {}
 ///
 /// takes_jobs(vec![1, 2, 3]); // numbers, not futures

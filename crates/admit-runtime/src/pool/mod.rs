@@ -125,9 +125,11 @@ pub(crate) type ProgressHook = Arc<dyn Fn(Progress) + Send + Sync>;
 /// }
 /// ```
 ///
-/// A job's output type is checked at the call:
+/// A job's output type is checked at the call (error E0271, "expected `{async block}` to be
+/// a future that resolves to `Result<_, _>`, but it resolves to `u32`", pointing at the
+/// argument):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0271
 /// # use admit_runtime::{Runtime, TaskPool};
 /// async fn wrong<R: Runtime>(pool: TaskPool<R>) {
 ///     // `try_gather` wants jobs returning `Result`; these return `u32`.
