@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use admit_runtime::TaskPool;
@@ -290,15 +291,18 @@ impl Example for Config {
                 .expect("a valid template")
                 .progress_chars("=> "),
         );
+        // The pool reports how many finished; the downloads count their own failures.
+        let failed = Arc::new(AtomicUsize::new(0));
         let pool = TaskPool::<R>::new(self.concurrency)
             .expect("--concurrency is at least 1")
             .on_progress({
-                let bar = bar.clone();
+                let (bar, failed) = (bar.clone(), Arc::clone(&failed));
                 move |progress| {
-                    bar.set_position(progress.finished() as u64);
+                    bar.set_position(progress.finished as u64);
                     bar.set_message(format!(
                         "{} failed, {} in flight",
-                        progress.failed, progress.in_flight
+                        failed.load(Ordering::Relaxed),
+                        progress.in_flight
                     ));
                 }
             });
@@ -307,13 +311,18 @@ impl Example for Config {
         let timeout = self.timeout;
         let downloads = script.iter().map(|resource| {
             let (path, in_flight) = (resource.path.clone(), Arc::clone(&in_flight));
+            let failed = Arc::clone(&failed);
             async move {
                 let _counted = in_flight.enter();
-                match http::get::<R>(addr, &path, timeout).await {
+                let result = match http::get::<R>(addr, &path, timeout).await {
                     Ok(response) if response.status == 200 => Ok(response.body.len()),
                     Ok(response) => Err(Failure::Http(response.status)),
                     Err(error) => Err(Failure::Fetch(error)),
+                };
+                if result.is_err() {
+                    failed.fetch_add(1, Ordering::Relaxed);
                 }
+                result
             }
         });
         let started = R::now();

@@ -21,7 +21,8 @@ mod timeout;
 pub mod testing;
 
 pub use pool::{
-    AsCompleted, Inline, Outcome, PoolError, Progress, Spawned, TaskPool, ZeroLimitError,
+    AsCompleted, Incomplete, Inline, IntoJobs, JobStream, PoolError, PoolSet, Progress, Spawned,
+    TaskPool, ZeroLimitError,
 };
 pub use rate::RateLimiter;
 pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};

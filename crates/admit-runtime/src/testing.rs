@@ -28,8 +28,8 @@ use futures_lite::StreamExt;
 use futures_lite::future::{self, FutureExt};
 
 use crate::{
-    AcquireTimeoutError, BlockOn, PoolError, Progress, RateLimiter, Runtime, TaskPool,
-    acquire_deadline, acquire_timeout,
+    AcquireTimeoutError, BlockOn, JobStream, PoolError, PoolSet, Progress, RateLimiter, Runtime,
+    TaskPool, acquire_deadline, acquire_timeout,
 };
 
 /// Expands to one `#[test]` per test of this suite, run on `$runtime` (a [`BlockOn`] type).
@@ -71,6 +71,14 @@ macro_rules! runtime_tests {
             pool_shared_semaphore_bounds_all_pools,
             pool_closed_semaphore_stops_admission,
             pool_inline_accepts_borrowing_non_send_futures,
+            pool_gather_accepts_any_output,
+            pool_gather_takes_jobs_from_a_stream,
+            pool_join_set_submits_one_by_one,
+            pool_spawn_join_set_submits_one_by_one,
+            pool_acquire_timeout_stops_admission,
+            pool_closed_mid_gather_keeps_finished_outputs,
+            pool_polls_only_woken_jobs,
+            pool_job_panic_frees_its_slot,
             rate_long_run_matches_configured_rate,
             rate_weighted_requests_cost_their_weight,
             rate_too_large_fails_at_once,
@@ -131,7 +139,7 @@ impl Tracker {
         self: &Arc<Self>,
         duration: Duration,
         output: T,
-    ) -> impl Future<Output = T> + Send + 'static
+    ) -> impl Future<Output = T> + Send + 'static + use<R, T>
     where
         T: Send + 'static,
     {
@@ -380,15 +388,20 @@ pub fn pool_zero_limit_is_an_error<R: BlockOn>() {
     R::block_on(async {
         let pool = TaskPool::<R>::with_semaphore(Arc::new(Semaphore::new(0)));
         let result = pool.gather((0..3).map(|_| async {})).await;
-        assert_eq!(result.unwrap_err(), PoolError::ZeroLimit);
+        assert_eq!(result.unwrap_err().error, PoolError::ZeroLimit);
         let result = pool
             .try_spawn_gather((0..3).map(|_| async { Ok::<_, ()>(()) }))
             .await;
-        assert_eq!(result.unwrap_err(), PoolError::ZeroLimit);
+        assert_eq!(result.unwrap_err().error, PoolError::ZeroLimit);
+        let mut set = pool.join_set();
+        assert_eq!(set.spawn(async {}).await, Err(PoolError::ZeroLimit));
+        assert!(set.is_empty());
         // Nothing to run is fine.
-        assert_eq!(
-            pool.gather(Vec::<future::Ready<()>>::new()).await,
-            Ok(vec![])
+        assert!(
+            pool.gather(Vec::<future::Ready<()>>::new())
+                .await
+                .unwrap()
+                .is_empty()
         );
     });
 }
@@ -523,7 +536,7 @@ async fn fails_fast<R: Runtime>(spawned: bool) {
         pool.try_gather(jobs).await
     };
     assert_eq!(
-        result.unwrap_err(),
+        result.unwrap_err().error,
         PoolError::Failed {
             index: 2,
             error: "job 2 failed".to_string()
@@ -587,9 +600,9 @@ pub fn pool_progress_hook_reports_everything<R: BlockOn>() {
             assert_eq!(seen.len(), 60, "one report per start and per finish");
             assert!(seen.iter().all(|p| p.in_flight <= 4), "{seen:?}");
             assert!(seen.iter().all(|p| p.total == Some(30)), "{seen:?}");
-            assert!(seen.windows(2).all(|w| w[0].finished() <= w[1].finished()));
+            assert!(seen.windows(2).all(|w| w[0].finished <= w[1].finished));
             let last = seen.last().unwrap();
-            assert_eq!((last.done, last.failed, last.in_flight), (20, 10, 0));
+            assert_eq!((last.finished, last.in_flight), (30, 0));
         }
     });
 }
@@ -718,7 +731,7 @@ pub fn pool_closed_semaphore_stops_admission<R: BlockOn>() {
             sem.close();
         };
         let (result, ()) = future::zip(pool.gather(jobs), closer).await;
-        assert_eq!(result.unwrap_err(), PoolError::Closed);
+        assert_eq!(result.unwrap_err().error, PoolError::Closed);
         assert!(Tracker::get(&tracker.started) < 50);
         assert_eq!(
             Tracker::get(&tracker.started),
@@ -742,6 +755,367 @@ pub fn pool_inline_accepts_borrowing_non_send_futures<R: BlockOn>() {
             }
         });
         assert_eq!(pool.try_gather(jobs).await.unwrap(), [11, 12, 13]);
+    });
+}
+
+/// `gather` takes jobs of any output type (plain `u32` here) and returns them in input order,
+/// inline and spawned.
+pub fn pool_gather_accepts_any_output<R: BlockOn>() {
+    R::block_on(async {
+        let tracker = Arc::new(Tracker::default());
+        let pool = TaskPool::<R>::new(4).unwrap();
+        let expected: Vec<u32> = (0..60).map(|i| i * 3).collect();
+        let jobs = (0..60u32).map(|i| tracker.job::<R, _>(jitter(i as usize), i * 3));
+        assert_eq!(pool.gather(jobs).await.unwrap(), expected);
+        let jobs = (0..60u32).map(|i| tracker.job::<R, _>(jitter(i as usize), i * 3));
+        assert_eq!(pool.spawn_gather(jobs).await.unwrap(), expected);
+        assert!(Tracker::get(&tracker.most_running) <= 4);
+        assert_eq!(pool.semaphore().available_permits(), 4);
+    });
+}
+
+/// Jobs taken from a stream that produces them over time start while the stream is still
+/// producing, stay within the bound, and come back in input order.
+pub fn pool_gather_takes_jobs_from_a_stream<R: BlockOn>() {
+    R::block_on(async {
+        for spawned in [false, true] {
+            let tracker = Arc::new(Tracker::default());
+            let produced = Arc::new(AtomicUsize::new(0));
+            // One job per millisecond; each runs for 3 ms.
+            let arrivals = futures_lite::stream::unfold(0usize, |i| {
+                let (tracker, produced) = (Arc::clone(&tracker), Arc::clone(&produced));
+                async move {
+                    if i == 30 {
+                        return None;
+                    }
+                    R::sleep(MS).await;
+                    produced.fetch_add(1, SeqCst);
+                    Some((tracker.job::<R, _>(3 * MS, i), i + 1))
+                }
+            });
+            let started_early = Arc::new(AtomicUsize::new(0));
+            let watched = arrivals.map({
+                let (tracker, produced, early) = (
+                    Arc::clone(&tracker),
+                    Arc::clone(&produced),
+                    Arc::clone(&started_early),
+                );
+                move |job| {
+                    // A job started before the stream produced its last job.
+                    if Tracker::get(&tracker.started) > 0 && produced.load(SeqCst) < 30 {
+                        early.store(1, SeqCst);
+                    }
+                    job
+                }
+            });
+            let pool = TaskPool::<R>::new(4).unwrap();
+            let jobs = JobStream::new(watched);
+            let outputs = if spawned {
+                pool.spawn_gather(jobs).await.unwrap()
+            } else {
+                pool.gather(jobs).await.unwrap()
+            };
+            assert_eq!(outputs, (0..30).collect::<Vec<_>>());
+            assert_eq!(started_early.load(SeqCst), 1, "jobs ran while more arrived");
+            assert!(Tracker::get(&tracker.most_running) <= 4);
+            assert_eq!(pool.semaphore().available_permits(), 4);
+        }
+        // `try_gather` fails fast on a stream too, without draining it.
+        let pool = TaskPool::<R>::new(2).unwrap();
+        let jobs = futures_lite::stream::iter(0..)
+            .map(|i| async move { if i == 5 { Err(i) } else { Ok(i) } });
+        let stopped = pool.try_gather(JobStream::new(jobs)).await.unwrap_err();
+        assert_eq!(stopped.error, PoolError::Failed { index: 5, error: 5 });
+        assert_eq!(
+            stopped.outputs[..5],
+            [Some(0), Some(1), Some(2), Some(3), Some(4)]
+        );
+    });
+}
+
+async fn join_set_one_by_one<R, M>(pool: &TaskPool<R>, mut set: PoolSet<future::Boxed<usize>, M>)
+where
+    R: Runtime,
+    M: crate::pool::Mode<future::Boxed<usize>>,
+{
+    let tracker = Arc::new(Tracker::default());
+    let gates: Vec<Arc<Gate>> = (0..4).map(|_| Arc::default()).collect();
+    let gated = |i: usize| {
+        let (gate, job) = (
+            Arc::clone(&gates[i]),
+            tracker.job::<R, _>(Duration::ZERO, i),
+        );
+        async move {
+            gate.wait().await;
+            job.await
+        }
+        .boxed()
+    };
+    // Three gated jobs fill the pool; the fourth `spawn` waits for a slot.
+    for i in 0..3 {
+        assert_eq!(set.spawn(gated(i)).await, Ok(i));
+    }
+    assert_eq!(pool.semaphore().available_permits(), 0);
+    {
+        let mut fourth = pin!(set.spawn(gated(3)));
+        assert!(
+            future::poll_once(&mut fourth).await.is_none(),
+            "no slot is free"
+        );
+        gates[1].open();
+        // Job 1 finishes, its slot goes to job 3; job 1's output is kept for join_next.
+        assert_eq!(fourth.await, Ok(3));
+    }
+    assert_eq!(set.len(), 4);
+    assert_eq!(set.join_next().await, Some((1, 1)));
+    // More jobs, one by one, never more than 3 at once.
+    for gate in &gates {
+        gate.open();
+    }
+    let mut outputs = Vec::new();
+    for i in 4..40 {
+        let job = tracker.job::<R, _>(jitter(i), i).boxed();
+        assert_eq!(set.spawn(job).await, Ok(i));
+        if i % 5 == 0 {
+            outputs.extend(set.join_next().await);
+        }
+    }
+    while let Some(output) = set.join_next().await {
+        outputs.push(output);
+    }
+    assert!(set.is_empty());
+    assert_eq!(set.join_next().await, None);
+    outputs.sort_unstable();
+    assert_eq!(
+        outputs,
+        (0..40)
+            .filter(|&i| i != 1)
+            .map(|i| (i, i))
+            .collect::<Vec<_>>()
+    );
+    assert!(Tracker::get(&tracker.most_running) <= 3);
+    assert_eq!(pool.semaphore().available_permits(), 3);
+
+    // Dropping a set with jobs running stops them and returns every permit.
+    for _ in 0..3 {
+        set.spawn(tracker.job::<R, _>(Duration::from_secs(10), 0).boxed())
+            .await
+            .unwrap();
+    }
+    assert_eq!(pool.semaphore().available_permits(), 0);
+    drop(set);
+    eventually::<R>(Duration::from_secs(5), "every permit is back", || {
+        pool.semaphore().available_permits() == 3
+    })
+    .await;
+    eventually::<R>(Duration::from_secs(5), "every job is dropped", || {
+        Tracker::get(&tracker.dropped) == Tracker::get(&tracker.started)
+    })
+    .await;
+    assert_eq!(Tracker::get(&tracker.finished), 40);
+}
+
+/// A `PoolSet` (inline): one-by-one submission waits for a free slot, keeps the outputs
+/// finished meanwhile, and returns every permit.
+pub fn pool_join_set_submits_one_by_one<R: BlockOn>() {
+    let pool = TaskPool::<R>::new(3).unwrap();
+    R::block_on(join_set_one_by_one(&pool, pool.join_set()));
+}
+
+/// A `PoolSet` (spawned): as the inline one.
+pub fn pool_spawn_join_set_submits_one_by_one<R: BlockOn>() {
+    let pool = TaskPool::<R>::new(3).unwrap();
+    R::block_on(async { join_set_one_by_one(&pool, pool.spawn_join_set()).await });
+}
+
+/// The pool's own acquire timeout: when no slot comes free in time, the pool stops starting
+/// jobs, the running ones finish and their outputs are kept; a `PoolSet`'s `spawn` fails and
+/// leaves the set usable.
+pub fn pool_acquire_timeout_stops_admission<R: BlockOn>() {
+    R::block_on(async {
+        let tracker = Arc::new(Tracker::default());
+        let pool = TaskPool::<R>::new(1).unwrap().with_acquire_timeout(20 * MS);
+        let jobs = (0..5).map(|i| tracker.job::<R, _>(if i == 0 { 60 * MS } else { MS }, i));
+        let start = R::now();
+        let stopped = pool.gather(jobs).await.unwrap_err();
+        assert_eq!(stopped.error, PoolError::AcquireTimeout(20 * MS));
+        assert!(R::now() - start >= 60 * MS, "job 0 ran to the end");
+        assert_eq!(stopped.outputs, [Some(0), None]);
+        assert_eq!(stopped.total, Some(5));
+        assert_eq!(
+            stopped.to_string(),
+            "no task pool slot came free within 20ms (1 of 5 jobs finished)"
+        );
+        assert_eq!(Tracker::get(&tracker.started), 1);
+        assert_eq!(pool.semaphore().available_permits(), 1);
+
+        // A slot comes free in time: no error.
+        let jobs = (0..5).map(|i| tracker.job::<R, _>(2 * MS, i));
+        assert_eq!(pool.gather(jobs).await.unwrap(), [0, 1, 2, 3, 4]);
+
+        let mut set = pool.join_set();
+        set.spawn(tracker.job::<R, _>(60 * MS, 0).boxed())
+            .await
+            .unwrap();
+        let start = R::now();
+        let second = set.spawn(tracker.job::<R, _>(MS, 1).boxed()).await;
+        assert_eq!(second, Err(PoolError::AcquireTimeout(20 * MS)));
+        assert!(R::now() - start >= 20 * MS);
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.join_next().await, Some((0, 0)));
+        assert_eq!(set.spawn(tracker.job::<R, _>(MS, 2).boxed()).await, Ok(1));
+        assert_eq!(set.join_next().await, Some((1, 2)));
+        drop(set);
+        assert_eq!(pool.semaphore().available_permits(), 1);
+    });
+}
+
+/// Closing the semaphore mid-`gather` keeps the outputs of every job that finished (the jobs
+/// running at the time run to the end), inline and spawned.
+pub fn pool_closed_mid_gather_keeps_finished_outputs<R: BlockOn>() {
+    R::block_on(async {
+        for spawned in [false, true] {
+            let tracker = Arc::new(Tracker::default());
+            let sem = Arc::new(Semaphore::new(2));
+            let pool = TaskPool::<R>::with_semaphore(Arc::clone(&sem));
+            let jobs = (0..40).map(|i| tracker.job::<R, _>(2 * MS, i * 10));
+            let closer = async {
+                eventually::<R>(Duration::from_secs(5), "a few jobs finished", || {
+                    Tracker::get(&tracker.finished) >= 3
+                })
+                .await;
+                sem.close();
+            };
+            let (result, ()) = if spawned {
+                future::zip(pool.spawn_gather(jobs).boxed(), closer).await
+            } else {
+                future::zip(pool.gather(jobs).boxed(), closer).await
+            };
+            let stopped = result.unwrap_err();
+            assert_eq!(stopped.error, PoolError::Closed);
+            let finished = Tracker::get(&tracker.finished);
+            assert!((3..40).contains(&finished), "{finished}");
+            assert_eq!(stopped.finished(), finished, "no finished output is lost");
+            for (i, output) in stopped.outputs.iter().enumerate() {
+                if let Some(output) = output {
+                    assert_eq!(*output, i * 10);
+                }
+            }
+            assert_eq!(
+                stopped.to_string(),
+                format!("the task pool's semaphore was closed ({finished} of 40 jobs finished)")
+            );
+            assert_eq!(
+                Tracker::get(&tracker.started),
+                finished,
+                "started jobs finished"
+            );
+            assert_eq!(sem.available_permits(), 2);
+        }
+    });
+}
+
+/// Only the jobs that were woken are polled: 256 jobs each waiting for their own gate,
+/// released one at a time (last job first), are each polled a small constant number of times
+/// (a pool that polls every running job on every wake polls job i about i times).
+pub fn pool_polls_only_woken_jobs<R: BlockOn>() {
+    const K: usize = 256;
+    R::block_on(async {
+        for use_set in [false, true] {
+            let gates: Vec<Arc<Gate>> = (0..K).map(|_| Arc::default()).collect();
+            let polls: Arc<Vec<AtomicUsize>> =
+                Arc::new((0..K).map(|_| AtomicUsize::new(0)).collect());
+            let job = |i: usize| {
+                let (gate, polls) = (Arc::clone(&gates[i]), Arc::clone(&polls));
+                async move {
+                    let mut wait = Box::pin(gate.wait());
+                    std::future::poll_fn(|cx| {
+                        polls[i].fetch_add(1, SeqCst);
+                        wait.as_mut().poll(cx)
+                    })
+                    .await;
+                    i
+                }
+            };
+            let pool = TaskPool::<R>::new(K).unwrap();
+            let mut order = Vec::new();
+            if use_set {
+                let mut set = pool.join_set();
+                for i in 0..K {
+                    set.spawn(job(i)).await.unwrap();
+                }
+                for gate in gates.iter().rev() {
+                    gate.open();
+                    order.extend(set.join_next().await.map(|(_, i)| i));
+                }
+            } else {
+                let mut stream = pool.as_completed((0..K).map(job));
+                // Start them all: every job is pending at its gate.
+                assert!(future::poll_once(stream.next()).await.is_none());
+                for gate in gates.iter().rev() {
+                    gate.open();
+                    order.extend(stream.next().await.map(|item| item.unwrap().1));
+                }
+                assert!(stream.next().await.is_none());
+            }
+            assert_eq!(order, (0..K).rev().collect::<Vec<_>>());
+            let most = polls.iter().map(|p| p.load(SeqCst)).max().unwrap();
+            assert!(most <= 4, "a job was polled {most} times (set: {use_set})");
+        }
+    });
+}
+
+/// A job's panic reaches the reader of `as_completed` (or `join_next`, never `spawn`) with its
+/// payload, after that job's permit is given back; polling on, the other jobs still finish.
+pub fn pool_job_panic_frees_its_slot<R: BlockOn>() {
+    R::block_on(async {
+        let pool = TaskPool::<R>::new(3).unwrap();
+        let jobs = (0..8).map(|i| {
+            async move {
+                future::yield_now().await;
+                assert_ne!(i, 3, "job 3 panicked");
+                i
+            }
+            .boxed()
+        });
+        let mut stream = pool.as_completed(jobs);
+        let (mut outputs, mut panics) = (Vec::new(), Vec::new());
+        loop {
+            match AssertUnwindSafe(stream.next()).catch_unwind().await {
+                Ok(Some(item)) => outputs.push(item.unwrap().1),
+                Ok(None) => break,
+                Err(payload) => panics.push(panic_message(&*payload)),
+            }
+        }
+        outputs.sort_unstable();
+        assert_eq!(outputs, [0, 1, 2, 4, 5, 6, 7]);
+        assert_eq!(panics.len(), 1);
+        assert!(panics[0].contains("job 3 panicked"), "{panics:?}");
+        assert_eq!(pool.semaphore().available_permits(), 3);
+
+        // The same through a spawned set: the task's panic is resumed by `join_next`, even if
+        // `spawn` was waiting when it happened (the fourth `spawn` waits for a slot).
+        let mut set = pool.spawn_join_set();
+        for i in 0..4 {
+            let job = async move {
+                R::sleep(MS * (i as u32 + 1)).await;
+                assert_ne!(i, 1, "task 1 panicked");
+                i
+            };
+            set.spawn(job.boxed()).await.unwrap();
+        }
+        R::sleep(10 * MS).await;
+        let (mut outputs, mut panics) = (Vec::new(), 0);
+        loop {
+            match AssertUnwindSafe(set.join_next()).catch_unwind().await {
+                Ok(Some((_, i))) => outputs.push(i),
+                Ok(None) => break,
+                Err(_) => panics += 1,
+            }
+        }
+        outputs.sort_unstable();
+        assert_eq!((outputs, panics), (vec![0, 2, 3], 1));
+        assert_eq!(pool.semaphore().available_permits(), 3);
     });
 }
 

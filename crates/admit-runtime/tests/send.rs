@@ -35,6 +35,22 @@ fn generic_helpers_are_send<R: Runtime>(
     drop(assert_send(pool.spawn_gather(
         (0..3).map(|i| async move { Ok::<i32, ()>(i) }),
     )));
+    drop(assert_send(
+        pool.try_gather((0..3).map(|i| async move { Ok::<i32, ()>(i) })),
+    ));
+    drop(assert_send(
+        pool.as_completed((0..3).map(|i| async move { i })),
+    ));
+    drop(assert_send(async move {
+        let mut set = pool.spawn_join_set();
+        set.spawn(async { 1 }).await.ok();
+        set.join_next().await
+    }));
+    drop(assert_send(async move {
+        let mut set = pool.join_set();
+        set.spawn(async { 1 }).await.ok();
+        set.join_next().await
+    }));
     drop(assert_send(async move {
         let permit = admit_runtime::acquire_timeout::<R>(sem, 1, Duration::ZERO).await;
         permit.map(|p| p.num_permits())

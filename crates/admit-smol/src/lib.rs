@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 pub use admit::*;
 pub use admit_runtime::{
-    AcquireTimeoutError, AsCompleted, BlockOn, Inline, Outcome, PoolError, Progress, Runtime,
-    Spawned, ZeroLimitError,
+    AcquireTimeoutError, AsCompleted, BlockOn, Incomplete, Inline, IntoJobs, JobStream, PoolError,
+    PoolSet, Progress, Runtime, Spawned, ZeroLimitError,
 };
 
 use smol::future::FutureExt;
@@ -151,9 +151,9 @@ impl BlockOn for Smol {
 ///
 /// ```
 /// smol::block_on(async {
-///     let pool = admit_smol::TaskPool::new(3).unwrap();
-///     let lengths = pool.gather(["a", "bb"].map(|s| async move { Ok::<_, ()>(s.len()) })).await;
-///     assert_eq!(lengths.unwrap(), [Ok(1), Ok(2)]);
+///     let pool = admit_smol::TaskPool::new(3).unwrap(); // at most 3 at once
+///     let lengths = pool.gather(["a", "bb"].map(|s| async move { s.len() })).await;
+///     assert_eq!(lengths.unwrap(), [1, 2]); // in input order
 /// });
 /// ```
 pub type TaskPool = admit_runtime::TaskPool<Smol>;

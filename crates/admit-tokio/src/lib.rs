@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 pub use admit::*;
 pub use admit_runtime::{
-    AcquireTimeoutError, AsCompleted, BlockOn, Inline, Outcome, PoolError, Progress, Runtime,
-    Spawned, ZeroLimitError,
+    AcquireTimeoutError, AsCompleted, BlockOn, Incomplete, Inline, IntoJobs, JobStream, PoolError,
+    PoolSet, Progress, Runtime, Spawned, ZeroLimitError,
 };
 
 use admit::futures::{Acquire, AcquireOwned};
@@ -131,9 +131,20 @@ impl BlockOn for Tokio {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let pool = admit_tokio::TaskPool::new(3).unwrap();
-/// let lengths = pool.gather(["a", "bb", "ccc"].map(|s| async move { Ok::<_, ()>(s.len()) })).await;
-/// assert_eq!(lengths.unwrap(), [Ok(1), Ok(2), Ok(3)]);
+/// let pool = admit_tokio::TaskPool::new(3).unwrap(); // at most 3 at once
+/// let lengths = pool.gather(["a", "bb", "ccc"].map(|s| async move { s.len() })).await;
+/// assert_eq!(lengths.unwrap(), [1, 2, 3]); // in input order
+///
+/// // Or one job at a time, as they arrive, like a bounded `JoinSet`:
+/// let mut set = pool.spawn_join_set();
+/// for i in 0..10u64 {
+///     set.spawn(async move { i * i }).await.unwrap(); // waits while 3 run
+/// }
+/// let mut sum = 0;
+/// while let Some((_number, square)) = set.join_next().await {
+///     sum += square;
+/// }
+/// assert_eq!(sum, 285);
 /// # }
 /// ```
 pub type TaskPool = admit_runtime::TaskPool<Tokio>;
