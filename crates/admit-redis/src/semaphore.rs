@@ -42,7 +42,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -221,6 +221,9 @@ struct TicketState {
 struct Ticket {
     state: Mutex<TicketState>,
     changed: Event,
+    /// Set once the acquire script has answered: before that a refresh could reach Redis
+    /// first and find no such ticket, so the keeper leaves it alone.
+    in_redis: AtomicBool,
 }
 
 impl Ticket {
@@ -231,6 +234,7 @@ impl Ticket {
                 expires,
             }),
             changed: Event::new(),
+            in_redis: AtomicBool::new(false),
         }
     }
 
@@ -317,6 +321,9 @@ struct Shared<R> {
     /// missed grants).
     recheck: Event,
     stop: Arc<Stop>,
+    /// Releases spawned and not finished yet, for [`FleetSemaphore::flush`].
+    releasing: AtomicUsize,
+    released: Event,
     runtime: PhantomData<fn() -> R>,
 }
 
@@ -386,6 +393,7 @@ impl<R: Runtime> Shared<R> {
     async fn refresh(&self) -> Result<(), Error> {
         let tickets: Vec<(String, Arc<Ticket>)> = lock(&self.tickets)
             .iter()
+            .filter(|(_, ticket)| ticket.in_redis.load(Ordering::SeqCst))
             .map(|(id, ticket)| (id.clone(), ticket.clone()))
             .collect();
         if tickets.is_empty() {
@@ -430,11 +438,14 @@ impl<R: Runtime> Shared<R> {
     fn release_later(self: &Arc<Self>, id: String, local: Option<OwnedPermit>) {
         lock(&self.tickets).remove(&id);
         let shared = self.clone();
+        self.releasing.fetch_add(1, Ordering::SeqCst);
         drop(R::spawn(async move {
             // On failure the lease or ticket expires on its own within the TTL: nobody
             // refreshes it any more.
             let _ = shared.run(&shared.scripts.release, &[&id]).await;
             drop(local);
+            shared.releasing.fetch_sub(1, Ordering::SeqCst);
+            shared.released.notify(usize::MAX);
         }));
     }
 
@@ -490,6 +501,7 @@ impl<R: Runtime> Shared<R> {
         let count = n.to_string();
         let mode = if try_only { "try" } else { "wait" };
         let reply = self.run(&self.scripts.acquire, &[id, &count, mode]).await?;
+        ticket.in_redis.store(true, Ordering::SeqCst);
         match reply.status() {
             "granted" => ticket.grant(reply.field(2).parse().unwrap_or(0)),
             "busy" => {
@@ -835,6 +847,8 @@ impl<R: Runtime> FleetSemaphore<R> {
             tickets: Mutex::new(HashMap::new()),
             recheck: Event::new(),
             stop: stop.clone(),
+            releasing: AtomicUsize::new(0),
+            released: Event::new(),
             runtime: PhantomData,
         });
         // Checks the capacity against what is stored (or stores it) and learns the epoch.
@@ -1061,6 +1075,32 @@ impl<R: Runtime> FleetSemaphore<R> {
             if waiting {
                 ticket.lose(Error::Closed);
             }
+        }
+    }
+
+    /// Waits until every release started by a dropped permit or a cancelled acquire of this
+    /// process has reached Redis (or failed). Call it before the process exits: releases run on
+    /// spawned tasks, and a runtime shut down before they ran leaves those permits held in
+    /// Redis until their leases expire (within the TTL).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use admit_redis::FleetSemaphore;
+    /// # use admit_tokio::Tokio;
+    /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
+    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "flush", 1).await?;
+    /// drop(sem.acquire().await?);
+    /// sem.flush().await; // the permit is back in Redis
+    /// # Ok(()) }
+    /// ```
+    pub async fn flush(&self) {
+        loop {
+            let listener = self.shared.released.listen();
+            if self.shared.releasing.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            listener.await;
         }
     }
 
