@@ -244,7 +244,7 @@ impl<R: Runtime> FleetRateLimiter<R> {
     /// # use admit_redis::FleetRateLimiter;
     /// # use admit_smol::Smol;
     /// # use std::time::{Duration, Instant};
-    /// # smol::block_on(async {
+    /// # <Smol as admit_runtime::BlockOn>::block_on(async {
     /// let limit = FleetRateLimiter::<Smol>::connect("redis://127.0.0.1/", "emails", 10, Duration::from_secs(1)).await?;
     /// # Ok::<_, admit_redis::Error>(()) }).unwrap();
     /// ```

@@ -781,7 +781,7 @@ impl<R: Runtime> FleetSemaphore<R> {
     /// use admit_redis::FleetSemaphore;
     /// use admit_smol::Smol;
     ///
-    /// # smol::block_on(async {
+    /// # <Smol as admit_runtime::BlockOn>::block_on(async {
     /// let db = FleetSemaphore::<Smol>::connect("redis://127.0.0.1/", "db-connections", 50).await?;
     /// assert_eq!(db.capacity(), 50);
     /// # Ok::<_, admit_redis::Error>(()) }).unwrap();
