@@ -37,13 +37,15 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod options;
 mod rate;
 mod scripts;
 mod semaphore;
 
 pub use error::Error;
+pub use options::Options;
 pub use rate::FleetRateLimiter;
-pub use semaphore::{FleetPermit, FleetSemaphore, Options};
+pub use semaphore::{FleetPermit, FleetSemaphore};
 
 /// The Redis keys used by the fleet semaphore `name`, for inspection and tests: `meta`,
 /// `queue`, `waits`, `holders`, `weights`, `fences` (see `docs/distributed.md`).

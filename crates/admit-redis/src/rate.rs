@@ -31,7 +31,7 @@ use admit_runtime::{Runtime, deadline_after};
 use redis::aio::ConnectionManager;
 
 use crate::Error;
-use crate::semaphore::Options;
+use crate::options::{Options, timed_out, with_timeout};
 
 struct Shared<R> {
     name: String,
@@ -292,9 +292,9 @@ impl<R: Runtime> FleetRateLimiter<R> {
     ) -> Result<Self, Error> {
         options.check()?;
         let connect = options.connect(url);
-        let (_, conn) = crate::semaphore::with_timeout::<R, _>(options.get_timeout() * 2, connect)
+        let (_, conn) = with_timeout::<R, _>(options.get_timeout() * 2, connect)
             .await
-            .ok_or_else(|| crate::semaphore::timed_out(&format!("connecting to {url}")))??;
+            .ok_or_else(|| timed_out(&format!("connecting to {url}")))??;
         let shared = Arc::new(Shared {
             name: name.to_owned(),
             key: format!("admit:{{{name}}}:rate"),

@@ -37,171 +37,25 @@
 //! it grants nothing for one TTL, after which every lease granted before the loss has expired
 //! on its holder's own clock.
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
-use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use admit::{OwnedPermit, Semaphore, TryAcquireError};
 use admit_runtime::{Runtime, deadline_after};
 use event_listener::Event;
-use futures_lite::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use crate::Error;
+use crate::options::{Options, lock, process_token, timed_out, with_timeout};
 use crate::scripts::Scripts;
 
-/// How a [`FleetSemaphore`] connects and how long its leases last.
-///
-/// # Examples
-///
-/// ```
-/// use admit_redis::Options;
-/// use std::time::Duration;
-///
-/// let options = Options::new().lease_ttl(Duration::from_secs(30));
-/// assert_eq!(options.ttl(), Duration::from_secs(30));
-/// ```
-#[derive(Clone, Debug)]
-pub struct Options {
-    lease_ttl: Duration,
-    timeout: Duration,
-}
+mod background;
 
-impl Default for Options {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Options {
-    /// The defaults: a 10 s lease TTL and a 5 s connection and response timeout.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// assert_eq!(admit_redis::Options::new().ttl(), Duration::from_secs(10));
-    /// ```
-    #[must_use]
-    pub fn new() -> Self {
-        Self {
-            lease_ttl: Duration::from_secs(10),
-            timeout: Duration::from_secs(5),
-        }
-    }
-
-    /// How long a lease (a held permit) or a waiting ticket lives in Redis without a refresh.
-    ///
-    /// This process refreshes every TTL/3, so a live holder keeps its permits for as long as it
-    /// can reach Redis; a process that dies (or cannot reach Redis) loses them within the TTL.
-    /// Pick it well above the longest pause you expect (GC, a slow Redis, a network blip) and
-    /// as short as the time you can afford to wait for a crashed holder's permits; see
-    /// `docs/distributed.md`. At least 10 ms.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let options = admit_redis::Options::new().lease_ttl(Duration::from_secs(2));
-    /// assert_eq!(options.ttl(), Duration::from_secs(2));
-    /// ```
-    #[must_use]
-    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
-        self.lease_ttl = ttl;
-        self
-    }
-
-    /// How long connecting, and each command, may take before it fails with
-    /// [`Error::Redis`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let options = admit_redis::Options::new().timeout(Duration::from_millis(500));
-    /// assert_eq!(options.get_timeout(), Duration::from_millis(500));
-    /// ```
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The lease TTL.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(admit_redis::Options::new().ttl().as_secs(), 10);
-    /// ```
-    #[must_use]
-    pub fn ttl(&self) -> Duration {
-        self.lease_ttl
-    }
-
-    /// The connection and response timeout.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(admit_redis::Options::new().get_timeout().as_secs(), 5);
-    /// ```
-    #[must_use]
-    pub fn get_timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// Checks the options: a TTL of at least 10 ms and a non-zero timeout.
-    pub(crate) fn check(&self) -> Result<(), Error> {
-        if self.lease_ttl < Duration::from_millis(10) {
-            return Err(Error::InvalidConfig("the lease TTL must be at least 10 ms"));
-        }
-        if self.timeout.is_zero() {
-            return Err(Error::InvalidConfig("the timeout must not be zero"));
-        }
-        Ok(())
-    }
-
-    /// A connection manager that fails fast: a bounded connect, a bounded response, and few
-    /// reconnection attempts per request, so an unreachable server is an error within about
-    /// two timeouts rather than a hang.
-    pub(crate) async fn connect(
-        &self,
-        url: &str,
-    ) -> Result<(redis::Client, ConnectionManager), Error> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(Duration::from_millis(200));
-        let manager = client.get_connection_manager_with_config(config).await?;
-        Ok((client, manager))
-    }
-}
-
-/// A random-enough id for this process's tickets and epochs: the standard library's
-/// randomly seeded hasher over the pid and the clock.
-pub(crate) fn process_token() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let hash = RandomState::new().hash_one((std::process::id(), nanos));
-    format!("{:x}-{hash:016x}", std::process::id())
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use background::{Stop, keeper, subscribe, subscriber};
 
 /// What the keeper and the subscriber know about one ticket of this process.
 enum Phase {
@@ -274,30 +128,6 @@ impl Ticket {
         let expired = lock(&self.state).expires <= now;
         if expired {
             self.lose(error.clone());
-        }
-    }
-}
-
-/// A flag set once, with an event: stops the background tasks when the last handle goes.
-#[derive(Default)]
-pub(crate) struct Stop {
-    set: AtomicBool,
-    event: Event,
-}
-
-impl Stop {
-    pub(crate) fn set(&self) {
-        self.set.store(true, Ordering::SeqCst);
-        self.event.notify(usize::MAX);
-    }
-
-    pub(crate) async fn wait(&self) {
-        while !self.set.load(Ordering::SeqCst) {
-            let listener = self.event.listen();
-            if self.set.load(Ordering::SeqCst) {
-                return;
-            }
-            listener.await;
         }
     }
 }
@@ -562,151 +392,6 @@ impl<R: Runtime> Drop for Pending<R> {
     }
 }
 
-/// The background tasks of one semaphore: the keeper (periodic refresh, the fallback for
-/// missed wake-ups, loss detection) and the subscriber (push wake-ups). Both hold only a weak
-/// reference and stop when the last handle and permit are gone.
-async fn keeper<R: Runtime>(shared: Weak<Shared<R>>, stop: Arc<Stop>, interval: Duration) {
-    let retry = (interval / 4).max(Duration::from_millis(5));
-    let mut wait = interval;
-    loop {
-        let recheck = match shared.upgrade() {
-            Some(shared) => shared.recheck.listen(),
-            None => return,
-        };
-        let stopped = futures_lite::future::or(
-            async {
-                stop.wait().await;
-                true
-            },
-            futures_lite::future::or(
-                async {
-                    R::sleep(wait).await;
-                    false
-                },
-                async {
-                    recheck.await;
-                    false
-                },
-            ),
-        )
-        .await;
-        if stopped {
-            return;
-        }
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        wait = if shared.refresh().await.is_ok() {
-            interval
-        } else {
-            retry
-        };
-    }
-}
-
-async fn subscribe<R: Runtime>(
-    client: &redis::Client,
-    channel: &str,
-    timeout: Duration,
-) -> Result<redis::aio::PubSub, Error> {
-    let connect = async {
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(channel).await?;
-        Ok::<_, Error>(pubsub)
-    };
-    with_timeout::<R, _>(timeout, connect)
-        .await
-        .unwrap_or_else(|| Err(timed_out("subscribing to the wake-up channel")))
-}
-
-pub(crate) fn timed_out(what: &str) -> Error {
-    Error::Redis(Arc::new(redis::RedisError::from(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        format!("timed out {what}"),
-    ))))
-}
-
-async fn subscriber<R: Runtime>(
-    shared: Weak<Shared<R>>,
-    stop: Arc<Stop>,
-    client: redis::Client,
-    channel: String,
-    first: redis::aio::PubSub,
-    timeout: Duration,
-) {
-    let mut connection = Some(first);
-    let mut backoff = Duration::from_millis(20);
-    loop {
-        let pubsub = match connection.take() {
-            Some(pubsub) => pubsub,
-            None => {
-                let stopped = futures_lite::future::or(
-                    async {
-                        stop.wait().await;
-                        true
-                    },
-                    async {
-                        R::sleep(backoff).await;
-                        false
-                    },
-                )
-                .await;
-                if stopped {
-                    return;
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                match subscribe::<R>(&client, &channel, timeout).await {
-                    Ok(pubsub) => {
-                        backoff = Duration::from_millis(20);
-                        // Grants published while we were away are found by a refresh.
-                        match shared.upgrade() {
-                            Some(shared) => shared.recheck.notify(usize::MAX),
-                            None => return,
-                        };
-                        pubsub
-                    }
-                    _ => continue,
-                }
-            }
-        };
-        let mut messages = pubsub.into_on_message();
-        loop {
-            let next = futures_lite::future::or(
-                async {
-                    stop.wait().await;
-                    None
-                },
-                async { Some(messages.next().await) },
-            )
-            .await;
-            match next {
-                None => return,
-                Some(None) => break,
-                Some(Some(message)) => {
-                    let Some(shared) = shared.upgrade() else {
-                        return;
-                    };
-                    if let Ok(payload) = std::str::from_utf8(message.get_payload_bytes()) {
-                        shared.dispatch(payload);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `future`, or `None` once `timeout` has passed on `R`'s clock.
-pub(crate) async fn with_timeout<R: Runtime, T>(
-    timeout: Duration,
-    future: impl Future<Output = T>,
-) -> Option<T> {
-    futures_lite::future::or(async { Some(future.await) }, async {
-        R::sleep(timeout).await;
-        None
-    })
-    .await
-}
-
 /// A semaphore shared by every process that opens the same `name` on the same Redis: at no
 /// moment are more than `capacity` permits held across all of them.
 ///
@@ -821,7 +506,7 @@ impl<R: Runtime> FleetSemaphore<R> {
                 "the capacity must be between 1 and admit::MAX_PERMITS",
             ));
         }
-        let timeout = options.timeout;
+        let timeout = options.get_timeout();
         let work = async {
             let (client, conn) = options.connect(url).await?;
             let channel = format!("admit:{{{name}}}:wake");
@@ -837,7 +522,7 @@ impl<R: Runtime> FleetSemaphore<R> {
             keys: keys(name),
             channel: channel.clone(),
             capacity,
-            ttl: options.lease_ttl,
+            ttl: options.ttl(),
             conn,
             scripts: Scripts::new(),
             local: Arc::new(Semaphore::bounded(capacity)),
@@ -857,7 +542,7 @@ impl<R: Runtime> FleetSemaphore<R> {
         drop(R::spawn(keeper::<R>(
             weak.clone(),
             stop.clone(),
-            options.lease_ttl / 3,
+            options.ttl() / 3,
         )));
         drop(R::spawn(subscriber::<R>(
             weak, stop, client, channel, pubsub, timeout,
