@@ -404,3 +404,50 @@ async fn release_wakes_a_waiter_by_push_without_polling() {
     drop(permit);
     redis.assert_clean(&name);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_callers_queue_locally_and_share_one_connection() {
+    // A private server: its client list must show only this test's connections.
+    let redis = Redis::private();
+    let mut inspector = redis.conn();
+    let name = unique("local-queue");
+    let holder = open(&redis, &name, 2).await;
+    let busy = open(&redis, &name, 2).await;
+    let held = holder.acquire_many(2).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let busy = busy.clone();
+        tasks.push(tokio::spawn(
+            async move { drop(busy.acquire().await.unwrap()) },
+        ));
+    }
+    until_waiting(&holder, 2).await;
+    // Ten callers wait, but only the two that could be granted (the local queue holds the
+    // other eight) have tickets in Redis.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(holder.waiter_count().await.unwrap(), 2);
+    // All of this process's callers use the same two connections (commands and pub/sub).
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut inspector)
+        .unwrap();
+    let before = clients.lines().count();
+    let more = busy.clone();
+    let extra = tokio::spawn(async move { drop(more.acquire().await.unwrap()) });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut inspector)
+        .unwrap();
+    assert_eq!(
+        clients.lines().count(),
+        before,
+        "a new caller opened a connection"
+    );
+    drop(held);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    extra.await.unwrap();
+    redis.assert_clean(&name);
+}
