@@ -269,14 +269,26 @@ impl<R: Runtime> Shared<R> {
         lock(&self.tickets).remove(&id);
         let shared = self.clone();
         self.releasing.fetch_add(1, Ordering::SeqCst);
-        drop(R::spawn(async move {
+        let release = async move {
             // On failure the lease or ticket expires on its own within the TTL: nobody
             // refreshes it any more.
             let _ = shared.run(&shared.scripts.release, &[&id]).await;
             drop(local);
-            shared.releasing.fetch_sub(1, Ordering::SeqCst);
-            shared.released.notify(usize::MAX);
+            shared.released();
+        };
+        // A drop outside the runtime (tokio's spawn panics there) must not panic in `drop`:
+        // the release is then left to the lease's expiry.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(R::spawn(release));
         }));
+        if spawned.is_err() {
+            self.released();
+        }
+    }
+
+    fn released(&self) {
+        self.releasing.fetch_sub(1, Ordering::SeqCst);
+        self.released.notify(usize::MAX);
     }
 
     async fn acquire(self: Arc<Self>, n: usize, try_only: bool) -> Result<FleetPermit<R>, Error> {
@@ -906,7 +918,8 @@ impl<R: Runtime> FleetSemaphore<R> {
 /// Permits held from a [`FleetSemaphore`]: a lease in Redis, refreshed in the background
 /// while this value lives, and released (on a spawned task) when it is dropped.
 ///
-/// Dropping it must happen inside the runtime `R` (tokio's spawn needs a runtime context).
+/// Drop it inside the runtime `R`: the release runs on a task spawned there. Dropped where
+/// `R` cannot spawn (tokio outside a runtime), it is not released but expires within the TTL.
 ///
 /// # Examples
 ///

@@ -451,3 +451,28 @@ async fn local_callers_queue_locally_and_share_one_connection() {
     extra.await.unwrap();
     redis.assert_clean(&name);
 }
+
+#[test]
+fn permit_dropped_outside_the_runtime_expires_within_the_ttl() {
+    let redis = Redis::shared();
+    let name = unique("outside");
+    let options = Options::new().lease_ttl(Duration::from_millis(500));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (sem, permit) = runtime.block_on(async {
+        let sem = Sem::connect_with(&redis.url, &name, 1, options)
+            .await
+            .unwrap();
+        let permit = sem.acquire().await.unwrap();
+        (sem, permit)
+    });
+    // Outside any runtime: tokio cannot spawn the release; the drop must not panic.
+    drop(permit);
+    runtime.block_on(async {
+        let start = Instant::now();
+        let again = sem.acquire_timeout(Duration::from_secs(3)).await.unwrap();
+        assert!(start.elapsed() < Duration::from_secs(3));
+        drop(again);
+        sem.flush().await;
+    });
+    redis.assert_clean(&name);
+}
