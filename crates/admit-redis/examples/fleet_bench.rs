@@ -5,7 +5,8 @@
 //! admit-redis, node for redis-semaphore) of T tasks that together acquire and release the
 //! shared semaphore of K permits `ops` times, back to back. Per run: wall time per acquire
 //! (all processes' acquires over the wall time from "go" to the last finish), client CPU time
-//! per acquire (the processes' user + system time from `/proc`), and the acquire latency
+//! per acquire (the processes' user + system time from `/proc` between "go" and their report,
+//! in 10 ms clock ticks, so coarse for short runs), and the acquire latency
 //! percentiles over every acquire of every process. Contenders alternate in rotating order
 //! over the rounds; the rows (group `redis`) go to `$ADMIT_BENCH_OUT/redis.json` or
 //! `target/admit-bench/redis.json`.
@@ -221,6 +222,12 @@ fn run_once(contender: &str, url: &str, key: &str, config: &Config, bench_dir: &
     for worker in &mut workers {
         assert_eq!(worker.line(), "ready");
     }
+    // CPU time from here on only: start-up (node loading its modules) is not the contender's
+    // cost per acquire.
+    let cpu_at_start: Vec<Option<u64>> = workers
+        .iter()
+        .map(|w| cpu_time_ticks(w.child.id()))
+        .collect();
     let start = Instant::now();
     for worker in &mut workers {
         worker.stdin.write_all(b"go\n").unwrap();
@@ -234,7 +241,7 @@ fn run_once(contender: &str, url: &str, key: &str, config: &Config, bench_dir: &
     }
     let wall = start.elapsed();
     let mut cpu_ticks = Some(0u64);
-    for (worker, report) in workers.iter_mut().zip(&reports) {
+    for ((worker, report), at_start) in workers.iter_mut().zip(&reports).zip(&cpu_at_start) {
         let value: Value = serde_json::from_str(report).expect("a worker's report");
         ops += value["ops"].as_u64().unwrap() as usize;
         latencies.extend(
@@ -244,9 +251,10 @@ fn run_once(contender: &str, url: &str, key: &str, config: &Config, bench_dir: &
                 .iter()
                 .map(|v| v.as_u64().unwrap()),
         );
-        cpu_ticks = cpu_ticks
-            .zip(cpu_time_ticks(worker.child.id()))
-            .map(|(a, b)| a + b);
+        let used = cpu_time_ticks(worker.child.id())
+            .zip(*at_start)
+            .map(|(end, start)| end - start);
+        cpu_ticks = cpu_ticks.zip(used).map(|(a, b)| a + b);
         worker.stdin.write_all(b"exit\n").unwrap();
         worker.stdin.flush().unwrap();
     }
