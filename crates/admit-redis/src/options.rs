@@ -19,8 +19,8 @@ use crate::Error;
 /// use admit_redis::Options;
 /// use std::time::Duration;
 ///
-/// let options = Options::new().lease_ttl(Duration::from_secs(30));
-/// assert_eq!(options.ttl(), Duration::from_secs(30));
+/// let options = Options::new().with_lease_ttl(Duration::from_secs(30));
+/// assert_eq!(options.lease_ttl(), Duration::from_secs(30));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -42,7 +42,7 @@ impl Options {
     /// ```
     /// use std::time::Duration;
     ///
-    /// assert_eq!(admit_redis::Options::new().ttl(), Duration::from_secs(10));
+    /// assert_eq!(admit_redis::Options::new().lease_ttl(), Duration::from_secs(10));
     /// ```
     #[must_use]
     pub fn new() -> Self {
@@ -65,11 +65,11 @@ impl Options {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let options = admit_redis::Options::new().lease_ttl(Duration::from_secs(2));
-    /// assert_eq!(options.ttl(), Duration::from_secs(2));
+    /// let options = admit_redis::Options::new().with_lease_ttl(Duration::from_secs(2));
+    /// assert_eq!(options.lease_ttl(), Duration::from_secs(2));
     /// ```
     #[must_use]
-    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self
     }
@@ -82,11 +82,11 @@ impl Options {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let options = admit_redis::Options::new().timeout(Duration::from_millis(500));
-    /// assert_eq!(options.get_timeout(), Duration::from_millis(500));
+    /// let options = admit_redis::Options::new().with_timeout(Duration::from_millis(500));
+    /// assert_eq!(options.timeout(), Duration::from_millis(500));
     /// ```
     #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
@@ -96,10 +96,10 @@ impl Options {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(admit_redis::Options::new().ttl().as_secs(), 10);
+    /// assert_eq!(admit_redis::Options::new().lease_ttl().as_secs(), 10);
     /// ```
     #[must_use]
-    pub fn ttl(&self) -> Duration {
+    pub fn lease_ttl(&self) -> Duration {
         self.lease_ttl
     }
 
@@ -108,10 +108,10 @@ impl Options {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(admit_redis::Options::new().get_timeout().as_secs(), 5);
+    /// assert_eq!(admit_redis::Options::new().timeout().as_secs(), 5);
     /// ```
     #[must_use]
-    pub fn get_timeout(&self) -> Duration {
+    pub fn timeout(&self) -> Duration {
         self.timeout
     }
 

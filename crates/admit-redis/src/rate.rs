@@ -292,7 +292,7 @@ impl<R: Runtime> FleetRateLimiter<R> {
     ) -> Result<Self, Error> {
         options.check()?;
         let connect = options.connect(url);
-        let (_, conn) = with_timeout::<R, _>(options.get_timeout() * 2, connect)
+        let (_, conn) = with_timeout::<R, _>(options.timeout() * 2, connect)
             .await
             .ok_or_else(|| timed_out(&format!("connecting to {url}")))??;
         let shared = Arc::new(Shared {

@@ -502,7 +502,7 @@ impl<R: Runtime> FleetSemaphore<R> {
     /// use std::time::Duration;
     ///
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let options = Options::new().lease_ttl(Duration::from_secs(30));
+    /// let options = Options::new().with_lease_ttl(Duration::from_secs(30));
     /// let jobs = FleetSemaphore::<Tokio>::connect_with("redis://127.0.0.1/", "jobs", 8, options).await?;
     /// # Ok(()) }
     /// ```
@@ -518,7 +518,7 @@ impl<R: Runtime> FleetSemaphore<R> {
                 "the capacity must be between 1 and admit::MAX_PERMITS",
             ));
         }
-        let timeout = options.get_timeout();
+        let timeout = options.timeout();
         let work = async {
             let (client, conn) = options.connect(url).await?;
             let channel = format!("admit:{{{name}}}:wake");
@@ -534,7 +534,7 @@ impl<R: Runtime> FleetSemaphore<R> {
             keys: keys(name),
             channel: channel.clone(),
             capacity,
-            ttl: options.ttl(),
+            ttl: options.lease_ttl(),
             conn,
             scripts: Scripts::new(),
             local: Arc::new(Semaphore::bounded(capacity)),
@@ -554,7 +554,7 @@ impl<R: Runtime> FleetSemaphore<R> {
         drop(R::spawn(keeper::<R>(
             weak.clone(),
             stop.clone(),
-            options.ttl() / 3,
+            options.lease_ttl() / 3,
         )));
         drop(R::spawn(subscriber::<R>(
             weak, stop, client, channel, pubsub, timeout,
@@ -861,11 +861,11 @@ impl<R: Runtime> FleetSemaphore<R> {
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
     /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "ttl", 1).await?;
-    /// assert_eq!(sem.ttl().as_secs(), 10);
+    /// assert_eq!(sem.lease_ttl().as_secs(), 10);
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn ttl(&self) -> Duration {
+    pub fn lease_ttl(&self) -> Duration {
         self.shared.ttl
     }
 

@@ -27,8 +27,8 @@ const TTL: Duration = Duration::from_secs(1);
 
 fn options() -> Options {
     Options::new()
-        .lease_ttl(TTL)
-        .timeout(Duration::from_secs(2))
+        .with_lease_ttl(TTL)
+        .with_timeout(Duration::from_secs(2))
 }
 
 fn runtime() -> tokio::runtime::Runtime {

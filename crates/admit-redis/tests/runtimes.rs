@@ -11,7 +11,7 @@ use support::{Redis, unique};
 
 /// FIFO wake-up across two handles, try, timeout, cancellation, rate: the same on every runtime.
 async fn exercise<R: Runtime>(redis: &Redis, name: &str) {
-    let options = Options::new().lease_ttl(Duration::from_secs(2));
+    let options = Options::new().with_lease_ttl(Duration::from_secs(2));
     let a = FleetSemaphore::<R>::connect_with(&redis.url, name, 2, options.clone())
         .await
         .unwrap();

@@ -18,8 +18,8 @@ type Sem = FleetSemaphore<Tokio>;
 
 fn fast() -> Options {
     Options::new()
-        .lease_ttl(Duration::from_secs(2))
-        .timeout(Duration::from_secs(2))
+        .with_lease_ttl(Duration::from_secs(2))
+        .with_timeout(Duration::from_secs(2))
 }
 
 async fn open(redis: &Redis, name: &str, capacity: usize) -> Sem {
@@ -243,7 +243,7 @@ async fn bad_input_fails_at_once() {
         &redis.url,
         &name,
         3,
-        Options::new().lease_ttl(Duration::ZERO),
+        Options::new().with_lease_ttl(Duration::ZERO),
     )
     .await;
     assert!(
@@ -270,7 +270,7 @@ async fn unreachable_server_is_a_clear_error_within_bounded_time() {
         .unwrap()
         .port();
     let start = Instant::now();
-    let options = Options::new().timeout(Duration::from_millis(500));
+    let options = Options::new().with_timeout(Duration::from_millis(500));
     let result =
         Sem::connect_with(&format!("redis://127.0.0.1:{port}/"), "nowhere", 1, options).await;
     let error = result.unwrap_err();
@@ -304,7 +304,7 @@ async fn fencing_tokens_increase_with_every_grant() {
 async fn leases_outlive_the_ttl_while_refreshed() {
     let redis = Redis::shared();
     let name = unique("refresh");
-    let options = Options::new().lease_ttl(Duration::from_millis(300));
+    let options = Options::new().with_lease_ttl(Duration::from_millis(300));
     let sem = Sem::connect_with(&redis.url, &name, 1, options.clone())
         .await
         .unwrap();
@@ -353,7 +353,7 @@ async fn release_wakes_a_waiter_by_push_without_polling() {
     // A private server: its command counter must count only this test.
     let redis = Redis::private();
     let name = unique("push");
-    let options = Options::new().lease_ttl(Duration::from_secs(9));
+    let options = Options::new().with_lease_ttl(Duration::from_secs(9));
     let holder = Sem::connect_with(&redis.url, &name, 1, options.clone())
         .await
         .unwrap();
@@ -456,7 +456,7 @@ async fn local_callers_queue_locally_and_share_one_connection() {
 fn permit_dropped_outside_the_runtime_expires_within_the_ttl() {
     let redis = Redis::shared();
     let name = unique("outside");
-    let options = Options::new().lease_ttl(Duration::from_millis(500));
+    let options = Options::new().with_lease_ttl(Duration::from_millis(500));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (sem, permit) = runtime.block_on(async {
         let sem = Sem::connect_with(&redis.url, &name, 1, options)
