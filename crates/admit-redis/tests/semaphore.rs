@@ -282,6 +282,22 @@ async fn unreachable_server_is_a_clear_error_within_bounded_time() {
     );
     let bad_url = Sem::connect("not a url", "x", 1).await.unwrap_err();
     assert!(bad_url.is_redis(), "{bad_url}");
+
+    // A server that accepts connections and never answers: the timeout bounds the wait.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", silent.local_addr().unwrap());
+    let start = Instant::now();
+    let options = Options::new().with_timeout(Duration::from_millis(300));
+    let error = Sem::connect_with(&url, "silent", 1, options)
+        .await
+        .unwrap_err();
+    assert!(error.is_redis(), "{error}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    drop(silent);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
