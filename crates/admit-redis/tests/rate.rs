@@ -137,3 +137,50 @@ async fn cancelled_reservation_is_refunded() {
         "{waited:?}: the reservation was not refunded"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fractional_intervals_are_exact_in_redis() {
+    // 3 per second: each permit costs 333,333,333⅓ ns. With a large burst every request
+    // conforms at once, so the stored TAT is base + k × period / count, kept as the exact pair
+    // (ns, frac / count) of `admit::rate::Gcra`: after 300 permits exactly 100 s, no drift.
+    let redis = Redis::shared();
+    let name = unique("rate-exact");
+    let limit = Gcra::new(3, Duration::from_secs(1)).with_burst(1_000);
+    let limiter = Limiter::connect_with(&redis.url, &name, limit, Options::new())
+        .await
+        .unwrap();
+    let key = format!("admit:{{{name}}}:rate");
+    let mut conn = redis.conn();
+    let mut state = |conn: &mut redis::Connection| -> (i64, i64) {
+        let (tat, frac): (i64, i64) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("tat")
+            .arg("frac")
+            .query(conn)
+            .unwrap();
+        (tat, frac)
+    };
+    limiter.acquire().await.unwrap();
+    let (first_ns, first_frac) = state(&mut conn);
+    assert_eq!(first_frac, 1);
+    for _ in 1..300 {
+        limiter.try_acquire_many(1).await.unwrap();
+    }
+    let (last_ns, last_frac) = state(&mut conn);
+    assert_eq!(last_frac, 0);
+    assert_eq!(last_ns - first_ns, 100_000_000_000 - 333_333_333);
+    // The local arithmetic from time 0 lands on the same whole nanoseconds.
+    let mut local = limit;
+    local.try_acquire(0, 1).unwrap();
+    assert!(
+        format!("{local:?}").contains("tat_ns: 333333333 "),
+        "{local:?}"
+    );
+    for _ in 1..300 {
+        local.try_acquire(0, 1).unwrap();
+    }
+    assert!(
+        format!("{local:?}").contains("tat_ns: 100000000000 "),
+        "{local:?}"
+    );
+}
