@@ -151,7 +151,7 @@ async fn fractional_intervals_are_exact_in_redis() {
         .unwrap();
     let key = format!("admit:{{{name}}}:rate");
     let mut conn = redis.conn();
-    let mut state = |conn: &mut redis::Connection| -> (i64, i64) {
+    let state = |conn: &mut redis::Connection| -> (i64, i64) {
         let (tat, frac): (i64, i64) = redis::cmd("HMGET")
             .arg(&key)
             .arg("tat")
