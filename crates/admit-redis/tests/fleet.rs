@@ -62,10 +62,18 @@ fn main() {
             redis_restart_recovers,
         ),
     ];
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // The standard harness's flags that tools rely on: list the cases; no case is ignored.
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in cases {
+            println!("{name}: test");
+        }
+        return;
+    }
+    if args.iter().any(|a| a == "--ignored") {
+        return;
+    }
+    let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     println!("running {} fleet cases", cases.len());
     for (name, case) in cases {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
