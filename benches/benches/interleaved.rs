@@ -26,8 +26,9 @@
 //!   `p99_wait_ns` are medians over rounds, `max_wait_ns` the longest wait
 //!   of all rounds.
 //!
-//! Run: `cargo bench -p admit-benches --bench interleaved` (about 6 minutes
-//! on 2 cores), `-- --quick` for fewer and shorter rounds (about 1 minute).
+//! Run: `cargo bench -p admit-benches --bench interleaved` (about 8 minutes
+//! on a busy 2-core machine), `-- --quick` for fewer and shorter rounds (about
+//! a minute).
 //! Other arguments not starting with `-` select groups by name
 //! (`-- --quick wait-times`).
 
@@ -49,12 +50,17 @@ struct Plan {
 
 const FULL: Plan = Plan {
     rounds: 21,
-    ops: 150_000,
+    ops: 120_000,
 };
 const QUICK: Plan = Plan {
     rounds: 9,
     ops: 50_000,
 };
+
+/// Operations per run of the single-thread workloads, as multiples of
+/// [`Plan::ops`]: (uncontended, waiter hand-off); they take about 50 ns an
+/// operation where the contended ones take hundreds.
+const UNCONTENDED_SCALE: (u64, u64) = (4, 2);
 
 /// The tasks and permits of the yielding contended workloads.
 const CONFIGS: [(usize, usize); 3] = [(16, 1), (16, 4), (256, 8)];
@@ -96,7 +102,7 @@ fn main() {
             uncontended::Workload::Acquire,
             uncontended::Workload::TryAcquire,
         ] {
-            let ops = plan.ops * 10;
+            let ops = plan.ops * UNCONTENDED_SCALE.0;
             let mut measured = bench.measure(
                 "uncontended",
                 &workload.label(),
@@ -126,7 +132,7 @@ fn main() {
         let mut rows = Vec::new();
         for waiters in [10, 10_000] {
             let workload = uncontended::Workload::Handoff { waiters };
-            let ops = plan.ops * 5;
+            let ops = plan.ops * UNCONTENDED_SCALE.1;
             let measured = bench.measure(
                 "waiter-scaling",
                 &workload.label(),

@@ -82,8 +82,8 @@ pub struct Sample {
 /// Times one run: [`start`](Self::start) before the measured part,
 /// [`stop`](Self::stop) after it.
 ///
-/// Both ends wait [`SETTLE`] before reading the CPU time, outside the wall
-/// time.
+/// Both ends wait a millisecond (for the workers to park) before reading the
+/// CPU time, outside the wall time.
 ///
 /// # Examples
 ///

@@ -131,7 +131,7 @@ pub fn ensure_thread_counts() {
 }
 
 /// Checks, where the OS says (Linux `/proc`), that the async-std and smol
-/// executors really run [`THREADS`] threads each, after one task was spawned
+/// executors really run (at least) [`THREADS`] threads each, after one task was spawned
 /// on each; panics otherwise. A no-op where `/proc/self/task` is missing.
 ///
 /// The executors start their threads in the background, so a count below
@@ -166,11 +166,18 @@ pub fn check_thread_counts() {
             continue;
         }
         for (runtime, count) in counts {
-            assert_eq!(
-                count, THREADS,
+            assert!(
+                count >= THREADS,
                 "{runtime} runs {count} worker threads, not {THREADS}: was \
                  ensure_thread_counts called first in main?"
             );
+            // A thread started without a name by a worker inherits the worker's name,
+            // so a count above `THREADS` is not necessarily a worker: say so, go on.
+            if count > THREADS {
+                eprintln!(
+                    "note: {count} threads named like {runtime}'s workers ({THREADS} configured)"
+                );
+            }
         }
         return;
     }
