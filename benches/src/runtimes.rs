@@ -72,8 +72,8 @@ pub type Handle = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// spawn_and_join(&Smol);
 /// ```
 pub trait BenchRuntime: Sync + 'static {
-    /// The runtime's name, the first part of a benchmark's parameter
-    /// (`tokio/T16-P1`); the report groups rows by it.
+    /// The runtime's name (`tokio`), the parameter of the criterion rows of
+    /// the `runtime` bench; the interleaved rows use [`label`](Self::label).
     const NAME: &'static str;
 
     /// The runtime and its flavour as the rows name it: `tokio mt-2`,
