@@ -8,8 +8,9 @@
 //! `$ADMIT_BENCH_OUT` or `target/admit-bench/`:
 //!
 //! - `uncontended`: `acquire().await` + drop and `try_acquire()` + drop on
-//!   one thread, nobody waiting; `extra.floor_ns` is one compare-exchange
-//!   plus one `fetch_add`, measured in the same rounds.
+//!   one thread, nobody waiting; `extra.floor_ns` (wall) and `floor_cpu_ns`
+//!   are one compare-exchange plus one `fetch_add`, measured in the same
+//!   rounds.
 //! - `waiter-scaling`: the hand-off to the head of a queue of 10 and 10,000
 //!   waiters, polled by hand.
 //! - `contended`: T tasks sharing P permits, each holding its permit across
@@ -114,10 +115,15 @@ fn main() {
                 .iter()
                 .position(|m| m.name == FLOOR)
                 .expect("floor");
-            let floor = median(&measured.remove(floor).wall_ns);
+            let floor = measured.remove(floor);
             for m in measured {
                 let mut row = Row::new(&workload.label(), workload.runtime(), m);
-                row.extra.push(("floor_ns".to_owned(), floor));
+                row.extra
+                    .push(("floor_ns".to_owned(), median(&floor.wall_ns)));
+                if !floor.cpu_ns.is_empty() {
+                    row.extra
+                        .push(("floor_cpu_ns".to_owned(), median(&floor.cpu_ns)));
+                }
                 rows.push(row);
             }
         }
