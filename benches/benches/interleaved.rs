@@ -1,174 +1,340 @@
-//! The contended workload (`admit_benches::contended`) measured interleaved:
-//! on each runtime and for each (T, P), round after round, every semaphore
-//! runs once per round; each one's median over the rounds is reported. All
-//! semaphores thus see the same machine conditions, which on a shared virtual
-//! machine drift over tens of seconds (see the `contended` module docs).
+//! Every semaphore workload, measured interleaved: for each workload, round
+//! after round, every contender (admit under both policies and the peers)
+//! runs once per round, in rotating order, in this one process; each row
+//! gives the median, fastest and slowest round in wall time per operation
+//! and the median process CPU time per operation (`admit_benches::measure`).
 //!
-//! Run: `cargo bench -p admit-benches --bench interleaved` (add `-- --quick`
-//! for fewer rounds). `cargo xtask bench` runs it after the criterion groups
-//! and reports it as the `contended_interleaved` group; it sets
-//! `ADMIT_INTERLEAVED_OUT` to the file the rows are written to (one row per
-//! line: parameter, semaphore, median ns, fastest, slowest, tab-separated;
-//! then a `#cross-core-round-trip` line, see [`contended::cross_core_round_trip`]).
+//! Groups, each written as `<group>.json` (`admit_benches::rows`) to
+//! `$ADMIT_BENCH_OUT` or `target/admit-bench/`:
 //!
-//! A name filter on the command line (as criterion takes one) skips this
-//! measurement unless it matches `contended_interleaved`.
+//! - `uncontended`: `acquire().await` + drop and `try_acquire()` + drop on
+//!   one thread, nobody waiting; `extra.floor_ns` (wall) and `floor_cpu_ns`
+//!   are one compare-exchange plus one `fetch_add`, measured in the same
+//!   rounds.
+//! - `waiter-scaling`: the hand-off to the head of a queue of 10 and 10,000
+//!   waiters, polled by hand.
+//! - `contended`: T tasks sharing P permits, each holding its permit across
+//!   the runtime's `yield_now` (T16-P1, T16-P4, T256-P8) on tokio (2
+//!   workers), async-std and smol (2 threads each), and on a current-thread
+//!   tokio runtime; across CPU work of about 1 µs and 10 µs on tokio
+//!   (`extra.limit_ns` is the hold divided by the permits that can run at
+//!   once, what a semaphore costing nothing would reach); weighted requests
+//!   of 1 to 4 permits.
+//! - `oversubscribed`: 4 tokio runtimes of 2 workers each (8 workers on the
+//!   machine's cores) sharing one semaphore.
+//! - `wait-times`: the wall time from calling `acquire` to holding the
+//!   permit, per acquisition, under contention: `extra.p50_wait_ns` and
+//!   `p99_wait_ns` are medians over rounds, `max_wait_ns` the longest wait
+//!   of all rounds.
 //!
-//! To profile one semaphore on one workload, select them with
-//! `ADMIT_INTERLEAVED_SEMAPHORES` (comma-separated names, `admit-fifo`) and
-//! `ADMIT_INTERLEAVED_PARAMETERS` (`tokio/T16-P1`), e.g. under `perf record`
-//! (docs/design.md, "Where the time goes"); set `ADMIT_INTERLEAVED_NO_PROBE` there
-//! too, so that the cross-core measurement's spinning is not in the profile.
+//! Run: `cargo bench -p admit-benches --bench interleaved` (about 8 minutes
+//! on a busy 2-core machine), `-- --quick` for fewer and shorter rounds (about
+//! a minute).
+//! Other arguments not starting with `-` select groups by name
+//! (`-- --quick wait-times`).
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
-use admit_benches::contended::{self, Row};
-use admit_benches::runtimes::{self, AsyncStd, Smol, Tokio};
+use admit_benches::contended::{self, Hold};
+use admit_benches::measure::{self, Measured, interleave, median};
+use admit_benches::rows::{Group, Row};
+use admit_benches::runtimes::{self, AsyncStd, BenchRuntime, Smol, THREADS, Tokio, TokioSet};
+use admit_benches::uncontended::{self, FLOOR};
 
-/// The group name the report gives these rows.
-const GROUP: &str = "contended_interleaved";
+/// Rounds per workload (odd: the median is one of them), and the operations
+/// per run of the yielding contended workloads (the others scale from it).
+#[derive(Clone, Copy)]
+struct Plan {
+    rounds: usize,
+    ops: u64,
+}
 
-/// Rounds per (runtime, T, P) (odd: the median is one of them), and
-/// acquisitions per run.
-const FULL: (usize, u64) = (9, 100_000);
-const QUICK: (usize, u64) = (3, 20_000);
+const FULL: Plan = Plan {
+    rounds: 21,
+    ops: 120_000,
+};
+const QUICK: Plan = Plan {
+    rounds: 9,
+    ops: 50_000,
+};
 
-/// Round trips per measurement of the cross-core latency (a few milliseconds).
-const ROUND_TRIPS: u64 = 20_000;
+/// Operations per run of the single-thread workloads, as multiples of
+/// [`Plan::ops`]: (uncontended, waiter hand-off); they take about 50 ns an
+/// operation where the contended ones take hundreds.
+const UNCONTENDED_SCALE: (u64, u64) = (4, 2);
 
-/// The first field of the output row that holds the cross-core round trip
-/// (median, fastest, slowest ns, and the number of measurements); `cargo xtask
-/// bench` reads it into the report's setup table.
-const ROUND_TRIP_ROW: &str = "#cross-core-round-trip";
+/// The tasks and permits of the yielding contended workloads.
+const CONFIGS: [(usize, usize); 3] = [(16, 1), (16, 4), (256, 8)];
 
-/// Set (to anything) to skip the cross-core measurements: `cargo xtask profile`
-/// does under `perf record`, where their spinning would count as bench-loop time.
-const NO_PROBE: &str = "ADMIT_INTERLEAVED_NO_PROBE";
+/// The CPU work inside the hold, nanoseconds.
+const SPINS: [u64; 2] = [1_000, 10_000];
+
+/// Runtimes in the oversubscribed workload.
+const OVERSUBSCRIBED_RUNTIMES: usize = 4;
 
 fn main() {
     runtimes::ensure_thread_counts();
     runtimes::check_thread_counts();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let filters = name_filters(&args);
-    if !filters.is_empty() && !filters.iter().any(|f| GROUP.contains(f)) {
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let filters: Vec<&str> = args
+        .iter()
+        .filter(|arg| !arg.starts_with('-'))
+        .map(String::as_str)
+        .collect();
+    let selected = |group: &str| filters.is_empty() || filters.iter().any(|f| group.contains(f));
+    let plan = if quick { QUICK } else { FULL };
+    let mut bench = Bench {
+        plan,
+        command: format!(
+            "cargo bench -p admit-benches --bench interleaved{}",
+            if quick { " -- --quick" } else { "" }
+        ),
+        start: Instant::now(),
+    };
+    println!(
+        "interleaved: {} rounds per workload, every contender once per round",
+        plan.rounds
+    );
+
+    if selected("uncontended") {
+        let mut rows = Vec::new();
+        for workload in [
+            uncontended::Workload::Acquire,
+            uncontended::Workload::TryAcquire,
+        ] {
+            let ops = plan.ops * UNCONTENDED_SCALE.0;
+            let mut measured = bench.measure(
+                "uncontended",
+                &workload.label(),
+                workload.runtime(),
+                ops,
+                &mut uncontended::contenders(workload, ops),
+            );
+            let floor = measured
+                .iter()
+                .position(|m| m.name == FLOOR)
+                .expect("floor");
+            let floor = measured.remove(floor);
+            for m in measured {
+                let mut row = Row::new(&workload.label(), workload.runtime(), m);
+                row.extra
+                    .push(("floor_ns".to_owned(), median(&floor.wall_ns)));
+                if !floor.cpu_ns.is_empty() {
+                    row.extra
+                        .push(("floor_cpu_ns".to_owned(), median(&floor.cpu_ns)));
+                }
+                rows.push(row);
+            }
+        }
+        bench.write(
+            "uncontended",
+            "Uncontended acquire and release, one thread",
+            rows,
+        );
+    }
+
+    if selected("waiter-scaling") {
+        let mut rows = Vec::new();
+        for waiters in [10, 10_000] {
+            let workload = uncontended::Workload::Handoff { waiters };
+            let ops = plan.ops * UNCONTENDED_SCALE.1;
+            let measured = bench.measure(
+                "waiter-scaling",
+                &workload.label(),
+                workload.runtime(),
+                ops,
+                &mut uncontended::contenders(workload, ops),
+            );
+            rows.extend(
+                measured
+                    .into_iter()
+                    .map(|m| Row::new(&workload.label(), workload.runtime(), m)),
+            );
+        }
+        bench.write(
+            "waiter-scaling",
+            "Hand-off to the head of a queue of waiters",
+            rows,
+        );
+    }
+
+    if selected("contended") {
+        let mut rows = Vec::new();
+        let tokio = Tokio::new();
+        let yielding =
+            CONFIGS.map(|(tasks, permits)| contended::Workload::new(tasks, permits, Hold::Yield));
+        for workload in yielding {
+            rows.extend(bench.contended("contended", &tokio, workload, plan.ops));
+        }
+        let spins_per_ns = measure::spins_per_ns();
+        println!("  calibrated spin: {spins_per_ns:.2} iterations per ns");
+        for nanos in SPINS {
+            let workload = contended::Workload::new(16, 4, Hold::spin(nanos, spins_per_ns));
+            let ops = (plan.ops * 500 / nanos).max(100);
+            let limit = nanos as f64 / workload.permits.min(THREADS) as f64;
+            for mut row in bench.contended("contended", &tokio, workload, ops) {
+                row.extra.push(("hold_ns".to_owned(), nanos as f64));
+                row.extra.push(("limit_ns".to_owned(), limit));
+                rows.push(row);
+            }
+        }
+        let weighted = contended::Workload::new(16, 8, Hold::Yield).weighted();
+        rows.extend(bench.contended("contended", &tokio, weighted, plan.ops));
+        drop(tokio);
+        let current = Tokio::current_thread();
+        for workload in &yielding[..2] {
+            rows.extend(bench.contended("contended", &current, *workload, plan.ops));
+        }
+        drop(current);
+        for workload in yielding {
+            rows.extend(bench.contended("contended", &AsyncStd, workload, plan.ops));
+        }
+        for workload in yielding {
+            rows.extend(bench.contended("contended", &Smol, workload, plan.ops));
+        }
+        bench.write(
+            "contended",
+            "Contended acquire/release, tasks holding a permit",
+            rows,
+        );
+    }
+
+    if selected("oversubscribed") {
+        let set = TokioSet::new(OVERSUBSCRIBED_RUNTIMES);
+        let mut rows = Vec::new();
+        for permits in [4, 8] {
+            let workload = contended::Workload::new(64, permits, Hold::Yield);
+            rows.extend(bench.contended("oversubscribed", &set, workload, plan.ops));
+        }
+        bench.write(
+            "oversubscribed",
+            "Contended, more workers than cores: 4 tokio runtimes sharing one semaphore",
+            rows,
+        );
+    }
+
+    if selected("wait-times") {
+        let tokio = Tokio::new();
+        let workload = contended::Workload::new(16, 4, Hold::Yield).recording_waits();
+        let rows = bench.contended("wait-times", &tokio, workload, plan.ops);
+        bench.write(
+            "wait-times",
+            "Acquisition wait under contention (p50, p99, max in extra)",
+            rows,
+        );
+    }
+    println!(
+        "interleaved: done in {:.0} s",
+        bench.start.elapsed().as_secs_f64()
+    );
+}
+
+/// The run's settings, and what it prints and writes.
+struct Bench {
+    plan: Plan,
+    command: String,
+    start: Instant,
+}
+
+impl Bench {
+    /// Interleaves `contenders` and prints their results.
+    fn measure(
+        &mut self,
+        group: &str,
+        workload: &str,
+        runtime: &str,
+        ops: u64,
+        contenders: &mut [measure::Contender<'_>],
+    ) -> Vec<Measured> {
+        println!(
+            "[{:>4.0} s] {group}: {workload} on {runtime} ({ops} ops per run)",
+            self.start.elapsed().as_secs_f64()
+        );
+        let measured = interleave(self.plan.rounds, ops, contenders);
+        for m in &measured {
+            let wall = &m.wall_ns;
+            let cpu = if m.cpu_ns.is_empty() {
+                String::from("-")
+            } else {
+                format!("{:.1}", median(&m.cpu_ns))
+            };
+            let mut line = format!(
+                "    {:<18} wall {:>9.1} ns/op ({:.1} .. {:.1})  cpu {cpu:>9} ns/op",
+                m.name,
+                median(wall),
+                wall[0],
+                wall[wall.len() - 1]
+            );
+            if !m.waits.max_ns.is_empty() {
+                line += &format!(
+                    "  wait p50 {} p99 {} max {} ns",
+                    median(&m.waits.p50_ns),
+                    median(&m.waits.p99_ns),
+                    m.waits.max_ns[m.waits.max_ns.len() - 1]
+                );
+            }
+            println!("{line}");
+        }
+        print_ratio(&measured);
+        measured
+    }
+
+    /// Measures `workload` on `runtime` with every semaphore, as rows.
+    fn contended<R: BenchRuntime>(
+        &mut self,
+        group: &str,
+        runtime: &R,
+        workload: contended::Workload,
+        acquisitions: u64,
+    ) -> Vec<Row> {
+        let label = workload.label();
+        let runtime_label = runtime.label();
+        let mut contenders = contended::contenders(runtime, &workload, acquisitions);
+        self.measure(group, &label, &runtime_label, acquisitions, &mut contenders)
+            .into_iter()
+            .map(|m| Row::new(&label, &runtime_label, m))
+            .collect()
+    }
+
+    /// Writes one group's rows and says where.
+    fn write(&mut self, group: &'static str, title: &'static str, rows: Vec<Row>) {
+        let group = Group {
+            group,
+            title,
+            unit: "ns/op",
+            command: self.command.clone(),
+            rows,
+        };
+        match group.write() {
+            Ok(path) => println!("  wrote {}", path.display()),
+            Err(e) => {
+                eprintln!("writing the {} rows: {e}", group.group);
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// Prints admit-fifo's median wall time over the best fair peer's (the
+/// fastest fair contender not named `admit...`), with the ratio of their
+/// fastest and of their slowest rounds.
+fn print_ratio(measured: &[Measured]) {
+    let Some(fifo) = measured.iter().find(|m| m.name == "admit-fifo") else {
         return;
-    }
-    let (rounds, acquisitions) = if args.iter().any(|a| a == "--quick") {
-        QUICK
-    } else {
-        FULL
     };
-    let semaphores = selection("ADMIT_INTERLEAVED_SEMAPHORES");
-    let parameters = selection("ADMIT_INTERLEAVED_PARAMETERS");
-    let keep = |parameter: &str, name: &str| {
-        semaphores
-            .as_ref()
-            .is_none_or(|s| s.iter().any(|s| s == name))
-            && parameters
-                .as_ref()
-                .is_none_or(|p| p.iter().any(|p| p == parameter))
-    };
-    let start = Instant::now();
-    // The machine's cross-core latency, before every round: the rows depend on it.
-    let mut round_trips = Vec::new();
-    let probing = std::env::var_os(NO_PROBE).is_none();
-    let mut probe = || {
-        if probing {
-            round_trips.push(contended::cross_core_round_trip(ROUND_TRIPS));
-        }
-    };
-    let mut rows: Vec<Row> =
-        contended::interleaved(&Tokio::new(), rounds, acquisitions, keep, &mut probe);
-    rows.extend(contended::interleaved(
-        &AsyncStd,
-        rounds,
-        acquisitions,
-        keep,
-        &mut probe,
-    ));
-    rows.extend(contended::interleaved(
-        &Smol,
-        rounds,
-        acquisitions,
-        keep,
-        &mut probe,
-    ));
-
-    let mut out = String::new();
-    println!("{GROUP}: median of {rounds} interleaved rounds of {acquisitions} acquisitions");
-    for row in &rows {
+    let best = measured
+        .iter()
+        .filter(|m| m.fair && !m.name.starts_with("admit"))
+        .min_by(|a, b| median(&a.wall_ns).total_cmp(&median(&b.wall_ns)));
+    if let Some(peer) = best {
+        let last = |v: &[f64]| v[v.len() - 1];
         println!(
-            "  {:<20} {:<18} {:>8.1} ns  ({:.1} .. {:.1})",
-            row.parameter, row.name, row.median_ns, row.range_ns.0, row.range_ns.1
-        );
-        let _ = writeln!(
-            out,
-            "{}\t{}\t{}\t{}\t{}",
-            row.parameter, row.name, row.median_ns, row.range_ns.0, row.range_ns.1
+            "    admit-fifo / {}: {:.2} (fastest rounds {:.2}, slowest {:.2})",
+            peer.name,
+            median(&fifo.wall_ns) / median(&peer.wall_ns),
+            fifo.wall_ns[0] / peer.wall_ns[0],
+            last(&fifo.wall_ns) / last(&peer.wall_ns)
         );
     }
-    round_trips.sort();
-    if let (Some(first), Some(last)) = (round_trips.first(), round_trips.last()) {
-        let median = round_trips[round_trips.len() / 2];
-        println!(
-            "  cross-core round trip before each of the {} rounds: median {} ns ({} .. {})",
-            round_trips.len(),
-            median.as_nanos(),
-            first.as_nanos(),
-            last.as_nanos()
-        );
-        let _ = writeln!(
-            out,
-            "{ROUND_TRIP_ROW}\t{}\t{}\t{}\t{}",
-            median.as_nanos(),
-            first.as_nanos(),
-            last.as_nanos(),
-            round_trips.len()
-        );
-    }
-    println!("  ({:.1} s)", start.elapsed().as_secs_f64());
-    if let Some(path) = std::env::var_os("ADMIT_INTERLEAVED_OUT") {
-        if let Err(e) = std::fs::write(&path, out) {
-            eprintln!("writing {}: {e}", path.to_string_lossy());
-            std::process::exit(1);
-        }
-    }
-}
-
-/// The name filters among criterion-style arguments: what is neither an
-/// option nor the value of one.
-fn name_filters(args: &[String]) -> Vec<&str> {
-    /// Criterion's options that take a value as the next argument.
-    const WITH_VALUE: [&str; 13] = [
-        "--sample-size",
-        "--measurement-time",
-        "--warm-up-time",
-        "--save-baseline",
-        "--baseline",
-        "--load-baseline",
-        "--profile-time",
-        "--noise-threshold",
-        "--significance-level",
-        "--confidence-level",
-        "--nresamples",
-        "--output-format",
-        "--color",
-    ];
-    let mut filters = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        if WITH_VALUE.contains(&arg.as_str()) {
-            args.next();
-        } else if !arg.starts_with('-') {
-            filters.push(arg.as_str());
-        }
-    }
-    filters
-}
-
-/// The comma-separated values of environment variable `var`, if set.
-fn selection(var: &str) -> Option<Vec<String>> {
-    let value = std::env::var(var).ok()?;
-    Some(value.split(',').map(|v| v.trim().to_owned()).collect())
 }

@@ -1,34 +1,136 @@
-//! The contended workload, shared by the criterion `contended` group and the
-//! interleaved measurement (`benches/interleaved.rs`).
+//! The contended workloads: T tasks on a runtime share a number of
+//! acquisitions of a P-permit semaphore, each holding its permit across a
+//! [`Hold`] (the runtime's `yield_now`, or CPU work).
 //!
-//! T tasks on a runtime's workers share a number of acquisitions of a
-//! P-permit semaphore, each holding its permit across one `yield_now`.
-//!
-//! Why an interleaved measurement besides criterion's: criterion measures one
-//! row after the other, for a second or two each. On a shared virtual machine
-//! the speed of cross-core traffic changes over tens of seconds (rows of the
-//! same code were seen to move by 2× between runs), so rows measured a minute
-//! apart are compared under different conditions. [`interleaved`] runs every
-//! semaphore once per round, round after round, and reports each one's median:
-//! all of them see the same conditions, and a phase change moves them all.
+//! [`contenders`] gives every semaphore of the benches as a
+//! [`Contender`] of one [`Workload`], for [`crate::measure::interleave`].
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use crate::measure::{Contender, Meter, Sample, spin};
 use crate::runtimes::BenchRuntime;
-use crate::{AdmitFifo, AdmitThroughput, BenchSemaphore};
+use crate::{AdmitFifo, AdmitThroughput, BenchSemaphore, WeightedSemaphore};
 
-/// (tasks, permits) of the contended workload.
+/// What a task does while it holds its permit.
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_benches::contended::CONFIGS;
+/// use admit_benches::contended::Hold;
 ///
-/// assert!(CONFIGS.iter().all(|&(tasks, permits)| tasks > permits));
+/// assert_eq!(Hold::Yield.label(), "yield");
+/// assert_eq!(Hold::Spin { nanos: 1_000, iterations: 3_000 }.label(), "spin 1us");
 /// ```
-pub const CONFIGS: [(usize, usize); 3] = [(16, 1), (16, 4), (256, 8)];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// One `yield_now` of the runtime: the task is rescheduled while holding.
+    Yield,
+    /// CPU work of about `nanos` nanoseconds ([`spin`] of `iterations`).
+    Spin {
+        /// The nominal duration, for the workload's name.
+        nanos: u64,
+        /// [`spin`] iterations taking about `nanos` on this machine.
+        iterations: u64,
+    },
+}
+
+impl Hold {
+    /// A spin of about `nanos` nanoseconds, given the machine's
+    /// [`crate::measure::spins_per_ns`].
+    pub fn spin(nanos: u64, spins_per_ns: f64) -> Self {
+        Self::Spin {
+            nanos,
+            iterations: (nanos as f64 * spins_per_ns).round() as u64,
+        }
+    }
+
+    /// The hold as workload names show it: `yield`, `spin 1us`.
+    pub fn label(self) -> String {
+        match self {
+            Self::Yield => String::from("yield"),
+            Self::Spin { nanos, .. } if nanos % 1_000 == 0 => format!("spin {}us", nanos / 1_000),
+            Self::Spin { nanos, .. } => format!("spin {nanos}ns"),
+        }
+    }
+
+    async fn hold<R: BenchRuntime>(self) {
+        match self {
+            Self::Yield => R::yield_now().await,
+            Self::Spin { iterations, .. } => spin(iterations),
+        }
+    }
+}
+
+/// One contended workload.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::{Hold, Workload};
+///
+/// let workload = Workload::new(16, 4, Hold::Yield);
+/// assert_eq!(workload.label(), "T16-P4 hold=yield");
+/// assert_eq!(workload.weighted().label(), "T16-P4 n=1..4 hold=yield");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    /// Tasks sharing the acquisitions.
+    pub tasks: usize,
+    /// Permits of the semaphore.
+    pub permits: usize,
+    /// What a task does while holding.
+    pub hold: Hold,
+    /// Whether acquisitions ask for 1 to 4 permits in turn (acquisition `i`
+    /// of task `t` asks for `1 + (t + i) % 4`) instead of one.
+    pub weighted: bool,
+    /// Whether every acquisition's wait is recorded (two clock reads more
+    /// per acquisition).
+    pub record_waits: bool,
+}
+
+impl Workload {
+    /// `tasks` tasks, `permits` permits, one permit per acquisition.
+    pub const fn new(tasks: usize, permits: usize, hold: Hold) -> Self {
+        Self {
+            tasks,
+            permits,
+            hold,
+            weighted: false,
+            record_waits: false,
+        }
+    }
+
+    /// The same, asking for 1 to 4 permits in turn.
+    #[must_use]
+    pub const fn weighted(self) -> Self {
+        Self {
+            weighted: true,
+            ..self
+        }
+    }
+
+    /// The same, recording each acquisition's wait.
+    #[must_use]
+    pub const fn recording_waits(self) -> Self {
+        Self {
+            record_waits: true,
+            ..self
+        }
+    }
+
+    /// The name rows give it: `T16-P4 hold=yield`.
+    pub fn label(&self) -> String {
+        let weights = if self.weighted { " n=1..4" } else { "" };
+        format!(
+            "T{}-P{}{weights} hold={}",
+            self.tasks,
+            self.permits,
+            self.hold.label()
+        )
+    }
+}
 
 /// How many of `total` operations task `index` of `tasks` performs (the
 /// remainder goes to the first tasks, so the sum is exactly `total`).
@@ -45,50 +147,95 @@ pub fn share(total: u64, tasks: usize, index: usize) -> u64 {
     total / tasks + u64::from((index as u64) < total % tasks)
 }
 
-/// The parameter naming a workload in reports: `tokio/T16-P1`.
+/// Runs `acquisitions` acquisitions of a fresh semaphore `S` on `runtime`
+/// as `workload` says, and returns the measured [`Sample`] (spawning and
+/// joining the tasks included, small next to the hand-offs).
 ///
-/// # Examples
+/// # Panics
 ///
-/// ```
-/// use admit_benches::contended::parameter;
-/// use admit_benches::runtimes::Tokio;
-///
-/// assert_eq!(parameter::<Tokio>(16, 1), "tokio/T16-P1");
-/// ```
-pub fn parameter<R: BenchRuntime>(tasks: usize, permits: usize) -> String {
-    format!("{}/T{tasks}-P{permits}", R::NAME)
-}
-
-/// Runs `acquisitions` acquisitions of a fresh `permits`-permit semaphore,
-/// shared by `tasks` tasks on `runtime`, each task holding its permit across
-/// the runtime's `yield_now`. Returns the time taken, spawning and joining the
-/// tasks included (small next to the hand-offs).
+/// If `workload.weighted` is set (weighted acquisitions need
+/// [`run_weighted`]).
 ///
 /// # Examples
 ///
 /// ```
 /// use admit_benches::AdmitFifo;
-/// use admit_benches::contended::run;
+/// use admit_benches::contended::{Hold, Workload, run};
 /// use admit_benches::runtimes::Tokio;
 ///
-/// let elapsed = run::<AdmitFifo, _>(&Tokio::new(), 4, 2, 1_000);
-/// assert!(elapsed.as_nanos() > 0);
+/// let workload = Workload::new(4, 2, Hold::Yield).recording_waits();
+/// let sample = run::<AdmitFifo, _>(&Tokio::new(), &workload, 1_000);
+/// assert_eq!(sample.waits_ns.len(), 1_000);
 /// ```
 pub fn run<S: BenchSemaphore, R: BenchRuntime>(
     runtime: &R,
-    tasks: usize,
-    permits: usize,
+    workload: &Workload,
     acquisitions: u64,
-) -> Duration {
+) -> Sample {
+    assert!(
+        !workload.weighted,
+        "weighted workloads need a weighted semaphore"
+    );
+    let (hold, record) = (workload.hold, workload.record_waits);
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let all_waits = Arc::clone(&waits);
+    let mut sample = fan_out(
+        runtime,
+        S::with_permits(workload.permits),
+        workload.tasks,
+        acquisitions,
+        move |sem, _, rounds| {
+            let all_waits = Arc::clone(&all_waits);
+            async move {
+                let mut waits = Vec::with_capacity(if record { rounds as usize } else { 0 });
+                for _ in 0..rounds {
+                    let asked = record.then(Instant::now);
+                    let permit = sem.acquire().await;
+                    if let Some(asked) = asked {
+                        waits.push(u64::try_from(asked.elapsed().as_nanos()).unwrap_or(u64::MAX));
+                    }
+                    hold.hold::<R>().await;
+                    drop(permit);
+                }
+                if record {
+                    all_waits.lock().expect("no task panicked").extend(waits);
+                }
+            }
+        },
+    );
+    sample.waits_ns = std::mem::take(&mut *waits.lock().expect("no task panicked"));
+    sample
+}
+
+/// [`run`] with weighted acquisitions: acquisition `i` of task `t` asks for
+/// `1 + (t + i) % 4` permits, so small and large requests interleave.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::contended::{Hold, Workload, run_weighted};
+/// use admit_benches::runtimes::Tokio;
+///
+/// let workload = Workload::new(4, 4, Hold::Yield).weighted();
+/// let sample = run_weighted::<tokio::sync::Semaphore, _>(&Tokio::new(), &workload, 1_000);
+/// assert!(sample.wall.as_nanos() > 0);
+/// ```
+pub fn run_weighted<S: WeightedSemaphore, R: BenchRuntime>(
+    runtime: &R,
+    workload: &Workload,
+    acquisitions: u64,
+) -> Sample {
+    let hold = workload.hold;
     fan_out(
         runtime,
-        S::with_permits(permits),
-        tasks,
+        S::with_permits(workload.permits),
+        workload.tasks,
         acquisitions,
-        |sem, _, rounds| async move {
-            for _ in 0..rounds {
-                let permit = sem.acquire().await;
-                R::yield_now().await;
+        move |sem, index, rounds| async move {
+            for round in 0..rounds {
+                let n = 1 + (index + round as usize) % 4;
+                let permit = sem.acquire_many(n).await;
+                hold.hold::<R>().await;
                 drop(permit);
             }
         },
@@ -97,8 +244,8 @@ pub fn run<S: BenchSemaphore, R: BenchRuntime>(
 
 /// Spawns `tasks` tasks on `runtime`, task `index` running
 /// `task(sem, index, rounds)` with its [`share`] of `acquisitions` as
-/// `rounds`, and returns the time until all have finished (spawning and
-/// joining included).
+/// `rounds`, and measures until all have finished (spawning and joining
+/// included).
 ///
 /// # Examples
 ///
@@ -125,7 +272,7 @@ pub fn fan_out<S, R, F>(
     tasks: usize,
     acquisitions: u64,
     task: impl Fn(Arc<S>, usize, u64) -> F,
-) -> Duration
+) -> Sample
 where
     S: Send + Sync + 'static,
     R: BenchRuntime,
@@ -133,7 +280,7 @@ where
 {
     let sem = Arc::new(sem);
     runtime.block_on(async {
-        let start = Instant::now();
+        let meter = Meter::start();
         let handles: Vec<_> = (0..tasks)
             .map(|index| {
                 let rounds = share(acquisitions, tasks, index);
@@ -143,196 +290,68 @@ where
         for handle in handles {
             handle.await;
         }
-        start.elapsed()
+        meter.stop()
     })
 }
 
-/// One semaphore's result in [`interleaved`].
+/// Every semaphore of the benches as a contender of `workload` on
+/// `runtime`, each run doing `acquisitions` acquisitions: admit under both
+/// policies, tokio, async-lock, futures-intrusive (fair) and maitake-sync;
+/// on a weighted workload, those with a weighted acquire (not async-lock).
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_benches::contended::interleaved;
+/// use admit_benches::contended::{Hold, Workload, contenders};
 /// use admit_benches::runtimes::Tokio;
 ///
-/// let keep = |p: &str, name: &str| p == "tokio/T16-P4" && name == "tokio";
-/// let row = &interleaved(&Tokio::new(), 3, 200, keep, || {})[0];
-/// assert_eq!((row.parameter.as_str(), row.name), ("tokio/T16-P4", "tokio"));
-/// assert!(row.range_ns.0 <= row.median_ns && row.median_ns <= row.range_ns.1);
+/// let tokio = Tokio::new();
+/// let plain = Workload::new(16, 4, Hold::Yield);
+/// let weighted = plain.weighted();
+/// let names = |w| contenders(&tokio, w, 100).iter().map(|c| c.name).collect::<Vec<_>>();
+/// assert_eq!(names(&plain)[0], "admit-fifo");
+/// assert_eq!(names(&plain).len(), 6);
+/// assert!(!names(&weighted).contains(&"async-lock"));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// The workload, as [`parameter`] names it.
-    pub parameter: String,
-    /// The semaphore ([`BenchSemaphore::NAME`]).
-    pub name: &'static str,
-    /// Median time per acquisition over the rounds, in nanoseconds.
-    pub median_ns: f64,
-    /// Fastest and slowest round, in nanoseconds per acquisition.
-    pub range_ns: (f64, f64),
-}
-
-/// [`run`] for one semaphore on runtime `R`.
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::AdmitFifo;
-/// use admit_benches::contended::{Run, run};
-/// use admit_benches::runtimes::Tokio;
-///
-/// let fifo: Run<Tokio> = run::<AdmitFifo, Tokio>;
-/// assert!(fifo(&Tokio::new(), 4, 2, 100).as_nanos() > 0);
-/// ```
-pub type Run<R> = fn(&R, usize, usize, u64) -> Duration;
-
-/// Every semaphore of the benches, by name, with its [`run`]: what the
-/// criterion `contended` group and [`interleaved`] both measure.
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::contended::runs;
-/// use admit_benches::runtimes::Tokio;
-///
-/// assert_eq!(runs::<Tokio>()[0].0, "admit-fifo");
-/// ```
-pub fn runs<R: BenchRuntime>() -> [(&'static str, Run<R>); 6] {
-    [
-        (AdmitFifo::NAME, run::<AdmitFifo, R>),
-        (AdmitThroughput::NAME, run::<AdmitThroughput, R>),
-        (
-            tokio::sync::Semaphore::NAME,
-            run::<tokio::sync::Semaphore, R>,
-        ),
-        (async_lock::Semaphore::NAME, run::<async_lock::Semaphore, R>),
-        (
-            futures_intrusive::sync::Semaphore::NAME,
-            run::<futures_intrusive::sync::Semaphore, R>,
-        ),
-        (
-            maitake_sync::Semaphore::NAME,
-            run::<maitake_sync::Semaphore, R>,
-        ),
-    ]
-}
-
-/// For each of [`CONFIGS`] on `runtime`: `rounds` rounds, each running every
-/// semaphore once with `acquisitions` acquisitions (round `r` starting with
-/// the `r`-th, so no semaphore always goes first); one [`Row`] per semaphore
-/// and configuration, with the median over the rounds.
-///
-/// `keep(parameter, name)` selects what runs (for profiling one semaphore on
-/// one workload, say); pass `|_, _| true` for everything. `before_round` runs
-/// before each round (the bench measures the machine there, see
-/// [`cross_core_round_trip`]).
-///
-/// # Panics
-///
-/// If `rounds` or `acquisitions` is zero.
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::contended::interleaved;
-/// use admit_benches::runtimes::Tokio;
-///
-/// let rows = interleaved(&Tokio::new(), 1, 200, |_, _| true, || {});
-/// assert_eq!(rows.len(), 3 * 6);
-/// assert!(rows.iter().all(|row| row.median_ns > 0.0));
-///
-/// // `before_round` runs once per round of every workload that runs.
-/// let mut rounds = 0;
-/// let fifo = interleaved(
-///     &Tokio::new(),
-///     2,
-///     200,
-///     |p, name| p == "tokio/T16-P4" && name == "admit-fifo",
-///     || rounds += 1,
-/// );
-/// assert_eq!(fifo.len(), 1);
-/// assert_eq!(rounds, 2);
-/// ```
-pub fn interleaved<R: BenchRuntime>(
-    runtime: &R,
-    rounds: usize,
+pub fn contenders<'a, R: BenchRuntime>(
+    runtime: &'a R,
+    workload: &'a Workload,
     acquisitions: u64,
-    keep: impl Fn(&str, &str) -> bool,
-    mut before_round: impl FnMut(),
-) -> Vec<Row> {
-    assert!(rounds > 0 && acquisitions > 0, "nothing to measure");
-    let mut rows = Vec::new();
-    for (tasks, permits) in CONFIGS {
-        let parameter = parameter::<R>(tasks, permits);
-        let runs: Vec<_> = runs::<R>()
-            .into_iter()
-            .filter(|(name, _)| keep(&parameter, name))
-            .collect();
-        if runs.is_empty() {
-            continue;
-        }
-        let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); runs.len()];
-        for round in 0..rounds {
-            before_round();
-            // Each round starts with the next semaphore: none always runs first, right
-            // after a change of workload or a round of another.
-            for i in (0..runs.len()).map(|i| (i + round) % runs.len()) {
-                let elapsed = (runs[i].1)(runtime, tasks, permits, acquisitions);
-                times[i].push(elapsed.as_nanos() as f64 / acquisitions as f64);
-            }
-        }
-        for ((name, _), mut times) in runs.iter().zip(times) {
-            times.sort_by(f64::total_cmp);
-            rows.push(Row {
-                parameter: parameter.clone(),
-                name,
-                median_ns: times[times.len() / 2],
-                range_ns: (times[0], times[times.len() - 1]),
-            });
-        }
+) -> Vec<Contender<'a>> {
+    fn plain<'a, S: BenchSemaphore, R: BenchRuntime>(
+        runtime: &'a R,
+        workload: &'a Workload,
+        acquisitions: u64,
+    ) -> Contender<'a> {
+        Contender::new(S::NAME, S::FAIR, move || {
+            run::<S, R>(runtime, workload, acquisitions)
+        })
     }
-    rows
-}
-
-/// The mean time for a cache line to go from one thread to another and back,
-/// over `trips` round trips between the calling thread and a new one.
-///
-/// The contended workloads are bound by such transfers, and on a shared
-/// virtual machine their cost changes over time (round trips of 70–120 ns
-/// and of 400+ ns were both seen within minutes): the interleaved bench
-/// measures it before every round so that a report says which conditions its
-/// rows were taken in.
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::contended::cross_core_round_trip;
-///
-/// assert!(cross_core_round_trip(1_000).as_nanos() > 0);
-/// ```
-pub fn cross_core_round_trip(trips: u64) -> Duration {
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    // Odd values are the caller's serves, even ones the returns.
-    let ball = Arc::new(AtomicU64::new(0));
-    let other = Arc::clone(&ball);
-    let returner = std::thread::spawn(move || {
-        for trip in 0..trips {
-            while other.load(Ordering::Acquire) != 2 * trip + 1 {
-                std::hint::spin_loop();
-            }
-            other.store(2 * trip + 2, Ordering::Release);
-        }
-    });
-    let start = Instant::now();
-    for trip in 0..trips {
-        ball.store(2 * trip + 1, Ordering::Release);
-        while ball.load(Ordering::Acquire) != 2 * trip + 2 {
-            std::hint::spin_loop();
-        }
+    fn weighted<'a, S: WeightedSemaphore, R: BenchRuntime>(
+        runtime: &'a R,
+        workload: &'a Workload,
+        acquisitions: u64,
+    ) -> Contender<'a> {
+        Contender::new(S::NAME, S::FAIR, move || {
+            run_weighted::<S, R>(runtime, workload, acquisitions)
+        })
     }
-    let elapsed = start.elapsed();
-    returner.join().expect("the returning thread panicked");
-    let mean = elapsed.as_nanos() / u128::from(trips.max(1));
-    Duration::from_nanos(u64::try_from(mean).unwrap_or(u64::MAX))
+    if workload.weighted {
+        vec![
+            weighted::<AdmitFifo, R>(runtime, workload, acquisitions),
+            weighted::<AdmitThroughput, R>(runtime, workload, acquisitions),
+            weighted::<tokio::sync::Semaphore, R>(runtime, workload, acquisitions),
+            weighted::<futures_intrusive::sync::Semaphore, R>(runtime, workload, acquisitions),
+            weighted::<maitake_sync::Semaphore, R>(runtime, workload, acquisitions),
+        ]
+    } else {
+        vec![
+            plain::<AdmitFifo, R>(runtime, workload, acquisitions),
+            plain::<AdmitThroughput, R>(runtime, workload, acquisitions),
+            plain::<tokio::sync::Semaphore, R>(runtime, workload, acquisitions),
+            plain::<async_lock::Semaphore, R>(runtime, workload, acquisitions),
+            plain::<futures_intrusive::sync::Semaphore, R>(runtime, workload, acquisitions),
+            plain::<maitake_sync::Semaphore, R>(runtime, workload, acquisitions),
+        ]
+    }
 }

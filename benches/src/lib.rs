@@ -1,25 +1,31 @@
-//! One seam over every semaphore the benches compare: admit under both
-//! fairness policies and the peers (tokio, async-lock, futures-intrusive in
-//! its fair mode, maitake-sync).
+//! The benches of admit and its peers: one seam over every semaphore they
+//! compare (admit under both fairness policies, tokio, async-lock,
+//! futures-intrusive in its fair mode, maitake-sync), the workloads, and the
+//! one way they are measured.
 //!
-//! The benches in `benches/semaphore.rs` are generic over [`BenchSemaphore`]
-//! (and [`WeightedSemaphore`] where a weighted acquire exists), so every
-//! semaphore runs exactly the same loop. Each method is a thin `#[inline]`
-//! forwarding call, so the seam itself costs nothing in the measurements.
+//! - [`BenchSemaphore`] (and [`WeightedSemaphore`] where a weighted acquire
+//!   exists): every semaphore runs exactly the same loop. Each method is a
+//!   thin `#[inline]` forwarding call, so the seam costs nothing measurable.
+//! - [`runtimes`]: the runtimes the workloads run on (tokio multi-thread and
+//!   current-thread, several tokio runtimes at once, async-std, smol).
+//! - [`contended`] and [`uncontended`]: the workloads, each semaphore of one
+//!   of them a [`measure::Contender`].
+//! - [`measure`]: interleaved rounds, wall and process CPU time per
+//!   operation; [`rows`]: the JSON files the report reads.
+//!
+//! The `interleaved` bench target runs every semaphore workload; the
+//! `runtime` target (criterion) measures the runtime helpers.
 //!
 //! The [`Floor`] type is not a semaphore: it is the baseline the uncontended
-//! numbers are divided by (one compare-exchange to take, one `fetch_add` to
-//! give back).
-//!
-//! The runtimes the workloads run on (tokio, async-std, smol, each with
-//! [`runtimes::THREADS`] workers) are in [`runtimes`].
-//!
-//! What does not live here: the workloads themselves (task counts, criterion
-//! groups), which are in the bench targets.
+//! numbers are compared with (one compare-exchange to take, one `fetch_add`
+//! to give back).
 #![forbid(unsafe_code)]
 
 pub mod contended;
+pub mod measure;
+pub mod rows;
 pub mod runtimes;
+pub mod uncontended;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -58,11 +64,11 @@ pub const MEASUREMENT: Duration = Duration::from_millis(1500);
 /// ```
 pub const QUICK_MEASUREMENT: Duration = Duration::from_millis(300);
 
-/// The criterion configuration of both bench targets, command-line
+/// The criterion configuration of the `runtime` bench target, command-line
 /// arguments applied.
 ///
-/// Short rows: the whole suite (~115 rows) must finish in about 8 minutes on
-/// 2 cores, and in about a minute with `--quick`.
+/// Short rows: the suite must finish in a few minutes on 2 cores, and in
+/// about a minute with `--quick`.
 ///
 /// # Examples
 ///
@@ -108,13 +114,13 @@ pub fn criterion_config() -> Criterion {
 /// one_at_a_time::<async_lock::Semaphore>();
 /// ```
 pub trait BenchSemaphore: Send + Sync + 'static {
-    /// The function id in criterion reports. Ours start with `admit`; a peer
+    /// The contender's name in the rows. Ours start with `admit`; a peer
     /// uses its crate name (`tokio`, `async-lock`, ...), which is what the
     /// report tool matches on.
     const NAME: &'static str;
 
-    /// Whether waiters are served strictly in arrival order; the contended
-    /// targets compare admit with the best *fair* peer.
+    /// Whether waiters are served strictly in arrival order; the report
+    /// compares admit with the best *fair* peer.
     const FAIR: bool;
 
     /// The RAII permit; dropping it returns the permits.

@@ -1,7 +1,9 @@
 //! The three runtimes the workloads run on, behind one small trait, each with
 //! the same number of worker threads ([`THREADS`]).
 //!
-//! - tokio: a multi-thread runtime built with `worker_threads(THREADS)`.
+//! - tokio: a multi-thread runtime built with `worker_threads(THREADS)`, or a
+//!   current-thread runtime, or several multi-thread runtimes sharing the
+//!   work ([`TokioSet`]).
 //! - async-std: its global executor, sized by `ASYNC_STD_THREAD_COUNT`.
 //! - smol: its global executor (the one `admit_smol::Smol::spawn` uses),
 //!   sized by `SMOL_THREADS`.
@@ -17,6 +19,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Worker threads of every runtime. The bench machine has 2 cores; the report
 /// (`cargo xtask bench`) states this number in its "Setup" section.
@@ -69,9 +72,13 @@ pub type Handle = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// spawn_and_join(&Smol);
 /// ```
 pub trait BenchRuntime: Sync + 'static {
-    /// The runtime's name, the first part of a benchmark's parameter
-    /// (`tokio/T16-P1`); the report groups rows by it.
+    /// The runtime's name (`tokio`), the parameter of the criterion rows of
+    /// the `runtime` bench; the interleaved rows use [`label`](Self::label).
     const NAME: &'static str;
+
+    /// The runtime and its flavour as the rows name it: `tokio mt-2`,
+    /// `tokio current-thread`, `smol 2` (the number is the worker threads).
+    fn label(&self) -> String;
 
     /// The admit adapter's marker type for this runtime (`admit_tokio::Tokio`),
     /// for `TaskPool<R>` and `RateLimiter<R>`.
@@ -124,7 +131,7 @@ pub fn ensure_thread_counts() {
 }
 
 /// Checks, where the OS says (Linux `/proc`), that the async-std and smol
-/// executors really run [`THREADS`] threads each, after one task was spawned
+/// executors really run (at least) [`THREADS`] threads each, after one task was spawned
 /// on each; panics otherwise. A no-op where `/proc/self/task` is missing.
 ///
 /// The executors start their threads in the background, so a count below
@@ -159,11 +166,18 @@ pub fn check_thread_counts() {
             continue;
         }
         for (runtime, count) in counts {
-            assert_eq!(
-                count, THREADS,
+            assert!(
+                count >= THREADS,
                 "{runtime} runs {count} worker threads, not {THREADS}: was \
                  ensure_thread_counts called first in main?"
             );
+            // A thread started without a name by a worker inherits the worker's name,
+            // so a count above `THREADS` is not necessarily a worker: say so, go on.
+            if count > THREADS {
+                eprintln!(
+                    "note: {count} threads named like {runtime}'s workers ({THREADS} configured)"
+                );
+            }
         }
         return;
     }
@@ -180,7 +194,9 @@ fn thread_names() -> Option<Vec<String>> {
     )
 }
 
-/// A tokio multi-thread runtime with [`THREADS`] workers, timers enabled.
+/// A tokio runtime, timers enabled: multi-thread ([`Tokio::new`],
+/// [`Tokio::multi_thread`]) or current-thread ([`Tokio::current_thread`], the
+/// spawned tasks then run on the thread in `block_on`).
 ///
 /// # Examples
 ///
@@ -188,19 +204,52 @@ fn thread_names() -> Option<Vec<String>> {
 /// use admit_benches::runtimes::{BenchRuntime, Tokio};
 ///
 /// assert_eq!(Tokio::new().block_on(async { 1 + 1 }), 2);
+/// assert_eq!(Tokio::new().label(), "tokio mt-2");
+/// assert_eq!(Tokio::current_thread().label(), "tokio current-thread");
 /// ```
-pub struct Tokio(tokio::runtime::Runtime);
+pub struct Tokio {
+    runtime: tokio::runtime::Runtime,
+    label: String,
+}
 
 impl Tokio {
-    /// Builds the runtime.
+    /// A multi-thread runtime with [`THREADS`] workers.
     pub fn new() -> Self {
-        Self(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(THREADS)
-                .enable_time()
-                .build()
-                .expect("build the tokio runtime"),
-        )
+        Self::multi_thread(THREADS)
+    }
+
+    /// A multi-thread runtime with `workers` workers.
+    ///
+    /// # Panics
+    ///
+    /// If `workers` is zero or tokio cannot start the runtime.
+    pub fn multi_thread(workers: usize) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_time()
+            .build()
+            .expect("build the tokio runtime");
+        Self {
+            runtime,
+            label: format!("tokio mt-{workers}"),
+        }
+    }
+
+    /// A current-thread runtime: everything runs on the thread that calls
+    /// `block_on`.
+    ///
+    /// # Panics
+    ///
+    /// If tokio cannot build the runtime.
+    pub fn current_thread() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("build the tokio runtime");
+        Self {
+            runtime,
+            label: String::from("tokio current-thread"),
+        }
     }
 }
 
@@ -214,13 +263,77 @@ impl BenchRuntime for Tokio {
     const NAME: &'static str = "tokio";
     type Adapter = admit_tokio::Tokio;
 
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.0.block_on(future)
+        self.runtime.block_on(future)
     }
 
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
-        let handle = self.0.spawn(future);
+        let handle = self.runtime.spawn(future);
         Box::pin(async move { handle.await.expect("bench task panicked") })
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+/// Several tokio multi-thread runtimes of [`THREADS`] workers each, seen as
+/// one: tasks are spawned on them in turn, so one semaphore is shared by
+/// more worker threads than the machine has cores (the oversubscribed
+/// workload). `block_on` runs on the first runtime.
+///
+/// # Examples
+///
+/// ```
+/// use admit_benches::runtimes::{BenchRuntime, TokioSet};
+///
+/// let set = TokioSet::new(4);
+/// assert_eq!(set.label(), "4x tokio mt-2");
+/// set.block_on(async {
+///     for _ in 0..8 {
+///         set.spawn(async {}).await;
+///     }
+/// });
+/// ```
+pub struct TokioSet {
+    runtimes: Vec<Tokio>,
+    next: AtomicUsize,
+}
+
+impl TokioSet {
+    /// `count` runtimes of [`THREADS`] workers each.
+    ///
+    /// # Panics
+    ///
+    /// If `count` is zero.
+    pub fn new(count: usize) -> Self {
+        assert!(count > 0, "a set of no runtimes");
+        Self {
+            runtimes: (0..count).map(|_| Tokio::new()).collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl BenchRuntime for TokioSet {
+    const NAME: &'static str = "tokio";
+    type Adapter = admit_tokio::Tokio;
+
+    fn label(&self) -> String {
+        format!("{}x tokio mt-{THREADS}", self.runtimes.len())
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtimes[0].block_on(future)
+    }
+
+    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
+        let next = self.next.fetch_add(1, Ordering::Relaxed) % self.runtimes.len();
+        self.runtimes[next].spawn(future)
     }
 
     fn yield_now() -> impl Future<Output = ()> + Send {
@@ -244,6 +357,10 @@ pub struct AsyncStd;
 impl BenchRuntime for AsyncStd {
     const NAME: &'static str = "async-std";
     type Adapter = admit_async_std::AsyncStd;
+
+    fn label(&self) -> String {
+        format!("async-std {THREADS}")
+    }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         async_std::task::block_on(future)
@@ -274,6 +391,10 @@ pub struct Smol;
 impl BenchRuntime for Smol {
     const NAME: &'static str = "smol";
     type Adapter = admit_smol::Smol;
+
+    fn label(&self) -> String {
+        format!("smol {THREADS}")
+    }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         smol::block_on(future)

@@ -1,5 +1,5 @@
-//! Issue 2's "zero heap allocations per acquire" and "`size_of::<Semaphore>()`
-//! ≤ 40 bytes" targets, checked with a counting global allocator.
+//! The core's "zero heap allocations per acquire" and "`size_of::<Semaphore>()`
+//! ≤ 40 bytes" goals, checked with a counting global allocator.
 //!
 //! Counts are per thread (a `const` thread-local), so tests running in
 //! parallel in this binary do not see each other's allocations. Tasks,
