@@ -11,13 +11,13 @@
 //!
 //! * [`Runtime`] (spawn, sleep, clock, cooperative scheduling) and [`BlockOn`] (for tests and
 //!   benches only);
-//! * [`acquire_timeout`] and [`acquire_deadline`]: acquire or give up, losing no permit;
+//! * [`Semaphore<R>`](Semaphore): the core's semaphore with every async acquire under the
+//!   runtime's cooperative scheduling (tokio's task budget) and timeouts as methods
+//!   (`acquire_timeout`, `acquire_deadline`, owned variants), losing no permit;
 //! * [`TaskPool`]: run many futures with at most K in flight, inline or spawned, results in
 //!   input order ([`TaskPool::gather`]) or in completion order ([`TaskPool::as_completed`]);
 //! * [`RateLimiter`]: at most N acquisitions per period, FIFO-fair, weighted, cancel-safe,
 //!   built on the arithmetic in [`admit::rate`];
-//! * [`acquire`] and friends: the core's acquire futures wrapped in the runtime's cooperative
-//!   scheduling (tokio's task budget);
 //! * with the `testing` feature, `testing`: the behaviour suite each adapter runs.
 //!
 //! What does not: the semaphore itself (in [`admit`]) and anything runtime-specific (in the
@@ -53,6 +53,7 @@
 //!     type JoinHandle<T: Send + 'static> = Handle<T>;
 //!     type Sleep = Ready<()>;
 //!     type Cooperative<F: Future> = F;
+//!     type Instant = Instant;
 //!
 //!     fn spawn<F>(future: F) -> Handle<F::Output>
 //!     where
@@ -100,17 +101,16 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use admit::Semaphore;
-use admit::futures::{Acquire, AcquireOwned};
 use event_listener::Event;
 
 mod pool;
 mod rate;
+mod semaphore;
 mod timeout;
 
 #[cfg(feature = "testing")]
@@ -119,16 +119,17 @@ pub mod testing;
 pub use pool::{
     AsCompleted, Inline, Outcome, PoolError, Progress, Spawned, TaskPool, ZeroLimitError,
 };
-pub use rate::RateLimiter;
-pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};
+pub use rate::{BurstExceeded, RateLimiter, TryRateError};
+pub use semaphore::Semaphore;
+pub use timeout::AcquireTimeoutError;
 
 /// What the helpers need from an async runtime: spawn, sleep, a monotonic clock, and its
 /// cooperative-scheduling hook.
 ///
 /// Implemented by zero-sized marker types in the adapter crates (`admit_tokio::Tokio`,
 /// `admit_async_std::AsyncStd`, `admit_smol::Smol`); every method is an associated function,
-/// so generic code names the runtime as a type parameter (`TaskPool<R>`,
-/// `acquire_timeout::<R>`) and the adapters fill it in. The associated types keep the hot
+/// so generic code names the runtime as a type parameter (`TaskPool<R>`, `Semaphore<R>`) and
+/// the adapters fill it in. The associated types keep the hot
 /// paths free of boxing.
 ///
 /// # Contract
@@ -142,7 +143,7 @@ pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};
 /// * [`now`](Runtime::now) is the clock [`sleep_until`](Runtime::sleep_until) measures against
 ///   (tokio's clock, which tests may pause, is converted to `std::time::Instant`).
 /// * A sleep never completes before its deadline (it may complete later, by up to the
-///   runtime's timer resolution: 1 ms for tokio).
+///   runtime's [timer resolution](Runtime::TIMER_RESOLUTION): 1 ms for tokio).
 ///
 /// # Examples
 ///
@@ -171,6 +172,17 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// The future returned by [`cooperative`](Runtime::cooperative): `F` itself on runtimes
     /// without a cooperative budget.
     type Cooperative<F: Future>: Future<Output = F::Output>;
+
+    /// The runtime's own instant type, which [`Semaphore::acquire_deadline`] takes:
+    /// `tokio::time::Instant` on tokio, `std::time::Instant` elsewhere. It converts to and
+    /// from `std::time::Instant`, the type of [`now`](Runtime::now).
+    type Instant: Copy + Ord + fmt::Debug + Send + Sync + 'static + From<Instant> + Into<Instant>;
+
+    /// How late a [`sleep_until`](Runtime::sleep_until) may wake in normal operation: tokio's
+    /// timer has 1 ms resolution. The rate limiter sleeps until this long before a grant and
+    /// yields to the runtime for the rest, so that its grants are not late by a timer tick.
+    /// The default is 1 ms.
+    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
     /// Spawns `future` as a task on the runtime (which must be running: tokio's `spawn`
     /// panics outside a runtime).
@@ -279,119 +291,4 @@ pub fn deadline_after(now: Instant, duration: Duration) -> Instant {
     now.checked_add(duration)
         .or_else(|| now.checked_add(Duration::from_secs(60 * 60 * 24 * 365 * 30)))
         .unwrap_or(now)
-}
-
-/// [`Semaphore::acquire`] under the runtime's cooperative scheduling.
-///
-/// On tokio a loop of `acquire().await` whose permits are always available would otherwise
-/// never yield and could starve the other tasks on its worker; this one yields when the task's
-/// budget runs out. On the other runtimes it is `sem.acquire()`.
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire`]: dropping the future returns every permit it was given.
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::Runtime;
-///
-/// async fn worker<R: Runtime>(sem: &Semaphore) -> Result<(), admit::AcquireError> {
-///     for _ in 0..1_000 {
-///         let _permit = admit_runtime::acquire::<R>(sem).await?;
-///     }
-///     Ok(())
-/// }
-/// ```
-pub fn acquire<R: Runtime>(sem: &Semaphore) -> R::Cooperative<Acquire<'_>> {
-    R::cooperative(sem.acquire())
-}
-
-/// [`Semaphore::acquire_many`] under the runtime's cooperative scheduling; see [`acquire`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_many`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_many`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::Runtime;
-///
-/// async fn big_job<R: Runtime>(sem: &Semaphore) -> Result<(), admit::AcquireError> {
-///     let permit = admit_runtime::acquire_many::<R>(sem, 4).await?;
-///     assert_eq!(permit.num_permits(), 4);
-///     Ok(())
-/// }
-/// ```
-pub fn acquire_many<R: Runtime>(sem: &Semaphore, n: usize) -> R::Cooperative<Acquire<'_>> {
-    R::cooperative(sem.acquire_many(n))
-}
-
-/// [`Semaphore::acquire_owned`] under the runtime's cooperative scheduling; see [`acquire`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_owned`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_owned`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::Runtime;
-/// use std::sync::Arc;
-///
-/// async fn hand_off<R: Runtime>(sem: Arc<Semaphore>) -> Result<(), admit::AcquireError> {
-///     let permit = admit_runtime::acquire_owned::<R>(sem).await?;
-///     R::spawn(async move { drop(permit) }).await;
-///     Ok(())
-/// }
-/// ```
-pub fn acquire_owned<R: Runtime>(sem: Arc<Semaphore>) -> R::Cooperative<AcquireOwned> {
-    R::cooperative(sem.acquire_owned())
-}
-
-/// [`Semaphore::acquire_many_owned`] under the runtime's cooperative scheduling; see
-/// [`acquire`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_many_owned`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_many_owned`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::Runtime;
-/// use std::sync::Arc;
-///
-/// async fn reserve<R: Runtime>(sem: Arc<Semaphore>) -> Result<(), admit::AcquireError> {
-///     let permit = admit_runtime::acquire_many_owned::<R>(sem, 2).await?;
-///     assert_eq!(permit.num_permits(), 2);
-///     Ok(())
-/// }
-/// ```
-pub fn acquire_many_owned<R: Runtime>(
-    sem: Arc<Semaphore>,
-    n: usize,
-) -> R::Cooperative<AcquireOwned> {
-    R::cooperative(sem.acquire_many_owned(n))
 }
