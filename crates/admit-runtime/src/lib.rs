@@ -143,7 +143,7 @@ pub use timeout::AcquireTimeoutError;
 /// * [`now`](Runtime::now) is the clock [`sleep_until`](Runtime::sleep_until) measures against
 ///   (tokio's clock, which tests may pause, is converted to `std::time::Instant`).
 /// * A sleep never completes before its deadline (it may complete later, by up to the
-///   runtime's [timer resolution](Runtime::TIMER_RESOLUTION): 1 ms for tokio).
+///   runtime's timer resolution: a millisecond or two on tokio).
 ///
 /// # Examples
 ///
@@ -177,12 +177,6 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// `tokio::time::Instant` on tokio, `std::time::Instant` elsewhere. It converts to and
     /// from `std::time::Instant`, the type of [`now`](Runtime::now).
     type Instant: Copy + Ord + fmt::Debug + Send + Sync + 'static + From<Instant> + Into<Instant>;
-
-    /// How late a [`sleep_until`](Runtime::sleep_until) may wake in normal operation: tokio's
-    /// timer has 1 ms resolution. The rate limiter sleeps until this long before a grant and
-    /// yields to the runtime for the rest, so that its grants are not late by a timer tick.
-    /// The default is 1 ms.
-    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
     /// Spawns `future` as a task on the runtime (which must be running: tokio's `spawn`
     /// panics outside a runtime).

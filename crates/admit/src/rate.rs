@@ -43,7 +43,10 @@
 //! limiter behaves at worst like a GCRA with burst `burst + 1`, and a half-open window of one
 //! period admits at most `count + burst` permits (one more than the `count + burst − 1` of a
 //! strict schedule). Lateness beyond one interval is not caught up: it is lost, never turned
-//! into a longer burst.
+//! into a longer burst. [`Gcra::try_acquire_late`] forgives more (a bound of the caller's
+//! choice), for callers that bound their windows themselves: the async limiter keeps a log of
+//! the last period's grants, so it can catch up whole stalls and still admit at most
+//! `count + burst` per period.
 //!
 //! The type is a plain value (`&mut self`): no atomics (so it works on targets without 64-bit
 //! atomics), no allocation, no `unsafe`. Share it behind whatever lock fits the platform.
@@ -403,7 +406,39 @@ impl Gcra {
     /// assert_eq!(limit.try_acquire_after_wait(101 * MS, 1), Err(RateError::Wait { until: 200 * MS }));
     /// ```
     pub fn try_acquire_after_wait(&mut self, now: u64, n: usize) -> Result<(), RateError> {
-        let tat = self.check_with_slack(now, n, self.period_ns)?;
+        self.try_acquire_late(now, n, self.period_ns / self.count)
+    }
+
+    /// As [`try_acquire_after_wait`](Self::try_acquire_after_wait), forgiving up to `max_lag`
+    /// nanoseconds of lateness instead of one interval: a waiter up to `max_lag` behind the
+    /// schedule is charged from its scheduled time, so the permits it missed can be caught up.
+    ///
+    /// With `max_lag` above one interval, catching up after a long stall can grant more than
+    /// `count + burst` in one period; a caller using it bounds its windows itself (the async
+    /// rate limiter of `admit-runtime` keeps a log of the last period's grants for that).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit::rate::Gcra;
+    /// use core::time::Duration;
+    ///
+    /// const MS: u64 = 1_000_000;
+    /// let mut limit = Gcra::new(1_000, Duration::from_secs(1)); // one per ms
+    /// limit.try_acquire(0, 1).unwrap();
+    /// // Woken 3 ms late: with 5 ms of catch-up, the slots at 1, 2 and 3 ms are all granted now.
+    /// for _ in 0..3 {
+    ///     limit.try_acquire_late(3 * MS, 1, 5 * MS).unwrap();
+    /// }
+    /// assert!(limit.try_acquire_late(3 * MS, 1, 5 * MS).is_err());
+    /// ```
+    pub fn try_acquire_late(&mut self, now: u64, n: usize, max_lag: u64) -> Result<(), RateError> {
+        let slack = u128::from(max_lag).saturating_mul(u128::from(self.count));
+        let tat = self.check_with_slack(now, n, slack)?;
         self.tat = tat;
         Ok(())
     }
@@ -431,9 +466,9 @@ impl Gcra {
         self.check_with_slack(now, n, 0)
     }
 
-    /// The conformance test, with the TAT allowed to lag up to `slack` scaled units (at most
-    /// one interval) behind `now`.
-    fn check_with_slack(&self, now: u64, n: usize, slack: u64) -> Result<u128, RateError> {
+    /// The conformance test, with the TAT allowed to lag up to `slack` scaled units behind
+    /// `now`.
+    fn check_with_slack(&self, now: u64, n: usize, slack: u128) -> Result<u128, RateError> {
         if n > self.burst {
             return Err(RateError::TooLarge {
                 requested: n,
@@ -454,7 +489,7 @@ impl Gcra {
             self.tat
         } else {
             // Behind schedule: a waiter is charged from at most `slack` before now.
-            self.tat.max(now_scaled.saturating_sub(u128::from(slack)))
+            self.tat.max(now_scaled.saturating_sub(slack))
         };
         let new_tat = base.saturating_add(cost);
         if new_tat <= now_scaled.saturating_add(tolerance) {
