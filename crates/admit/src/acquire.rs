@@ -232,3 +232,65 @@ impl<S: AsRef<Semaphore>> fmt::Debug for AcquireOwned<S> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, feature = "std", not(admit_loom)))]
+mod tests {
+    //! The owned future and permit over a handle that wraps the semaphore (as the runtime
+    //! adapters' semaphores do): queued, cancelled, granted, split and merged.
+
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    use alloc::sync::Arc;
+
+    use super::AcquireOwned;
+    use crate::{OwnedPermit, Semaphore};
+
+    struct Wrapper {
+        _before: u64,
+        sem: Semaphore,
+    }
+
+    impl AsRef<Semaphore> for Wrapper {
+        fn as_ref(&self) -> &Semaphore {
+            &self.sem
+        }
+    }
+
+    #[test]
+    fn owned_acquire_over_a_wrapping_handle() {
+        let handle = Arc::new(Wrapper {
+            _before: 7,
+            sem: Semaphore::new(2),
+        });
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut held: OwnedPermit<Wrapper> = OwnedPermit::try_acquire(handle.clone(), 2).unwrap();
+        {
+            // Queued, then cancelled while one permit is assigned to it.
+            let mut waiting = pin!(AcquireOwned::new(handle.clone(), 2));
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(handle.sem.waiter_count(), 1);
+            drop(held.split(1).unwrap());
+        }
+        assert_eq!(handle.sem.waiter_count(), 0);
+        assert_eq!(handle.sem.available_permits(), 1);
+        // Queued, then granted when the rest comes back.
+        let mut waiting = pin!(AcquireOwned::new(handle.clone(), 2));
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        drop(held);
+        let Poll::Ready(Ok(mut granted)) = waiting.as_mut().poll(&mut cx) else {
+            panic!("the permits came back");
+        };
+        assert!(Arc::ptr_eq(granted.semaphore(), &handle));
+        let one = granted.split(1).unwrap();
+        granted.merge(one);
+        assert_eq!(granted.num_permits(), 2);
+        drop(granted);
+        assert_eq!(handle.sem.available_permits(), 2);
+        assert_eq!(
+            Arc::strong_count(&handle),
+            2,
+            "the pinned future still holds one"
+        );
+    }
+}
