@@ -200,10 +200,7 @@ fn rate_limiter_on<R: BenchRuntime>(group: &mut BenchmarkGroup<'_, WallTime>, ru
             runtime.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    black_box(&limiter)
-                        .acquire()
-                        .await
-                        .expect("never too large");
+                    black_box(&limiter).acquire().await;
                 }
                 start.elapsed()
             })

@@ -1,7 +1,7 @@
 //! A rate-limited client: at most N calls per second (default 50) against a local server for
 //! about 2 seconds, with 16 callers always ready, printing the rate observed at the client and
-//! at the server. Exits non-zero if any one-second window held more than N calls (one tick of
-//! slack), or if the rate came out under 80% of N.
+//! at the server. Exits non-zero if any one-second window held more than N + 1 calls (N plus
+//! the burst of 1), or if the rate came out more than 1 % under N (10 % for runs under 2 s).
 //!
 //! ```text
 //! cargo run --example rate_limited_client [-- --runtime tokio|async-std|smol] [--rate N]

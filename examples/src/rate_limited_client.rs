@@ -3,8 +3,9 @@
 //!
 //! Sixteen callers (a [`TaskPool`]) share one [`RateLimiter`] of N per second (burst 1: calls
 //! evenly spaced, 1/N s apart). Each call awaits the limiter, then makes its request. The
-//! limiter never allows more than N calls in any one-second window; timers fire late by up to
-//! their resolution, so over a run the rate comes out a little under N, never over.
+//! limiter never allows more than N + 1 calls in any one-second window (N + burst), and over a
+//! run the rate comes out within 1 % of N on every runtime: a late timer does not shift the
+//! limiter's schedule.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -16,9 +17,15 @@ use crate::server::{Reply, Server};
 use crate::support::lock;
 use crate::{Example, ExampleRuntime, http};
 
-/// The lowest acceptable observed rate, as a share of the limit: timers fire late (tokio's by
-/// up to 1 ms), and with a burst of 1 each late grant delays the following ones.
-pub const SLOWEST_ACCEPTED: f64 = 0.8;
+/// The lowest acceptable observed rate over a run of 2 s or more, as a share of the limit: the
+/// limiter keeps its schedule however late the runtime's timer wakes it, so a long run is
+/// within 1 % of the rate.
+pub const SLOWEST_ACCEPTED: f64 = 0.99;
+
+/// The lowest acceptable observed rate over a shorter run: the last grant's own wake-up
+/// lateness (a millisecond or two on tokio, more on a loaded machine) is not caught up, and
+/// weighs more in a short run.
+pub const SLOWEST_ACCEPTED_SHORT: f64 = 0.9;
 
 /// The scenario's parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,9 +129,10 @@ impl Report {
         rate_of(&self.arrivals)
     }
 
-    /// Whether the limit held: no one-second window with more than N calls (one tick of
-    /// measurement slack), the run as a whole no faster than N per second (one tick of slack),
-    /// and no slower than [`SLOWEST_ACCEPTED`] of N; every call made once and answered.
+    /// Whether the limit held: no one-second window with more than N + 1 calls (the burst of
+    /// 1 over N), the run as a whole no faster than N per second (one tick of slack),
+    /// and no slower than [`SLOWEST_ACCEPTED`] of N (over 2 s or more; else
+    /// [`SLOWEST_ACCEPTED_SHORT`]); every call made once and answered.
     ///
     /// # Errors
     ///
@@ -156,10 +164,15 @@ impl Report {
             ));
         }
         let observed = self.client_rate();
-        if observed < SLOWEST_ACCEPTED * rate as f64 {
+        let slowest = if self.config.duration >= Duration::from_secs(2) {
+            SLOWEST_ACCEPTED
+        } else {
+            SLOWEST_ACCEPTED_SHORT
+        };
+        if observed < slowest * rate as f64 {
             return Err(format!(
                 "only {observed:.1} calls per second, under {:.0}% of {rate}",
-                SLOWEST_ACCEPTED * 100.0
+                slowest * 100.0
             ));
         }
         Ok(())
@@ -173,13 +186,15 @@ impl Example for Config {
         let mut server =
             Server::start(|_| Reply::ok("pong")).expect("cannot start the local server");
         let addr = server.addr();
-        let limiter = Arc::new(RateLimiter::<R>::per(self.rate, Duration::from_secs(1)));
+        let limiter = Arc::new(
+            RateLimiter::<R>::per(self.rate, Duration::from_secs(1)).expect("--rate is at least 1"),
+        );
         let grants = Arc::new(Mutex::new(Vec::new()));
         let timeout = self.request_timeout;
         let calls = (0..self.calls()).map(|_| {
             let (limiter, grants) = (Arc::clone(&limiter), Arc::clone(&grants));
             async move {
-                limiter.acquire().await.map_err(|e| e.to_string())?;
+                limiter.acquire().await;
                 lock(&grants).push(R::now());
                 http::get_ok::<R>(addr, "/ping", timeout).await
             }

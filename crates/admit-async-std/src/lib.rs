@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 pub use admit::*;
 pub use admit_runtime::{
-    AcquireTimeoutError, AsCompleted, BlockOn, Incomplete, Inline, IntoJobs, JobStream, PoolError,
-    PoolSet, Progress, Runtime, Spawned, ZeroLimitError,
+    AcquireTimeoutError, AsCompleted, BlockOn, BurstExceeded, Incomplete, Inline, IntoJobs,
+    JobStream, PoolError, PoolSet, Progress, Runtime, Spawned, TryRateError, ZeroLimitError,
 };
 
 use futures_lite::FutureExt;
@@ -95,6 +95,7 @@ impl Runtime for AsyncStd {
     type JoinHandle<T: Send + 'static> = JoinHandle<T>;
     type Sleep = Sleep;
     type Cooperative<F: Future> = F;
+    type Instant = Instant;
 
     fn spawn<F>(future: F) -> JoinHandle<F::Output>
     where
@@ -157,69 +158,66 @@ pub type TaskPool = admit_runtime::TaskPool<AsyncStd>;
 /// use std::time::Duration;
 ///
 /// async_std::task::block_on(async {
-///     let limit = admit_async_std::RateLimiter::per(1_000, Duration::from_secs(1));
-///     limit.acquire().await.unwrap();
+///     let limit = admit_async_std::RateLimiter::per(1_000, Duration::from_secs(1)).unwrap();
+///     limit.acquire().await;
 /// });
 /// ```
 pub type RateLimiter = admit_runtime::RateLimiter<AsyncStd>;
 
-/// Acquires `n` permits, giving up after `timeout`; see [`admit_runtime::acquire_timeout`].
+/// The semaphore for async-std: [`admit::Semaphore`] with every async acquire under the
+/// runtime's cooperative scheduling (a no-op here: async-std has no budget), and timeouts as
+/// methods; see [`admit_runtime::Semaphore`].
 ///
-/// # Errors
-///
-/// [`AcquireTimeoutError::Timeout`] when the time is up (the semaphore is then unchanged), or
-/// the semaphore's own error.
-///
-/// # Cancel safety
-///
-/// Cancel-safe: a permit ready together with the deadline is returned, never lost.
+/// `const`-constructible (`static LIMIT: Semaphore = Semaphore::new(8);`); converts from an
+/// `admit::Semaphore` with `From`, and lends one to library code through
+/// [`as_core`](admit_runtime::Semaphore::as_core) or `AsRef`.
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_async_std::{AcquireTimeoutError, Semaphore};
+/// use admit_async_std::{AcquireTimeoutError, AsyncStd, Runtime, Semaphore};
+/// use std::sync::Arc;
 /// use std::time::Duration;
 ///
-/// async_std::task::block_on(async {
-///     let sem = Semaphore::new(0);
-///     let late = admit_async_std::acquire_timeout(&sem, 1, Duration::from_millis(10)).await;
-///     assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
-/// });
-/// ```
-pub fn acquire_timeout(
-    sem: &Semaphore,
-    n: usize,
-    timeout: Duration,
-) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    admit_runtime::acquire_timeout::<AsyncStd>(sem, n, timeout)
-}
-
-/// Acquires `n` permits, giving up at `deadline`; see [`admit_runtime::acquire_deadline`].
-///
-/// # Errors
-///
-/// As [`acquire_timeout`].
-///
-/// # Cancel safety
-///
-/// As [`acquire_timeout`].
-///
-/// # Examples
-///
-/// ```
-/// use admit_async_std::Semaphore;
-/// use std::time::{Duration, Instant};
+/// static LIMIT: Semaphore = Semaphore::new(3);
 ///
 /// async_std::task::block_on(async {
 ///     let sem = Semaphore::new(2);
-///     let deadline = Instant::now() + Duration::from_secs(1);
-///     assert!(admit_async_std::acquire_deadline(&sem, 2, deadline).await.is_ok());
+///     let permit = sem.acquire().await.unwrap(); // cooperative
+///     assert_eq!(sem.available_permits(), 1);
+///     drop(permit);
+///
+///     // Timeouts are methods; a timed-out wait leaves the semaphore as it was.
+///     let held = sem.acquire_many(2).await.unwrap();
+///     let late = sem.acquire_timeout(Duration::from_millis(10)).await;
+///     assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
+///     drop(held);
+///
+///     // The deadline is the runtime's own instant.
+///     let deadline = std::time::Instant::now() + Duration::from_secs(1);
+///     assert_eq!(sem.acquire_many_deadline(2, deadline).await.unwrap().num_permits(), 2);
+///
+///     // Owned permits move into spawned tasks.
+///     let sem = Arc::new(sem);
+///     let permit = Arc::clone(&sem).acquire_owned_timeout(Duration::from_secs(1)).await.unwrap();
+///     AsyncStd::spawn(async move { drop(permit) }).await;
+///     assert_eq!(sem.available_permits(), 2);
+///     assert_eq!(LIMIT.available_permits(), 3);
 /// });
 /// ```
-pub fn acquire_deadline(
-    sem: &Semaphore,
-    n: usize,
-    deadline: Instant,
-) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    admit_runtime::acquire_deadline::<AsyncStd>(sem, n, deadline)
-}
+pub type Semaphore = admit_runtime::Semaphore<AsyncStd>;
+
+/// Permits held through an `Arc<`[`Semaphore`]`>`, returned when dropped; see
+/// [`admit::OwnedPermit`].
+///
+/// # Examples
+///
+/// ```
+/// use admit_async_std::{OwnedPermit, Semaphore};
+/// use std::sync::Arc;
+///
+/// let sem = Arc::new(Semaphore::new(1));
+/// let permit: OwnedPermit = Arc::clone(&sem).try_acquire_owned().unwrap();
+/// assert_eq!(permit.num_permits(), 1);
+/// ```
+pub type OwnedPermit = admit::OwnedPermit<Semaphore>;

@@ -4,17 +4,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use admit::Semaphore;
-use admit::futures::{Acquire, AcquireOwned};
 use event_listener::Event;
 
 mod pool;
 mod rate;
+mod semaphore;
 mod timeout;
 
 #[cfg(feature = "testing")]
@@ -24,16 +23,17 @@ pub use pool::{
     AsCompleted, Incomplete, Inline, IntoJobs, JobStream, PoolError, PoolSet, Progress, Spawned,
     TaskPool, ZeroLimitError,
 };
-pub use rate::RateLimiter;
-pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};
+pub use rate::{BurstExceeded, RateLimiter, TryRateError};
+pub use semaphore::Semaphore;
+pub use timeout::AcquireTimeoutError;
 
 /// What the helpers need from an async runtime: spawn, sleep, a monotonic clock, and its
 /// cooperative-scheduling hook.
 ///
 /// Implemented by zero-sized marker types in the adapter crates (`admit_tokio::Tokio`,
 /// `admit_async_std::AsyncStd`, `admit_smol::Smol`); every method is an associated function,
-/// so generic code names the runtime as a type parameter (`TaskPool<R>`,
-/// `acquire_timeout::<R>`) and the adapters fill it in. The associated types keep the hot
+/// so generic code names the runtime as a type parameter (`TaskPool<R>`, `Semaphore<R>`) and
+/// the adapters fill it in. The associated types keep the hot
 /// paths free of boxing.
 ///
 /// # Contract
@@ -47,7 +47,7 @@ pub use timeout::{AcquireTimeoutError, acquire_deadline, acquire_timeout};
 /// * [`now`](Runtime::now) is the clock [`sleep_until`](Runtime::sleep_until) measures against
 ///   (tokio's clock, which tests may pause, is converted to `std::time::Instant`).
 /// * A sleep never completes before its deadline (it may complete later, by up to the
-///   runtime's timer resolution: 1 ms for tokio).
+///   runtime's timer resolution: a millisecond or two on tokio).
 ///
 /// # Examples
 ///
@@ -76,6 +76,11 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// The future returned by [`cooperative`](Runtime::cooperative): `F` itself on runtimes
     /// without a cooperative budget.
     type Cooperative<F: Future>: Future<Output = F::Output>;
+
+    /// The runtime's own instant type, which [`Semaphore::acquire_deadline`] takes:
+    /// `tokio::time::Instant` on tokio, `std::time::Instant` elsewhere. It converts to and
+    /// from `std::time::Instant`, the type of [`now`](Runtime::now).
+    type Instant: Copy + Ord + fmt::Debug + Send + Sync + 'static + From<Instant> + Into<Instant>;
 
     /// Spawns `future` as a task on the runtime (which must be running: tokio's `spawn`
     /// panics outside a runtime).
@@ -184,119 +189,4 @@ pub fn deadline_after(now: Instant, duration: Duration) -> Instant {
     now.checked_add(duration)
         .or_else(|| now.checked_add(Duration::from_secs(60 * 60 * 24 * 365 * 30)))
         .unwrap_or(now)
-}
-
-/// [`Semaphore::acquire`] under the runtime's cooperative scheduling.
-///
-/// On tokio a loop of `acquire().await` whose permits are always available would otherwise
-/// never yield and could starve the other tasks on its worker; this one yields when the task's
-/// budget runs out. On the other runtimes it is `sem.acquire()`.
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire`]: dropping the future returns every permit it was given.
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::Runtime;
-///
-/// async fn worker<R: Runtime>(sem: &Semaphore) -> Result<(), admit::AcquireError> {
-///     for _ in 0..1_000 {
-///         let _permit = admit_runtime::acquire::<R>(sem).await?;
-///     }
-///     Ok(())
-/// }
-/// ```
-pub fn acquire<R: Runtime>(sem: &Semaphore) -> R::Cooperative<Acquire<'_>> {
-    R::cooperative(sem.acquire())
-}
-
-/// [`Semaphore::acquire_many`] under the runtime's cooperative scheduling; see [`acquire`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_many`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_many`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::Runtime;
-///
-/// async fn big_job<R: Runtime>(sem: &Semaphore) -> Result<(), admit::AcquireError> {
-///     let permit = admit_runtime::acquire_many::<R>(sem, 4).await?;
-///     assert_eq!(permit.num_permits(), 4);
-///     Ok(())
-/// }
-/// ```
-pub fn acquire_many<R: Runtime>(sem: &Semaphore, n: usize) -> R::Cooperative<Acquire<'_>> {
-    R::cooperative(sem.acquire_many(n))
-}
-
-/// [`Semaphore::acquire_owned`] under the runtime's cooperative scheduling; see [`acquire`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_owned`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_owned`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::Runtime;
-/// use std::sync::Arc;
-///
-/// async fn hand_off<R: Runtime>(sem: Arc<Semaphore>) -> Result<(), admit::AcquireError> {
-///     let permit = admit_runtime::acquire_owned::<R>(sem).await?;
-///     R::spawn(async move { drop(permit) }).await;
-///     Ok(())
-/// }
-/// ```
-pub fn acquire_owned<R: Runtime>(sem: Arc<Semaphore>) -> R::Cooperative<AcquireOwned> {
-    R::cooperative(sem.acquire_owned())
-}
-
-/// [`Semaphore::acquire_many_owned`] under the runtime's cooperative scheduling; see
-/// [`acquire`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_many_owned`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_many_owned`].
-///
-/// # Examples
-///
-/// ```
-/// use admit::Semaphore;
-/// use admit_runtime::Runtime;
-/// use std::sync::Arc;
-///
-/// async fn reserve<R: Runtime>(sem: Arc<Semaphore>) -> Result<(), admit::AcquireError> {
-///     let permit = admit_runtime::acquire_many_owned::<R>(sem, 2).await?;
-///     assert_eq!(permit.num_permits(), 2);
-///     Ok(())
-/// }
-/// ```
-pub fn acquire_many_owned<R: Runtime>(
-    sem: Arc<Semaphore>,
-    n: usize,
-) -> R::Cooperative<AcquireOwned> {
-    R::cooperative(sem.acquire_many_owned(n))
 }

@@ -22,14 +22,14 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use admit::rate::Gcra;
-use admit::{AcquireError, Semaphore, TryAcquireError};
+use admit::rate::{Gcra, InvalidRate};
+use admit::{AcquireError, Semaphore};
 use futures_lite::StreamExt;
 use futures_lite::future::{self, FutureExt};
 
 use crate::{
     AcquireTimeoutError, BlockOn, JobStream, PoolError, PoolSet, Progress, RateLimiter, Runtime,
-    TaskPool, acquire_deadline, acquire_timeout,
+    TaskPool, TryRateError,
 };
 
 /// Expands to one `#[test]` per test of this suite, run on `$runtime` (a [`BlockOn`] type).
@@ -55,6 +55,7 @@ macro_rules! runtime_tests {
             timeout_succeeds_when_permit_comes_in_time,
             timeout_cancelled_midway_leaves_no_trace,
             timeout_reports_closed_and_too_large,
+            timeout_owned_variants,
             pool_zero_limit_is_an_error,
             pool_gather_keeps_input_order_and_bound,
             pool_spawn_gather_keeps_input_order_and_bound,
@@ -80,6 +81,8 @@ macro_rules! runtime_tests {
             pool_polls_only_woken_jobs,
             pool_job_panic_frees_its_slot,
             rate_long_run_matches_configured_rate,
+            rate_burst_one_keeps_the_schedule,
+            rate_bad_input_is_an_error,
             rate_weighted_requests_cost_their_weight,
             rate_too_large_fails_at_once,
             rate_is_fifo_fair,
@@ -233,21 +236,57 @@ pub fn sleep_follows_clock<R: BlockOn>() {
     });
 }
 
-/// The cooperative acquire wrappers behave like the semaphore's own acquires.
+/// The runtime's semaphore acquires like the core's: borrowed, weighted and owned, waiting
+/// in the same FIFO queue, and converts to and from the core's type.
 pub fn acquire_wrappers_work<R: BlockOn>() {
     R::block_on(async {
-        let sem = Arc::new(Semaphore::new(3));
-        let one = crate::acquire::<R>(&sem).await.unwrap();
-        let two = crate::acquire_many::<R>(&sem, 2).await.unwrap();
+        let sem = Arc::new(crate::Semaphore::<R>::new(3));
+        let one = sem.acquire().await.unwrap();
+        let two = sem.acquire_many(2).await.unwrap();
         assert_eq!(sem.available_permits(), 0);
         drop((one, two));
-        let owned = crate::acquire_owned::<R>(Arc::clone(&sem)).await.unwrap();
-        let many = crate::acquire_many_owned::<R>(Arc::clone(&sem), 2)
+        let owned = Arc::clone(&sem).acquire_owned().await.unwrap();
+        let many = Arc::clone(&sem).acquire_many_owned(2).await.unwrap();
+        assert!(Arc::ptr_eq(owned.semaphore(), &sem));
+        assert_eq!(owned.num_permits() + many.num_permits(), 3);
+        // A waiter queues, and is served when the owned permits come back.
+        let mut waiting = pin!(sem.acquire_many(3));
+        assert!(future::poll_once(&mut waiting).await.is_none());
+        assert_eq!(sem.waiter_count(), 1);
+        drop((owned, many));
+        assert_eq!(waiting.await.unwrap().num_permits(), 3);
+        assert_eq!(sem.available_permits(), 3);
+        assert!(sem.clone().try_acquire_many_owned(4).is_err());
+
+        let core: &Semaphore = sem.as_core();
+        assert!(std::ptr::eq(core, AsRef::<Semaphore>::as_ref(&*sem)));
+        let wrapped = crate::Semaphore::<R>::from(Semaphore::bounded(2));
+        assert!(wrapped.is_bounded());
+        assert_eq!(wrapped.into_inner().capacity(), 2);
+    });
+}
+
+/// The owned timeouts give an `'static` permit, time out leaving the semaphore as it was, and
+/// hand back what a timed-out weighted wait had been assigned.
+pub fn timeout_owned_variants<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Arc::new(crate::Semaphore::<R>::new(2));
+        let permit = Arc::clone(&sem)
+            .acquire_owned_timeout(Duration::from_secs(5))
             .await
             .unwrap();
-        assert_eq!(owned.num_permits() + many.num_permits(), 3);
-        drop((owned, many));
-        assert_eq!(sem.available_permits(), 3);
+        let spawned = R::spawn(async move { permit.num_permits() });
+        assert_eq!(spawned.await, 1);
+        assert_eq!(sem.available_permits(), 2);
+
+        let mut held = sem.try_acquire_many(2).unwrap();
+        let mut waiting = pin!(Arc::clone(&sem).acquire_many_owned_timeout(2, 30 * MS));
+        assert!(future::poll_once(&mut waiting).await.is_none());
+        drop(held.split(1).unwrap()); // assigned to the waiter, which then times out
+        assert_eq!(waiting.await.unwrap_err(), AcquireTimeoutError::Timeout);
+        assert_eq!((sem.available_permits(), sem.waiter_count()), (1, 0));
+        drop(held);
+        assert_eq!(sem.available_permits(), 2);
     });
 }
 
@@ -257,10 +296,10 @@ pub fn acquire_wrappers_work<R: BlockOn>() {
 /// A timeout fires after its duration, and leaves the semaphore as it was.
 pub fn timeout_expires_and_semaphore_is_unchanged<R: BlockOn>() {
     R::block_on(async {
-        let sem = Semaphore::new(1);
+        let sem = crate::Semaphore::<R>::new(1);
         let held = sem.try_acquire().unwrap();
         let start = R::now();
-        let result = acquire_timeout::<R>(&sem, 1, 20 * MS).await;
+        let result = sem.acquire_many_timeout(1, 20 * MS).await;
         assert_eq!(result.unwrap_err(), AcquireTimeoutError::Timeout);
         assert!(R::now() - start >= 20 * MS);
         assert_eq!(sem.waiter_count(), 0);
@@ -270,12 +309,12 @@ pub fn timeout_expires_and_semaphore_is_unchanged<R: BlockOn>() {
     });
 }
 
-/// `acquire_timeout`'s clock starts when the future is created, not when it is first polled: a
+/// `Semaphore::acquire_timeout`'s clock starts when the future is created, not when it is first polled: a
 /// future first polled after its time is up times out on that poll.
 pub fn timeout_clock_starts_when_created<R: BlockOn>() {
     R::block_on(async {
-        let sem = Semaphore::new(0);
-        let mut late = pin!(acquire_timeout::<R>(&sem, 1, 10 * MS));
+        let sem = crate::Semaphore::<R>::new(0);
+        let mut late = pin!(sem.acquire_many_timeout(1, 10 * MS));
         R::sleep(20 * MS).await;
         let result = future::poll_once(&mut late)
             .await
@@ -288,9 +327,9 @@ pub fn timeout_clock_starts_when_created<R: BlockOn>() {
 /// A weighted wait that had been assigned some permits gives them back when it times out.
 pub fn timeout_gives_back_partly_assigned_permits<R: BlockOn>() {
     R::block_on(async {
-        let sem = Semaphore::new(3);
+        let sem = crate::Semaphore::<R>::new(3);
         let mut held = sem.try_acquire_many(3).unwrap();
-        let mut waiting = pin!(acquire_timeout::<R>(&sem, 3, 30 * MS));
+        let mut waiting = pin!(sem.acquire_many_timeout(3, 30 * MS));
         assert!(future::poll_once(&mut waiting).await.is_none());
         // One permit comes back and goes straight to the queued waiter.
         drop(held.split(1).unwrap());
@@ -305,9 +344,9 @@ pub fn timeout_gives_back_partly_assigned_permits<R: BlockOn>() {
 /// A permit granted in the same instant the deadline passes is returned, not lost.
 pub fn timeout_keeps_permit_ready_with_deadline<R: BlockOn>() {
     R::block_on(async {
-        let sem = Semaphore::new(0);
+        let sem = crate::Semaphore::<R>::new(0);
         let deadline = R::now() + 5 * MS;
-        let mut waiting = pin!(acquire_deadline::<R>(&sem, 1, deadline));
+        let mut waiting = pin!(sem.acquire_many_deadline(1, deadline.into()));
         assert!(future::poll_once(&mut waiting).await.is_none());
         // Both fire: the deadline passes, and a permit is handed to the waiter.
         R::sleep_until(deadline + MS).await;
@@ -326,17 +365,14 @@ pub fn timeout_keeps_permit_ready_with_deadline<R: BlockOn>() {
 /// A permit released before the deadline is granted.
 pub fn timeout_succeeds_when_permit_comes_in_time<R: BlockOn>() {
     R::block_on(async {
-        let sem = Semaphore::new(1);
+        let sem = crate::Semaphore::<R>::new(1);
         let held = sem.try_acquire().unwrap();
         let release = async {
             R::sleep(5 * MS).await;
             drop(held);
         };
-        let (acquired, ()) = future::zip(
-            acquire_timeout::<R>(&sem, 1, Duration::from_secs(5)),
-            release,
-        )
-        .await;
+        let (acquired, ()) =
+            future::zip(sem.acquire_many_timeout(1, Duration::from_secs(5)), release).await;
         assert_eq!(acquired.unwrap().num_permits(), 1);
         assert_eq!(sem.available_permits(), 1);
     });
@@ -345,10 +381,10 @@ pub fn timeout_succeeds_when_permit_comes_in_time<R: BlockOn>() {
 /// Dropping a timed acquire while it waits leaves no waiter and changes no count.
 pub fn timeout_cancelled_midway_leaves_no_trace<R: BlockOn>() {
     R::block_on(async {
-        let sem = Semaphore::new(2);
+        let sem = crate::Semaphore::<R>::new(2);
         let held = sem.try_acquire().unwrap();
         {
-            let mut waiting = pin!(acquire_timeout::<R>(&sem, 2, Duration::from_secs(10)));
+            let mut waiting = pin!(sem.acquire_many_timeout(2, Duration::from_secs(10)));
             assert!(future::poll_once(&mut waiting).await.is_none());
             assert_eq!(sem.waiter_count(), 1);
         }
@@ -362,18 +398,14 @@ pub fn timeout_cancelled_midway_leaves_no_trace<R: BlockOn>() {
 /// The semaphore's own errors come through.
 pub fn timeout_reports_closed_and_too_large<R: BlockOn>() {
     R::block_on(async {
-        let bounded = Semaphore::bounded(2);
+        let bounded = crate::Semaphore::<R>::bounded(2);
         assert_eq!(
-            acquire_timeout::<R>(&bounded, 3, 10 * MS)
-                .await
-                .unwrap_err(),
+            bounded.acquire_many_timeout(3, 10 * MS).await.unwrap_err(),
             AcquireTimeoutError::Acquire(AcquireError::TooLarge)
         );
         bounded.close();
         assert_eq!(
-            acquire_timeout::<R>(&bounded, 1, 10 * MS)
-                .await
-                .unwrap_err(),
+            bounded.acquire_many_timeout(1, 10 * MS).await.unwrap_err(),
             AcquireTimeoutError::Acquire(AcquireError::Closed)
         );
     });
@@ -1133,7 +1165,7 @@ pub fn rate_long_run_matches_configured_rate<R: BlockOn>() {
         let start = R::now();
         let interval_ns = 1_000_000_000 / RATE;
         for granted in 1..=N {
-            limit.acquire().await.unwrap();
+            limit.acquire().await;
             // `start` is no later than the limiter's origin, so this can only be generous
             // by the time between the two clock reads.
             let elapsed = (R::now() - start).as_nanos() as u64;
@@ -1154,6 +1186,48 @@ pub fn rate_long_run_matches_configured_rate<R: BlockOn>() {
             "{elapsed:?} is far slower than the ideal {ideal:?}"
         );
     });
+}
+
+/// 1,000 acquisitions at 5,000/s with burst 1, each caller waiting: the interval (200 µs) is
+/// shorter than tokio's 1 ms timer tick, yet the run keeps the schedule. Never faster than
+/// the rate allows (`count + burst` in a window), and not a timer tick per grant slower.
+pub fn rate_burst_one_keeps_the_schedule<R: BlockOn>() {
+    R::block_on(async {
+        const N: u64 = 1_000;
+        const RATE: u64 = 5_000;
+        let limit = RateLimiter::<R>::per(RATE, Duration::from_secs(1)).unwrap();
+        let interval_ns = 1_000_000_000 / RATE;
+        let start = R::now();
+        for granted in 1..=N {
+            limit.acquire().await;
+            let elapsed = (R::now() - start).as_nanos() as u64;
+            // Burst 1, plus the one grant catching up after a late wake-up may cost.
+            assert!(
+                granted <= 2 + elapsed / interval_ns,
+                "{granted} grants after {elapsed} ns is faster than {RATE}/s"
+            );
+        }
+        let elapsed = R::now() - start;
+        let ideal = Duration::from_nanos((N - 1) * interval_ns);
+        // Charging each late wake-up to the schedule makes this run take a timer tick per
+        // grant on tokio (1 s); exact, it takes 200 ms. Wide margin for loaded machines.
+        assert!(
+            elapsed <= ideal * 2 + 250 * MS,
+            "{elapsed:?} is far slower than the ideal {ideal:?}"
+        );
+    });
+}
+
+/// Bad configurations are errors at construction, not panics or limiters that never grant.
+pub fn rate_bad_input_is_an_error<R: BlockOn>() {
+    assert_eq!(
+        RateLimiter::<R>::per(0, Duration::from_secs(1)).unwrap_err(),
+        InvalidRate::ZeroCount
+    );
+    assert_eq!(
+        RateLimiter::<R>::per(1, Duration::ZERO).unwrap_err(),
+        InvalidRate::ZeroPeriod
+    );
 }
 
 /// A request for `n` costs `n` intervals.
@@ -1181,10 +1255,16 @@ pub fn rate_weighted_requests_cost_their_weight<R: BlockOn>() {
 pub fn rate_too_large_fails_at_once<R: BlockOn>() {
     R::block_on(async {
         let limit = RateLimiter::<R>::new(Gcra::new(1, Duration::from_secs(3600)).with_burst(3));
-        assert_eq!(limit.acquire_many(4).await, Err(AcquireError::TooLarge));
-        assert_eq!(limit.try_acquire_many(4), Err(TryAcquireError::TooLarge));
+        let too_large = limit.acquire_many(4).await.unwrap_err();
+        assert_eq!((too_large.requested(), too_large.burst()), (4, 3));
+        assert!(too_large.to_string().contains("burst is 3"), "{too_large}");
+        assert_eq!(
+            limit.try_acquire_many(4),
+            Err(TryRateError::BurstExceeded(too_large))
+        );
+        // Nothing was taken by the refused requests.
         assert_eq!(limit.try_acquire_many(3), Ok(()));
-        assert_eq!(limit.try_acquire(), Err(TryAcquireError::NoPermits));
+        assert_eq!(limit.try_acquire(), Err(TryRateError::Limited));
     });
 }
 
@@ -1216,7 +1296,7 @@ pub fn rate_is_fifo_fair<R: BlockOn>() {
 pub fn rate_cancelled_waiter_takes_nothing<R: BlockOn>() {
     R::block_on(async {
         let limit = RateLimiter::<R>::new(Gcra::new(100, Duration::from_secs(1)));
-        limit.acquire().await.unwrap();
+        limit.acquire().await;
         let state = limit.limit();
         {
             let mut head = pin!(limit.acquire());
@@ -1229,11 +1309,11 @@ pub fn rate_cancelled_waiter_takes_nothing<R: BlockOn>() {
         assert_eq!(limit.limit(), state, "the limiter's state is untouched");
         // Nothing was taken: the next grant comes one interval (10 ms) after the first.
         let start = R::now();
-        limit.acquire().await.unwrap();
+        limit.acquire().await;
         assert!(R::now() - start <= 10 * MS + Duration::from_millis(200));
         // And a third is another interval later, not earlier.
         let before = R::now();
-        limit.acquire().await.unwrap();
+        limit.acquire().await;
         assert!(R::now() - before >= 9 * MS);
     });
 }
@@ -1242,12 +1322,12 @@ pub fn rate_cancelled_waiter_takes_nothing<R: BlockOn>() {
 pub fn rate_try_acquire_does_not_overtake<R: BlockOn>() {
     R::block_on(async {
         let limit = RateLimiter::<R>::new(Gcra::new(20, Duration::from_secs(1)).with_burst(2));
-        limit.acquire().await.unwrap();
+        limit.acquire().await;
         // One acquisition is left, but a waiter for two is at the head (for about 50 ms).
         let mut waiting = pin!(limit.acquire_many(2));
         assert!(future::poll_once(&mut waiting).await.is_none());
-        assert_eq!(limit.try_acquire(), Err(TryAcquireError::NoPermits));
+        assert_eq!(limit.try_acquire(), Err(TryRateError::Limited));
         waiting.await.unwrap();
-        assert_eq!(limit.try_acquire(), Err(TryAcquireError::NoPermits));
+        assert_eq!(limit.try_acquire(), Err(TryRateError::Limited));
     });
 }

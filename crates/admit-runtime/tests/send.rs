@@ -1,10 +1,10 @@
 //! In code generic over the runtime, the helpers' futures are `Send`, so they can be moved
 //! into spawned tasks. A compile-time test: it fails to build if they are not.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use admit::Semaphore;
-use admit_runtime::{RateLimiter, Runtime, TaskPool};
+use admit_runtime::{RateLimiter, Runtime, Semaphore, TaskPool};
 
 fn assert_send<T: Send>(value: T) -> T {
     value
@@ -13,20 +13,22 @@ fn assert_send<T: Send>(value: T) -> T {
 /// Builds (does not run) each helper's future for any runtime and checks it is `Send`.
 #[allow(dead_code, reason = "only compiled: the checks are the trait bounds")]
 fn generic_helpers_are_send<R: Runtime>(
-    sem: &'static Semaphore,
+    sem: &'static Semaphore<R>,
+    deadline: R::Instant,
     limiter: &'static RateLimiter<R>,
     pool: &'static TaskPool<R>,
 ) {
-    drop(assert_send(admit_runtime::acquire_timeout::<R>(
-        sem,
-        1,
-        Duration::ZERO,
-    )));
-    drop(assert_send(admit_runtime::acquire_deadline::<R>(
-        sem,
-        1,
-        Instant::now(),
-    )));
+    drop(assert_send(sem.acquire_timeout(Duration::ZERO)));
+    drop(assert_send(sem.acquire_many_timeout(2, Duration::ZERO)));
+    drop(assert_send(sem.acquire_deadline(deadline)));
+    drop(assert_send(sem.acquire_many_deadline(2, deadline)));
+    let shared = Arc::new(Semaphore::<R>::new(1));
+    drop(assert_send(
+        Arc::clone(&shared).acquire_owned_timeout(Duration::ZERO),
+    ));
+    drop(assert_send(
+        shared.acquire_many_owned_timeout(2, Duration::ZERO),
+    ));
     drop(assert_send(limiter.acquire()));
     drop(assert_send(limiter.acquire_many(2)));
     drop(assert_send(
@@ -52,7 +54,7 @@ fn generic_helpers_are_send<R: Runtime>(
         set.join_next().await
     }));
     drop(assert_send(async move {
-        let permit = admit_runtime::acquire_timeout::<R>(sem, 1, Duration::ZERO).await;
+        let permit = sem.acquire_timeout(Duration::ZERO).await;
         permit.map(|p| p.num_permits())
     }));
 }
@@ -61,7 +63,7 @@ fn generic_helpers_are_send<R: Runtime>(
 fn generic_helper_futures_are_send() {
     // The real check is that `generic_helpers_are_send` compiles: its `Send` bounds are proved
     // for every `R` when the generic function is type-checked, without instantiating it.
-    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(1)));
+    let sem: &'static admit::Semaphore = Box::leak(Box::new(admit::Semaphore::new(1)));
     let permit = sem.try_acquire().unwrap();
     assert_eq!(permit.num_permits(), 1);
 }

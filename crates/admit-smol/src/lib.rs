@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 pub use admit::*;
 pub use admit_runtime::{
-    AcquireTimeoutError, AsCompleted, BlockOn, Incomplete, Inline, IntoJobs, JobStream, PoolError,
-    PoolSet, Progress, Runtime, Spawned, ZeroLimitError,
+    AcquireTimeoutError, AsCompleted, BlockOn, BurstExceeded, Incomplete, Inline, IntoJobs,
+    JobStream, PoolError, PoolSet, Progress, Runtime, Spawned, TryRateError, ZeroLimitError,
 };
 
 use smol::future::FutureExt;
@@ -106,6 +106,7 @@ impl Runtime for Smol {
     type JoinHandle<T: Send + 'static> = JoinHandle<T>;
     type Sleep = Sleep;
     type Cooperative<F: Future> = F;
+    type Instant = Instant;
 
     fn spawn<F>(future: F) -> JoinHandle<F::Output>
     where
@@ -166,69 +167,66 @@ pub type TaskPool = admit_runtime::TaskPool<Smol>;
 /// use std::time::Duration;
 ///
 /// smol::block_on(async {
-///     let limit = admit_smol::RateLimiter::per(1_000, Duration::from_secs(1));
-///     limit.acquire().await.unwrap();
+///     let limit = admit_smol::RateLimiter::per(1_000, Duration::from_secs(1)).unwrap();
+///     limit.acquire().await;
 /// });
 /// ```
 pub type RateLimiter = admit_runtime::RateLimiter<Smol>;
 
-/// Acquires `n` permits, giving up after `timeout`; see [`admit_runtime::acquire_timeout`].
+/// The semaphore for smol: [`admit::Semaphore`] with every async acquire under the runtime's
+/// cooperative scheduling (a no-op here: smol has no budget), and timeouts as methods; see
+/// [`admit_runtime::Semaphore`].
 ///
-/// # Errors
-///
-/// [`AcquireTimeoutError::Timeout`] when the time is up (the semaphore is then unchanged), or
-/// the semaphore's own error.
-///
-/// # Cancel safety
-///
-/// Cancel-safe: a permit ready together with the deadline is returned, never lost.
+/// `const`-constructible (`static LIMIT: Semaphore = Semaphore::new(8);`); converts from an
+/// `admit::Semaphore` with `From`, and lends one to library code through
+/// [`as_core`](admit_runtime::Semaphore::as_core) or `AsRef`.
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_smol::{AcquireTimeoutError, Semaphore};
+/// use admit_smol::{AcquireTimeoutError, Runtime, Semaphore, Smol};
+/// use std::sync::Arc;
 /// use std::time::Duration;
 ///
-/// smol::block_on(async {
-///     let sem = Semaphore::new(0);
-///     let late = admit_smol::acquire_timeout(&sem, 1, Duration::from_millis(10)).await;
-///     assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
-/// });
-/// ```
-pub fn acquire_timeout(
-    sem: &Semaphore,
-    n: usize,
-    timeout: Duration,
-) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    admit_runtime::acquire_timeout::<Smol>(sem, n, timeout)
-}
-
-/// Acquires `n` permits, giving up at `deadline`; see [`admit_runtime::acquire_deadline`].
-///
-/// # Errors
-///
-/// As [`acquire_timeout`].
-///
-/// # Cancel safety
-///
-/// As [`acquire_timeout`].
-///
-/// # Examples
-///
-/// ```
-/// use admit_smol::Semaphore;
-/// use std::time::{Duration, Instant};
+/// static LIMIT: Semaphore = Semaphore::new(3);
 ///
 /// smol::block_on(async {
 ///     let sem = Semaphore::new(2);
-///     let deadline = Instant::now() + Duration::from_secs(1);
-///     assert!(admit_smol::acquire_deadline(&sem, 2, deadline).await.is_ok());
+///     let permit = sem.acquire().await.unwrap(); // cooperative
+///     assert_eq!(sem.available_permits(), 1);
+///     drop(permit);
+///
+///     // Timeouts are methods; a timed-out wait leaves the semaphore as it was.
+///     let held = sem.acquire_many(2).await.unwrap();
+///     let late = sem.acquire_timeout(Duration::from_millis(10)).await;
+///     assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
+///     drop(held);
+///
+///     // The deadline is the runtime's own instant.
+///     let deadline = std::time::Instant::now() + Duration::from_secs(1);
+///     assert_eq!(sem.acquire_many_deadline(2, deadline).await.unwrap().num_permits(), 2);
+///
+///     // Owned permits move into spawned tasks.
+///     let sem = Arc::new(sem);
+///     let permit = Arc::clone(&sem).acquire_owned_timeout(Duration::from_secs(1)).await.unwrap();
+///     Smol::spawn(async move { drop(permit) }).await;
+///     assert_eq!(sem.available_permits(), 2);
+///     assert_eq!(LIMIT.available_permits(), 3);
 /// });
 /// ```
-pub fn acquire_deadline(
-    sem: &Semaphore,
-    n: usize,
-    deadline: Instant,
-) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    admit_runtime::acquire_deadline::<Smol>(sem, n, deadline)
-}
+pub type Semaphore = admit_runtime::Semaphore<Smol>;
+
+/// Permits held through an `Arc<`[`Semaphore`]`>`, returned when dropped; see
+/// [`admit::OwnedPermit`].
+///
+/// # Examples
+///
+/// ```
+/// use admit_smol::{OwnedPermit, Semaphore};
+/// use std::sync::Arc;
+///
+/// let sem = Arc::new(Semaphore::new(1));
+/// let permit: OwnedPermit = Arc::clone(&sem).try_acquire_owned().unwrap();
+/// assert_eq!(permit.num_permits(), 1);
+/// ```
+pub type OwnedPermit = admit::OwnedPermit<Semaphore>;

@@ -3,17 +3,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub use admit::*;
 pub use admit_runtime::{
-    AcquireTimeoutError, AsCompleted, BlockOn, Incomplete, Inline, IntoJobs, JobStream, PoolError,
-    PoolSet, Progress, Runtime, Spawned, ZeroLimitError,
+    AcquireTimeoutError, AsCompleted, BlockOn, BurstExceeded, Incomplete, Inline, IntoJobs,
+    JobStream, PoolError, PoolSet, Progress, Runtime, Spawned, TryRateError, ZeroLimitError,
 };
 
-use admit::futures::{Acquire, AcquireOwned};
 use tokio::task::coop::Coop;
 
 /// The tokio runtime, as [`admit_runtime`] sees it.
@@ -81,6 +79,7 @@ impl Runtime for Tokio {
     type JoinHandle<T: Send + 'static> = JoinHandle<T>;
     type Sleep = tokio::time::Sleep;
     type Cooperative<F: Future> = Coop<F>;
+    type Instant = tokio::time::Instant;
 
     fn spawn<F>(future: F) -> JoinHandle<F::Output>
     where
@@ -158,183 +157,67 @@ pub type TaskPool = admit_runtime::TaskPool<Tokio>;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let limit = admit_tokio::RateLimiter::per(1_000, Duration::from_secs(1));
-/// limit.acquire().await.unwrap();
+/// let limit = admit_tokio::RateLimiter::per(1_000, Duration::from_secs(1)).unwrap();
+/// limit.acquire().await;
 /// # }
 /// ```
 pub type RateLimiter = admit_runtime::RateLimiter<Tokio>;
 
-/// Acquires `n` permits, giving up after `timeout`; see [`admit_runtime::acquire_timeout`].
+/// The semaphore for tokio: [`admit::Semaphore`] with every async acquire under tokio's
+/// cooperative task budget (as `tokio::sync::Semaphore`'s), and timeouts as methods; see
+/// [`admit_runtime::Semaphore`].
 ///
-/// # Errors
-///
-/// [`AcquireTimeoutError::Timeout`] when the time is up (the semaphore is then unchanged), or
-/// the semaphore's own error.
-///
-/// # Cancel safety
-///
-/// Cancel-safe: a permit ready together with the deadline is returned, never lost.
+/// `const`-constructible (`static LIMIT: Semaphore = Semaphore::new(8);`); converts from an
+/// `admit::Semaphore` with `From`, and lends one to library code through
+/// [`as_core`](admit_runtime::Semaphore::as_core) or `AsRef`.
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_tokio::{AcquireTimeoutError, Semaphore};
+/// use admit_tokio::{AcquireTimeoutError, Runtime, Semaphore, Tokio};
+/// use std::sync::Arc;
 /// use std::time::Duration;
 ///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let sem = Semaphore::new(1);
-/// let held = sem.acquire().await.unwrap();
-/// let late = admit_tokio::acquire_timeout(&sem, 1, Duration::from_millis(10)).await;
-/// assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
-/// drop(held);
-/// assert_eq!(sem.available_permits(), 1);
-/// # }
-/// ```
-pub fn acquire_timeout(
-    sem: &Semaphore,
-    n: usize,
-    timeout: Duration,
-) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    admit_runtime::acquire_timeout::<Tokio>(sem, n, timeout)
-}
-
-/// Acquires `n` permits, giving up at `deadline`; see [`admit_runtime::acquire_deadline`].
-///
-/// # Errors
-///
-/// As [`acquire_timeout`].
-///
-/// # Cancel safety
-///
-/// As [`acquire_timeout`].
-///
-/// # Examples
-///
-/// ```
-/// use admit_tokio::{Runtime, Semaphore, Tokio};
-/// use std::time::Duration;
+/// static LIMIT: Semaphore = Semaphore::new(3);
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let sem = Semaphore::new(2);
-/// let deadline = Tokio::now() + Duration::from_secs(1);
-/// let permit = admit_tokio::acquire_deadline(&sem, 2, deadline).await.unwrap();
-/// assert_eq!(permit.num_permits(), 2);
-/// # }
-/// ```
-pub fn acquire_deadline(
-    sem: &Semaphore,
-    n: usize,
-    deadline: Instant,
-) -> impl Future<Output = Result<Permit<'_>, AcquireTimeoutError>> + Send + '_ {
-    admit_runtime::acquire_deadline::<Tokio>(sem, n, deadline)
-}
-
-/// [`Semaphore::acquire`] consuming tokio's cooperative budget, so that a loop of
-/// always-ready acquires yields to the other tasks.
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire`].
-///
-/// # Examples
-///
-/// ```
-/// use admit_tokio::Semaphore;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let sem = Semaphore::new(1);
-/// for _ in 0..10_000 {
-///     let _permit = admit_tokio::acquire(&sem).await.unwrap(); // yields every 128 or so
-/// }
-/// # }
-/// ```
-pub fn acquire(sem: &Semaphore) -> Coop<Acquire<'_>> {
-    admit_runtime::acquire::<Tokio>(sem)
-}
-
-/// [`Semaphore::acquire_many`] consuming tokio's cooperative budget; see [`acquire`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_many`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_many`].
-///
-/// # Examples
-///
-/// ```
-/// use admit_tokio::Semaphore;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let sem = Semaphore::new(4);
-/// assert_eq!(admit_tokio::acquire_many(&sem, 3).await.unwrap().num_permits(), 3);
-/// # }
-/// ```
-pub fn acquire_many(sem: &Semaphore, n: usize) -> Coop<Acquire<'_>> {
-    admit_runtime::acquire_many::<Tokio>(sem, n)
-}
-
-/// [`Semaphore::acquire_owned`] consuming tokio's cooperative budget; see [`acquire`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_owned`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_owned`].
-///
-/// # Examples
-///
-/// ```
-/// use admit_tokio::Semaphore;
-/// use std::sync::Arc;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let sem = Arc::new(Semaphore::new(1));
-/// let permit = admit_tokio::acquire_owned(Arc::clone(&sem)).await.unwrap();
-/// tokio::spawn(async move { drop(permit) }).await.unwrap();
+/// let permit = sem.acquire().await.unwrap(); // cooperative
 /// assert_eq!(sem.available_permits(), 1);
+/// drop(permit);
+///
+/// // Timeouts are methods; a timed-out wait leaves the semaphore as it was.
+/// let held = sem.acquire_many(2).await.unwrap();
+/// let late = sem.acquire_timeout(Duration::from_millis(10)).await;
+/// assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
+/// drop(held);
+///
+/// // The deadline is the runtime's own instant.
+/// let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+/// assert_eq!(sem.acquire_many_deadline(2, deadline).await.unwrap().num_permits(), 2);
+///
+/// // Owned permits move into spawned tasks.
+/// let sem = Arc::new(sem);
+/// let permit = Arc::clone(&sem).acquire_owned_timeout(Duration::from_secs(1)).await.unwrap();
+/// Tokio::spawn(async move { drop(permit) }).await;
+/// assert_eq!(sem.available_permits(), 2);
+/// assert_eq!(LIMIT.available_permits(), 3);
 /// # }
 /// ```
-pub fn acquire_owned(sem: Arc<Semaphore>) -> Coop<AcquireOwned> {
-    admit_runtime::acquire_owned::<Tokio>(sem)
-}
+pub type Semaphore = admit_runtime::Semaphore<Tokio>;
 
-/// [`Semaphore::acquire_many_owned`] consuming tokio's cooperative budget; see [`acquire`].
-///
-/// # Errors
-///
-/// As [`Semaphore::acquire_many_owned`].
-///
-/// # Cancel safety
-///
-/// As [`Semaphore::acquire_many_owned`].
+/// Permits held through an `Arc<`[`Semaphore`]`>`, returned when dropped; see
+/// [`admit::OwnedPermit`].
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_tokio::Semaphore;
+/// use admit_tokio::{OwnedPermit, Semaphore};
 /// use std::sync::Arc;
 ///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let sem = Arc::new(Semaphore::new(3));
-/// let permit = admit_tokio::acquire_many_owned(sem, 3).await.unwrap();
-/// assert_eq!(permit.num_permits(), 3);
-/// # }
+/// let sem = Arc::new(Semaphore::new(1));
+/// let permit: OwnedPermit = Arc::clone(&sem).try_acquire_owned().unwrap();
+/// assert_eq!(permit.num_permits(), 1);
 /// ```
-pub fn acquire_many_owned(sem: Arc<Semaphore>, n: usize) -> Coop<AcquireOwned> {
-    admit_runtime::acquire_many_owned::<Tokio>(sem, n)
-}
+pub type OwnedPermit = admit::OwnedPermit<Semaphore>;

@@ -1,4 +1,5 @@
-//! tokio's cooperative budget: loops of always-ready acquires must let other tasks run.
+//! tokio's cooperative budget: loops of always-ready acquires, in the plain method spelling,
+//! must let other tasks and timers run on a current-thread runtime.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +9,10 @@ use admit_tokio::rate::Gcra;
 use admit_tokio::{RateLimiter, Semaphore, TaskPool};
 
 const LIMIT: usize = 100_000;
+
+/// More steps than any loop here needs for a 5 ms timer to fire (each step is well under
+/// 1 µs in release and a few µs in debug builds); a loop that never yields reaches it.
+const TIMER_LIMIT: usize = 2_000_000;
 
 /// Runs `step` until a task spawned beforehand on the same (single) thread has run, and
 /// returns how many steps that took (`LIMIT` if it never ran).
@@ -28,10 +33,33 @@ where
     steps
 }
 
+/// Runs `step` until a task sleeping 5 ms, spawned beforehand, has woken and run; returns
+/// whether it did before the loop gave up (`TIMER_LIMIT` steps).
+async fn timer_fires_during<F, Fut>(mut step: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let fired = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&fired);
+    let timer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        flag.store(true, Ordering::SeqCst);
+    });
+    let mut steps = 0;
+    while !fired.load(Ordering::SeqCst) && steps < TIMER_LIMIT {
+        step().await;
+        steps += 1;
+    }
+    let fired_during_loop = fired.load(Ordering::SeqCst);
+    timer.await.unwrap();
+    fired_during_loop
+}
+
 #[tokio::test(flavor = "current_thread")]
-async fn plain_acquire_loop_never_yields() {
-    // The control: the core's acquire knows no runtime, so this loop starves the other task.
-    let sem = Semaphore::new(1);
+async fn core_acquire_loop_never_yields() {
+    // The control: the core's own type knows no runtime, so this loop starves the other task.
+    let sem = admit::Semaphore::new(1);
     let steps = steps_until_other_task_runs(|| async {
         drop(sem.acquire().await.unwrap());
     })
@@ -40,10 +68,10 @@ async fn plain_acquire_loop_never_yields() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn cooperative_acquires_yield() {
+async fn method_acquires_yield_to_other_tasks() {
     let sem = Arc::new(Semaphore::new(4));
     let steps = steps_until_other_task_runs(|| async {
-        drop(admit_tokio::acquire(&sem).await.unwrap());
+        drop(sem.acquire().await.unwrap());
     })
     .await;
     assert!(
@@ -52,41 +80,79 @@ async fn cooperative_acquires_yield() {
     );
 
     let steps = steps_until_other_task_runs(|| async {
-        drop(admit_tokio::acquire_many(&sem, 2).await.unwrap());
+        drop(sem.acquire_many(2).await.unwrap());
     })
     .await;
     assert!(steps <= 1_000, "{steps}");
 
     let steps = steps_until_other_task_runs(|| async {
-        drop(admit_tokio::acquire_owned(Arc::clone(&sem)).await.unwrap());
+        drop(Arc::clone(&sem).acquire_owned().await.unwrap());
     })
     .await;
     assert!(steps <= 1_000, "{steps}");
 
     let steps = steps_until_other_task_runs(|| async {
-        drop(
-            admit_tokio::acquire_many_owned(Arc::clone(&sem), 3)
-                .await
-                .unwrap(),
-        );
+        drop(Arc::clone(&sem).acquire_many_owned(3).await.unwrap());
     })
     .await;
     assert!(steps <= 1_000, "{steps}");
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn method_acquires_let_a_timer_fire() {
+    static STATIC: Semaphore = Semaphore::new(2);
+    assert!(
+        timer_fires_during(|| async { drop(STATIC.acquire().await.unwrap()) }).await,
+        "acquire"
+    );
+    let sem = Arc::new(Semaphore::new(4));
+    assert!(
+        timer_fires_during(|| async { drop(sem.acquire_many(3).await.unwrap()) }).await,
+        "acquire_many"
+    );
+    assert!(
+        timer_fires_during(|| async { drop(Arc::clone(&sem).acquire_owned().await.unwrap()) })
+            .await,
+        "acquire_owned"
+    );
+    assert!(
+        timer_fires_during(|| async {
+            drop(Arc::clone(&sem).acquire_many_owned(2).await.unwrap());
+        })
+        .await,
+        "acquire_many_owned"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_core_type_starves_the_timer() {
+    // The control for the test above: the same loop on `admit::Semaphore` never lets the
+    // timer task run, so `timer_fires_during` can return false.
+    let sem = admit::Semaphore::new(1);
+    let fired = timer_fires_during(|| async { drop(sem.acquire().await.unwrap()) }).await;
+    assert!(!fired);
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn timeouts_rate_limits_and_pools_yield() {
     let sem = Semaphore::new(1);
     let steps = steps_until_other_task_runs(|| async {
-        let permit = admit_tokio::acquire_timeout(&sem, 1, Duration::from_secs(1)).await;
-        drop(permit.unwrap());
+        drop(sem.acquire_timeout(Duration::from_secs(1)).await.unwrap());
     })
     .await;
     assert!(steps <= 1_000, "timeouts: {steps}");
 
+    let sem = Arc::new(sem);
+    let steps = steps_until_other_task_runs(|| async {
+        let permit = Arc::clone(&sem).acquire_owned_timeout(Duration::from_secs(1));
+        drop(permit.await.unwrap());
+    })
+    .await;
+    assert!(steps <= 1_000, "owned timeouts: {steps}");
+
     // A limit so generous that every acquire is ready at once.
     let limit = RateLimiter::new(Gcra::new(u64::MAX, Duration::from_secs(1)).with_burst(1 << 20));
-    let steps = steps_until_other_task_runs(|| async { limit.acquire().await.unwrap() }).await;
+    let steps = steps_until_other_task_runs(|| limit.acquire()).await;
     assert!(steps <= 1_000, "rate limiter: {steps}");
 
     // One pool run over many always-ready futures.

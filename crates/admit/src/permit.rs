@@ -1,12 +1,56 @@
 //! RAII permits: [`Permit`] borrows its semaphore, [`OwnedPermit`] holds it
-//! through an `Arc`. Dropping either returns its permits.
+//! through an `Arc` (of the semaphore, or of a type wrapping one). Dropping
+//! either returns its permits.
 
 use core::fmt;
+#[cfg(feature = "alloc")]
+use core::ptr::NonNull;
 
 #[cfg(feature = "alloc")]
 use alloc::sync::Arc;
 
 use crate::Semaphore;
+#[cfg(feature = "alloc")]
+use crate::error::TryAcquireError;
+
+/// The semaphore an `Arc<S>` handle refers to, read once through `AsRef`.
+///
+/// # Safety
+///
+/// Valid only beside the `Arc<S>` it was read from, for as long as that `Arc`
+/// is held: `AsRef::as_ref(&S)` returns a reference that lives as long as the
+/// borrow of `S` (or longer), and the `Arc` keeps `S` alive and only ever
+/// shared. Reading it once means a handle whose `as_ref` changes its answer
+/// cannot make a waiter leave a queue it never joined, or return permits to a
+/// semaphore that never lent them.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Copy)]
+pub(crate) struct SemaphoreRef(NonNull<Semaphore>);
+
+// SAFETY: it stands for a `&Semaphore`, which is `Send` and `Sync` because
+// `Semaphore` is `Sync`.
+#[cfg(feature = "alloc")]
+unsafe impl Send for SemaphoreRef {}
+// SAFETY: as for `Send`.
+#[cfg(feature = "alloc")]
+unsafe impl Sync for SemaphoreRef {}
+
+#[cfg(feature = "alloc")]
+impl SemaphoreRef {
+    pub(crate) fn of<S: AsRef<Semaphore>>(handle: &Arc<S>) -> Self {
+        Self(NonNull::from(S::as_ref(handle)))
+    }
+
+    /// # Safety
+    ///
+    /// The `Arc` this was read from must still be held by the caller's owner
+    /// (see the type's invariant); the result must not outlive it.
+    pub(crate) unsafe fn get<'a>(self) -> &'a Semaphore {
+        // SAFETY: by the type's invariant and the caller's promise, the
+        // pointer comes from a shared reference that is still valid.
+        unsafe { self.0.as_ref() }
+    }
+}
 
 /// Permits acquired from a [`Semaphore`], returned when dropped.
 ///
@@ -147,6 +191,11 @@ impl fmt::Debug for Permit<'_> {
 /// Permits acquired from a [`Semaphore`] held in an `Arc`, returned when
 /// dropped. `'static`, so it can move into spawned tasks.
 ///
+/// `S` is the shared handle: the semaphore itself (the default), or a type
+/// that wraps one and implements `AsRef<Semaphore>`, such as the runtime
+/// adapters' semaphores. `as_ref` is called once, when the permit is
+/// acquired; the permits always go back to that semaphore.
+///
 /// # Examples
 ///
 /// ```
@@ -161,15 +210,57 @@ impl fmt::Debug for Permit<'_> {
 #[cfg(feature = "alloc")]
 #[must_use = "permits are returned as soon as they are dropped"]
 #[clippy::has_significant_drop]
-pub struct OwnedPermit {
-    sem: Arc<Semaphore>,
+pub struct OwnedPermit<S: AsRef<Semaphore> = Semaphore> {
+    handle: Arc<S>,
+    /// `handle`'s semaphore (see [`SemaphoreRef`]).
+    sem: SemaphoreRef,
     permits: usize,
 }
 
 #[cfg(feature = "alloc")]
-impl OwnedPermit {
-    pub(crate) fn new(sem: Arc<Semaphore>, permits: usize) -> Self {
-        Self { sem, permits }
+impl<S: AsRef<Semaphore>> OwnedPermit<S> {
+    pub(crate) fn new(handle: Arc<S>, sem: SemaphoreRef, permits: usize) -> Self {
+        Self {
+            handle,
+            sem,
+            permits,
+        }
+    }
+
+    /// Takes `n` permits now from the semaphore `handle` refers to, holding
+    /// the handle: [`Semaphore::try_acquire_many_owned`] for a type that wraps
+    /// a semaphore.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Semaphore::try_acquire_many`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use admit::{OwnedPermit, Semaphore};
+    ///
+    /// struct Pool { sem: Semaphore }
+    /// impl AsRef<Semaphore> for Pool {
+    ///     fn as_ref(&self) -> &Semaphore { &self.sem }
+    /// }
+    ///
+    /// let pool = Arc::new(Pool { sem: Semaphore::new(2) });
+    /// let permit: OwnedPermit<Pool> = OwnedPermit::try_acquire(pool.clone(), 2).unwrap();
+    /// assert!(Arc::ptr_eq(permit.semaphore(), &pool));
+    /// assert_eq!(pool.sem.available_permits(), 0);
+    /// ```
+    pub fn try_acquire(handle: Arc<S>, n: usize) -> Result<Self, TryAcquireError> {
+        let sem = SemaphoreRef::of(&handle);
+        // SAFETY: `handle` is held until it moves into the permit.
+        unsafe { sem.get() }.raw().try_acquire(n)?;
+        Ok(Self::new(handle, sem, n))
+    }
+
+    fn sem(&self) -> &Semaphore {
+        // SAFETY: `self.handle` is the `Arc` `self.sem` was read from.
+        unsafe { self.sem.get() }
     }
 
     /// How many permits this holds.
@@ -199,8 +290,8 @@ impl OwnedPermit {
     /// let permit = sem.clone().try_acquire_owned().unwrap();
     /// assert!(Arc::ptr_eq(permit.semaphore(), &sem));
     /// ```
-    pub fn semaphore(&self) -> &Arc<Semaphore> {
-        &self.sem
+    pub fn semaphore(&self) -> &Arc<S> {
+        &self.handle
     }
 
     /// Drops the permits without returning them (see [`Permit::forget`]).
@@ -216,9 +307,8 @@ impl OwnedPermit {
     /// assert_eq!(sem.capacity(), 1);
     /// ```
     pub fn forget(mut self) {
-        self.sem
-            .raw()
-            .forget_held(core::mem::take(&mut self.permits));
+        let permits = core::mem::take(&mut self.permits);
+        self.sem().raw().forget_held(permits);
     }
 
     /// Splits `n` permits off into a new permit; `None` if this holds fewer
@@ -237,7 +327,7 @@ impl OwnedPermit {
     /// ```
     pub fn split(&mut self, n: usize) -> Option<Self> {
         self.permits = self.permits.checked_sub(n)?;
-        Some(Self::new(self.sem.clone(), n))
+        Some(Self::new(self.handle.clone(), self.sem, n))
     }
 
     /// Takes over the permits of `other`, which must come from the same
@@ -261,7 +351,7 @@ impl OwnedPermit {
     #[track_caller]
     pub fn merge(&mut self, mut other: Self) {
         assert!(
-            Arc::ptr_eq(&self.sem, &other.sem),
+            core::ptr::eq(self.sem(), other.sem()),
             "merged permits must come from the same semaphore"
         );
         self.permits += core::mem::take(&mut other.permits);
@@ -269,15 +359,15 @@ impl OwnedPermit {
 }
 
 #[cfg(feature = "alloc")]
-impl Drop for OwnedPermit {
+impl<S: AsRef<Semaphore>> Drop for OwnedPermit<S> {
     #[inline]
     fn drop(&mut self) {
-        self.sem.raw().return_permits(self.permits);
+        self.sem().raw().return_permits(self.permits);
     }
 }
 
 #[cfg(feature = "alloc")]
-impl fmt::Debug for OwnedPermit {
+impl<S: AsRef<Semaphore>> fmt::Debug for OwnedPermit<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedPermit")
             .field("permits", &self.permits)

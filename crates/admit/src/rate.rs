@@ -31,6 +31,23 @@
 //! down). With `burst = 1` (the default) permits are evenly spaced; a larger burst lets an idle
 //! limiter bank up to `burst` permits.
 //!
+//! # Waiters woken late
+//!
+//! A caller refused with `Wait { until }` sleeps, and a runtime's timer wakes it *after*
+//! `until` (tokio's timer has 1 ms resolution). Plain GCRA charges a request from
+//! `max(TAT, now)`, so each late wake-up would shift the whole schedule by its lateness and the
+//! long-run rate would fall short. [`Gcra::try_acquire_after_wait`] is for callers that have
+//! been waiting: it charges from `max(TAT, now − T)` instead, so a waiter up to one interval
+//! late is charged from its scheduled time and the schedule does not drift. Catching up is
+//! bounded to that one interval: the state is never more than `T` behind `now`, so the
+//! limiter behaves at worst like a GCRA with burst `burst + 1`, and a half-open window of one
+//! period admits at most `count + burst` permits (one more than the `count + burst − 1` of a
+//! strict schedule). Lateness beyond one interval is not caught up: it is lost, never turned
+//! into a longer burst. [`Gcra::try_acquire_late`] forgives more (a bound of the caller's
+//! choice), for callers that bound their windows themselves: the async limiter keeps a log of
+//! the last period's grants, so it can catch up whole stalls and still admit at most
+//! `count + burst` per period.
+//!
 //! The type is a plain value (`&mut self`): no atomics (so it works on targets without 64-bit
 //! atomics), no allocation, no `unsafe`. Share it behind whatever lock fits the platform.
 
@@ -140,6 +157,40 @@ impl fmt::Display for RateError {
 
 impl core::error::Error for RateError {}
 
+/// Why [`Gcra::try_new`] refused a configuration.
+///
+/// # Examples
+///
+/// ```
+/// use admit::rate::{Gcra, InvalidRate};
+/// use core::time::Duration;
+///
+/// assert_eq!(Gcra::try_new(0, Duration::from_secs(1)), Err(InvalidRate::ZeroCount));
+/// assert!(InvalidRate::ZeroPeriod.to_string().contains("period"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidRate {
+    /// The limit allows no permit per period: nothing could ever be granted.
+    ZeroCount,
+    /// The period is zero: the rate would be infinite.
+    ZeroPeriod,
+    /// The period is longer than `u64::MAX` nanoseconds (about 584 years).
+    PeriodTooLong,
+}
+
+impl fmt::Display for InvalidRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ZeroCount => "a rate limit needs at least one permit per period",
+            Self::ZeroPeriod => "a rate limit needs a non-zero period",
+            Self::PeriodTooLong => "the rate limit's period is too long (over u64::MAX ns)",
+        })
+    }
+}
+
+impl core::error::Error for InvalidRate {}
+
 impl Gcra {
     /// A limiter granting at most `count` permits per `period`, evenly spaced (burst 1).
     ///
@@ -160,21 +211,48 @@ impl Gcra {
     /// ```
     #[must_use]
     pub const fn new(count: u64, period: Duration) -> Self {
-        assert!(
-            count > 0,
-            "a rate limit needs at least one permit per period"
-        );
+        match Self::try_new(count, period) {
+            Ok(limit) => limit,
+            Err(InvalidRate::ZeroCount) => {
+                panic!("a rate limit needs at least one permit per period")
+            }
+            Err(InvalidRate::ZeroPeriod) => panic!("a rate limit needs a non-zero period"),
+            Err(InvalidRate::PeriodTooLong) => panic!("the rate limit's period is too long"),
+        }
+    }
+
+    /// As [`new`](Self::new), returning an error instead of panicking on a configuration
+    /// that cannot work.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidRate`] if `count` is zero, or `period` is zero or longer than `u64::MAX`
+    /// nanoseconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit::rate::{Gcra, InvalidRate};
+    /// use core::time::Duration;
+    ///
+    /// assert_eq!(Gcra::try_new(5, Duration::ZERO), Err(InvalidRate::ZeroPeriod));
+    /// assert_eq!(Gcra::try_new(5, Duration::from_secs(1)).unwrap().count(), 5);
+    /// ```
+    pub const fn try_new(count: u64, period: Duration) -> Result<Self, InvalidRate> {
         let period_ns = period.as_nanos();
-        assert!(period_ns > 0, "a rate limit needs a non-zero period");
-        assert!(
-            period_ns <= u64::MAX as u128,
-            "the rate limit's period is too long"
-        );
-        Self {
-            count,
-            period_ns: period_ns as u64,
-            burst: 1,
-            tat: 0,
+        if count == 0 {
+            Err(InvalidRate::ZeroCount)
+        } else if period_ns == 0 {
+            Err(InvalidRate::ZeroPeriod)
+        } else if period_ns > u64::MAX as u128 {
+            Err(InvalidRate::PeriodTooLong)
+        } else {
+            Ok(Self {
+                count,
+                period_ns: period_ns as u64,
+                burst: 1,
+                tat: 0,
+            })
         }
     }
 
@@ -292,7 +370,75 @@ impl Gcra {
     /// assert_eq!(limit.try_acquire(0, 1), Err(RateError::Wait { until: 1_000_000_000 }));
     /// ```
     pub fn try_acquire(&mut self, now: u64, n: usize) -> Result<(), RateError> {
-        let tat = self.check(now, n)?;
+        let tat = self.check_with_slack(now, n, 0)?;
+        self.tat = tat;
+        Ok(())
+    }
+
+    /// As [`try_acquire`](Self::try_acquire), for a caller that has been waiting for its turn
+    /// (it was refused with [`RateError::Wait`], or queued behind callers who were): lateness
+    /// of up to one emission interval is forgiven, so a waiter woken late by its timer is
+    /// charged from its scheduled time and the schedule does not drift.
+    ///
+    /// The forgiveness is bounded to one interval (see [Waiters woken late](self#waiters-woken-late)):
+    /// a half-open window of one period still admits at most `count + burst` permits. Use
+    /// [`try_acquire`](Self::try_acquire) for a caller that did not wait, so that an idle
+    /// limiter with burst 1 stays evenly spaced.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire); `until` is the same instant it names.
+    ///
+    /// # Examples
+    ///
+    /// A waiter told to wait until 100 ms is woken at 101 ms; it is charged from 100 ms, so the
+    /// next permit is still due at 200 ms (not 201 ms):
+    ///
+    /// ```
+    /// use admit::rate::{Gcra, RateError};
+    /// use core::time::Duration;
+    ///
+    /// const MS: u64 = 1_000_000;
+    /// let mut limit = Gcra::new(10, Duration::from_secs(1));
+    /// limit.try_acquire(0, 1).unwrap();
+    /// assert_eq!(limit.try_acquire(0, 1), Err(RateError::Wait { until: 100 * MS }));
+    /// limit.try_acquire_after_wait(101 * MS, 1).unwrap();
+    /// assert_eq!(limit.try_acquire_after_wait(101 * MS, 1), Err(RateError::Wait { until: 200 * MS }));
+    /// ```
+    pub fn try_acquire_after_wait(&mut self, now: u64, n: usize) -> Result<(), RateError> {
+        self.try_acquire_late(now, n, self.period_ns / self.count)
+    }
+
+    /// As [`try_acquire_after_wait`](Self::try_acquire_after_wait), forgiving up to `max_lag`
+    /// nanoseconds of lateness instead of one interval: a waiter up to `max_lag` behind the
+    /// schedule is charged from its scheduled time, so the permits it missed can be caught up.
+    ///
+    /// With `max_lag` above one interval, catching up after a long stall can grant more than
+    /// `count + burst` in one period; a caller using it bounds its windows itself (the async
+    /// rate limiter of `admit-runtime` keeps a log of the last period's grants for that).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit::rate::Gcra;
+    /// use core::time::Duration;
+    ///
+    /// const MS: u64 = 1_000_000;
+    /// let mut limit = Gcra::new(1_000, Duration::from_secs(1)); // one per ms
+    /// limit.try_acquire(0, 1).unwrap();
+    /// // Woken 3 ms late: with 5 ms of catch-up, the slots at 1, 2 and 3 ms are all granted now.
+    /// for _ in 0..3 {
+    ///     limit.try_acquire_late(3 * MS, 1, 5 * MS).unwrap();
+    /// }
+    /// assert!(limit.try_acquire_late(3 * MS, 1, 5 * MS).is_err());
+    /// ```
+    pub fn try_acquire_late(&mut self, now: u64, n: usize, max_lag: u64) -> Result<(), RateError> {
+        let slack = u128::from(max_lag).saturating_mul(u128::from(self.count));
+        let tat = self.check_with_slack(now, n, slack)?;
         self.tat = tat;
         Ok(())
     }
@@ -317,6 +463,12 @@ impl Gcra {
     /// assert!(limit.check(0, 1).is_ok()); // nothing was taken
     /// ```
     pub fn check(&self, now: u64, n: usize) -> Result<u128, RateError> {
+        self.check_with_slack(now, n, 0)
+    }
+
+    /// The conformance test, with the TAT allowed to lag up to `slack` scaled units behind
+    /// `now`.
+    fn check_with_slack(&self, now: u64, n: usize, slack: u128) -> Result<u128, RateError> {
         if n > self.burst {
             return Err(RateError::TooLarge {
                 requested: n,
@@ -336,14 +488,15 @@ impl Gcra {
         let base = if self.tat.saturating_add(u128::from(self.count - 1)) >= now_scaled {
             self.tat
         } else {
-            now_scaled
+            // Behind schedule: a waiter is charged from at most `slack` before now.
+            self.tat.max(now_scaled.saturating_sub(slack))
         };
         let new_tat = base.saturating_add(cost);
         if new_tat <= now_scaled.saturating_add(tolerance) {
             return Ok(new_tat);
         }
-        // Not conforming means `base == tat > now_scaled` (n ≤ burst), so this is `new_tat - tolerance`,
-        // the first scaled instant `t` with `new_tat ≤ t + tolerance`.
+        // Not conforming means `base == tat > now_scaled - slack` and `n ≤ burst`, so this is
+        // `new_tat - tolerance`, the first scaled instant `t` with `new_tat ≤ t + tolerance`.
         let until_scaled = new_tat - tolerance;
         let until = until_scaled.div_ceil(u128::from(self.count));
         Err(RateError::Wait {
@@ -434,6 +587,171 @@ mod tests {
             previous = now;
         }
         (first.unwrap_or(now), now)
+    }
+
+    /// A small deterministic generator (xorshift), for simulated lateness.
+    struct Lateness(u64);
+
+    impl Lateness {
+        fn next_below(&mut self, bound: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            if bound == 0 { 0 } else { self.0 % bound }
+        }
+    }
+
+    /// One caller that always waits: each refused request sleeps until `until` and is woken
+    /// `late(..)` later, as a runtime's timer would. Returns the grant instants and weights.
+    fn late_waiter(
+        limit: &mut Gcra,
+        requests: usize,
+        mut weight: impl FnMut(usize) -> usize,
+        mut late: impl FnMut() -> u64,
+    ) -> [(u64, usize); 400] {
+        let mut grants = [(0, 0); 400];
+        assert!(requests <= grants.len());
+        let mut now = 0;
+        for (i, grant) in grants.iter_mut().take(requests).enumerate() {
+            let n = weight(i);
+            let mut waited = i > 0;
+            loop {
+                let result = if waited {
+                    limit.try_acquire_after_wait(now, n)
+                } else {
+                    limit.try_acquire(now, n)
+                };
+                match result {
+                    Ok(()) => break,
+                    Err(RateError::Wait { until }) => {
+                        assert!(until > now);
+                        now = until + late();
+                        waited = true;
+                    }
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            }
+            *grant = (now, n);
+        }
+        grants
+    }
+
+    /// The most permits granted in any half-open window `[t, t + period)`.
+    fn busiest_window(grants: &[(u64, usize)], period: u64) -> usize {
+        let mut most = 0;
+        for (i, &(start, _)) in grants.iter().enumerate() {
+            let in_window: usize = grants[i..]
+                .iter()
+                .take_while(|&&(at, _)| at < start + period)
+                .map(|&(_, n)| n)
+                .sum();
+            most = most.max(in_window);
+        }
+        most
+    }
+
+    #[test]
+    fn late_wake_ups_do_not_shift_the_schedule() {
+        // 500/s (T = 2 ms) woken up to 1.9 ms late, as by tokio's 1 ms timer under load: the
+        // schedule stays exact, so the 400th permit is due at 399 × T, whatever the lateness.
+        let interval = SECOND / 500;
+        let mut limit = Gcra::new(500, Duration::from_secs(1));
+        let mut rng = Lateness(0x9E37_79B9_7F4A_7C15);
+        let grants = late_waiter(&mut limit, 400, |_| 1, || rng.next_below(interval - 1));
+        for (k, &(at, _)) in grants.iter().enumerate() {
+            let slot = k as u64 * interval;
+            assert!(at >= slot, "permit {k} early");
+            assert!(
+                at < slot + interval,
+                "permit {k} drifted: {at} vs slot {slot}"
+            );
+        }
+        // The next permit is due exactly one interval after the last slot.
+        let last = grants[399].0;
+        assert_eq!(
+            limit.try_acquire_after_wait(last, 1),
+            Err(RateError::Wait {
+                until: 400 * interval
+            })
+        );
+        assert!(busiest_window(&grants, SECOND) <= 500 + 1);
+
+        // Plain `try_acquire` charges from `now`, so the same lateness accumulates: the check
+        // above is one that can fail.
+        let mut plain = Gcra::new(500, Duration::from_secs(1));
+        let mut rng = Lateness(0x9E37_79B9_7F4A_7C15);
+        let mut now = 0;
+        for _ in 0..400 {
+            while let Err(e) = plain.try_acquire(now, 1) {
+                now = e.until().unwrap() + rng.next_below(interval - 1);
+            }
+        }
+        assert!(
+            now > 399 * interval + 100 * 1_000_000,
+            "drift expected: {now}"
+        );
+    }
+
+    #[test]
+    fn catching_up_is_bounded_to_one_over_the_window() {
+        // Lateness up to three intervals, weighted requests, several bursts: any half-open
+        // window of one period admits at most `count + burst`.
+        // 400 grants span several periods in each case, so every window is full.
+        let cases = [
+            (50, SECOND, 1, 1),
+            (25, SECOND / 10, 1, 2),
+            (100, SECOND / 10, 1, 3),
+        ];
+        for (count, period, burst, seed) in cases
+            .into_iter()
+            .chain([(40, SECOND / 10, 4, 4), (7, SECOND, 3, 5)])
+        {
+            let interval = period / count;
+            let mut limit = Gcra::new(count, Duration::from_nanos(period)).with_burst(burst);
+            let mut rng = Lateness(0xDEAD_BEEF ^ seed);
+            let mut weights = Lateness(seed);
+            let grants = late_waiter(
+                &mut limit,
+                400,
+                |_| 1 + weights.next_below(burst as u64) as usize,
+                || rng.next_below(3 * interval),
+            );
+            let busiest = busiest_window(&grants, period);
+            assert!(
+                busiest <= count as usize + burst,
+                "{count}/s burst {burst}: {busiest} in one period"
+            );
+        }
+    }
+
+    #[test]
+    fn a_waiter_on_time_is_charged_as_plain_gcra() {
+        // Without lateness `try_acquire_after_wait` grants exactly the plain schedule.
+        let mut limit = Gcra::new(3, Duration::from_secs(1));
+        let grants = late_waiter(&mut limit, 300, |_| 1, || 0);
+        for (k, &(at, _)) in grants.iter().take(300).enumerate() {
+            assert_eq!(at, (k as u64 * SECOND).div_ceil(3), "permit {k}");
+        }
+    }
+
+    #[test]
+    fn try_new_rejects_what_new_panics_on() {
+        assert_eq!(
+            Gcra::try_new(0, Duration::from_secs(1)),
+            Err(InvalidRate::ZeroCount)
+        );
+        assert_eq!(
+            Gcra::try_new(1, Duration::ZERO),
+            Err(InvalidRate::ZeroPeriod)
+        );
+        assert_eq!(
+            Gcra::try_new(1, Duration::from_secs(u64::MAX)),
+            Err(InvalidRate::PeriodTooLong)
+        );
+        assert_eq!(
+            Gcra::try_new(3, Duration::from_secs(1)),
+            Ok(Gcra::new(3, Duration::from_secs(1)))
+        );
     }
 
     #[test]

@@ -408,8 +408,7 @@ impl Semaphore {
         self: Arc<Self>,
         n: usize,
     ) -> Result<OwnedPermit, TryAcquireError> {
-        self.raw.try_acquire(n)?;
-        Ok(OwnedPermit::new(self, n))
+        OwnedPermit::try_acquire(self, n)
     }
 
     /// Adds `n` permits, handing them to queued waiters first (in FIFO order).
@@ -663,6 +662,25 @@ impl Semaphore {
 
     pub(crate) fn raw(&self) -> &RawSemaphore {
         &self.raw
+    }
+}
+
+/// Lets a semaphore stand for itself where a handle to one is expected (the
+/// `S` of [`OwnedPermit<S>`](crate::OwnedPermit) and
+/// [`AcquireOwned<S>`](crate::futures::AcquireOwned)).
+///
+/// # Examples
+///
+/// ```
+/// use admit::Semaphore;
+///
+/// let sem = Semaphore::new(1);
+/// let same: &Semaphore = sem.as_ref();
+/// assert!(std::ptr::eq(same, &sem));
+/// ```
+impl AsRef<Semaphore> for Semaphore {
+    fn as_ref(&self) -> &Semaphore {
+        self
     }
 }
 
