@@ -11,7 +11,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::Error;
 
-/// How a [`FleetSemaphore`] connects and how long its leases last.
+/// How a [`FleetSemaphore`](crate::FleetSemaphore) or a
+/// [`FleetRateLimiter`](crate::FleetRateLimiter) connects, and how long its leases last.
 ///
 /// # Examples
 ///
