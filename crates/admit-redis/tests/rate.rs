@@ -12,6 +12,12 @@ use support::{Redis, unique};
 
 type Limiter = FleetRateLimiter<Tokio>;
 
+async fn open(redis: &Redis, name: &str, limit: Gcra) -> Limiter {
+    Limiter::connect_with(&redis.url, name, limit, Options::new())
+        .await
+        .expect("connect")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_run_rate_within_one_percent_across_processes() {
     let redis = Redis::shared();
@@ -19,12 +25,8 @@ async fn long_run_rate_within_one_percent_across_processes() {
     const RATE: u64 = 100;
     const GRANTS: usize = 240;
     let handles = [
-        Limiter::connect(&redis.url, &name, RATE, Duration::from_secs(1))
-            .await
-            .unwrap(),
-        Limiter::connect(&redis.url, &name, RATE, Duration::from_secs(1))
-            .await
-            .unwrap(),
+        open(&redis, &name, Gcra::new(RATE, Duration::from_secs(1))).await,
+        open(&redis, &name, Gcra::new(RATE, Duration::from_secs(1))).await,
     ];
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -76,12 +78,8 @@ async fn weighted_burst_try_and_timeout() {
     let redis = Redis::shared();
     let name = unique("rate-weighted");
     let limit = Gcra::new(10, Duration::from_secs(1)).with_burst(4);
-    let a = Limiter::connect_with(&redis.url, &name, limit, Options::new())
-        .await
-        .unwrap();
-    let b = Limiter::connect_with(&redis.url, &name, limit, Options::new())
-        .await
-        .unwrap();
+    let a = open(&redis, &name, limit).await;
+    let b = open(&redis, &name, limit).await;
     a.try_acquire_many(4).await.unwrap();
     assert!(matches!(b.try_acquire_many(1).await, Err(Error::NoPermits)));
     assert!(matches!(
@@ -116,9 +114,7 @@ async fn weighted_burst_try_and_timeout() {
 async fn cancelled_reservation_is_refunded() {
     let redis = Redis::shared();
     let name = unique("rate-refund");
-    let limiter = Limiter::connect(&redis.url, &name, 2, Duration::from_secs(1))
-        .await
-        .unwrap();
+    let limiter = open(&redis, &name, Gcra::new(2, Duration::from_secs(1))).await;
     limiter.acquire().await.unwrap();
     // The next slot is 500 ms away: reserve it, then give up after 50 ms.
     let attempt = limiter.acquire();
@@ -146,9 +142,7 @@ async fn fractional_intervals_are_exact_in_redis() {
     let redis = Redis::shared();
     let name = unique("rate-exact");
     let limit = Gcra::new(3, Duration::from_secs(1)).with_burst(1_000);
-    let limiter = Limiter::connect_with(&redis.url, &name, limit, Options::new())
-        .await
-        .unwrap();
+    let limiter = open(&redis, &name, limit).await;
     let key = format!("admit:{{{name}}}:rate");
     let mut conn = redis.conn();
     let state = |conn: &mut redis::Connection| -> (i64, i64) {
