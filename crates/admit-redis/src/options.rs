@@ -167,6 +167,15 @@ pub(crate) fn timed_out(what: &str) -> Error {
     ))))
 }
 
+/// Spawns `future` on `R` and detaches it; `false` if `R` cannot spawn here (tokio outside a
+/// runtime panics in `spawn`), so that a `drop` calling this never panics. The caller then
+/// leaves the cleanup to an expiry in Redis.
+pub(crate) fn spawn_detached<R: Runtime>(
+    future: impl Future<Output = ()> + Send + 'static,
+) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(R::spawn(future)))).is_ok()
+}
+
 /// `future`, or `None` once `timeout` has passed on `R`'s clock.
 pub(crate) async fn with_timeout<R: Runtime, T>(
     timeout: Duration,

@@ -178,3 +178,34 @@ async fn fractional_intervals_are_exact_in_redis() {
         "{local:?}"
     );
 }
+
+#[test]
+fn reservation_dropped_outside_the_runtime_does_not_panic() {
+    let redis = Redis::shared();
+    let name = unique("rate-outside");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (limiter, first, pending) = runtime.block_on(async {
+        let limiter = open(&redis, &name, Gcra::new(2, Duration::from_secs(1))).await;
+        limiter.acquire().await.unwrap();
+        let first = Instant::now();
+        // The next slot is 500 ms away: this acquire reserves it and sleeps.
+        let mut pending = Box::pin(limiter.acquire());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), &mut pending)
+                .await
+                .is_err()
+        );
+        (limiter, first, pending)
+    });
+    // Outside any runtime: tokio cannot spawn the refund; the drop must not panic.
+    drop(pending);
+    runtime.block_on(async {
+        limiter.acquire().await.unwrap();
+    });
+    // Not refunded: the dropped reservation's slot (500 ms) went unused, this one came after.
+    assert!(
+        first.elapsed() >= Duration::from_millis(900),
+        "{:?}: granted inside the dropped reservation's slot",
+        first.elapsed()
+    );
+}

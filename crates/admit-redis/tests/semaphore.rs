@@ -486,3 +486,22 @@ fn permit_dropped_outside_the_runtime_expires_within_the_ttl() {
     });
     redis.assert_clean(&name);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquire_futures_outlive_their_handle() {
+    // The futures own what they need (`'static`, borrowing nothing from the handle), so they
+    // can be made, the handle dropped, and awaited or spawned later.
+    let redis = Redis::shared();
+    let name = unique("outlive");
+    let sem = open(&redis, &name, 2).await;
+    let one = sem.acquire();
+    let two = sem.try_acquire();
+    drop(sem);
+    let (one, two) = (
+        one.await.unwrap(),
+        tokio::spawn(two).await.unwrap().unwrap(),
+    );
+    assert_eq!(one.num_permits() + two.num_permits(), 2);
+    drop((one, two));
+    redis.assert_clean(&name);
+}
