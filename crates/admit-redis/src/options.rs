@@ -11,7 +11,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::Error;
 
-/// How a [`FleetSemaphore`] connects and how long its leases last.
+/// How a [`FleetSemaphore`](crate::FleetSemaphore) or a
+/// [`FleetRateLimiter`](crate::FleetRateLimiter) connects, and how long its leases last.
 ///
 /// # Examples
 ///
@@ -164,6 +165,15 @@ pub(crate) fn timed_out(what: &str) -> Error {
         std::io::ErrorKind::TimedOut,
         format!("timed out {what}"),
     ))))
+}
+
+/// Spawns `future` on `R` and detaches it; `false` if `R` cannot spawn here (tokio outside a
+/// runtime panics in `spawn`), so that a `drop` calling this never panics. The caller then
+/// leaves the cleanup to an expiry in Redis.
+pub(crate) fn spawn_detached<R: Runtime>(
+    future: impl Future<Output = ()> + Send + 'static,
+) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(R::spawn(future)))).is_ok()
 }
 
 /// `future`, or `None` once `timeout` has passed on `R`'s clock.

@@ -31,7 +31,7 @@ use admit_runtime::{Runtime, deadline_after};
 use redis::aio::ConnectionManager;
 
 use crate::Error;
-use crate::options::{Options, timed_out, with_timeout};
+use crate::options::{Options, spawn_detached, timed_out, with_timeout};
 
 struct Shared<R> {
     name: String,
@@ -103,9 +103,11 @@ impl<R: Runtime> Drop for Reservation<R> {
                 std::mem::take(&mut self.frac),
                 std::mem::take(&mut self.origin),
             );
-            drop(R::spawn(async move {
+            // Where the runtime cannot spawn, the reservation is not refunded: its slot goes
+            // unused, as when a later reservation was made.
+            spawn_detached::<R>(async move {
                 let _ = shared.run(n, 0, &["refund", &tat, &frac, &origin]).await;
-            }));
+            });
         }
     }
 }
@@ -334,7 +336,7 @@ impl<R: Runtime> FleetRateLimiter<R> {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn acquire(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    pub fn acquire(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<R> {
         self.acquire_many(1)
     }
 
@@ -362,7 +364,7 @@ impl<R: Runtime> FleetRateLimiter<R> {
     pub fn acquire_many(
         &self,
         n: usize,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<R> {
         self.shared.clone().acquire(n, false, None)
     }
 
@@ -391,7 +393,7 @@ impl<R: Runtime> FleetRateLimiter<R> {
     pub fn try_acquire_many(
         &self,
         n: usize,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<R> {
         self.shared.clone().acquire(n, true, None)
     }
 
@@ -423,7 +425,7 @@ impl<R: Runtime> FleetRateLimiter<R> {
         &self,
         n: usize,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<R> {
         let deadline = deadline_after(R::now(), timeout);
         let acquire = self.shared.clone().acquire(n, false, Some(deadline));
         async move {

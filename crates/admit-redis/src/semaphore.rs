@@ -50,7 +50,7 @@ use event_listener::Event;
 use redis::aio::ConnectionManager;
 
 use crate::Error;
-use crate::options::{Options, lock, process_token, timed_out, with_timeout};
+use crate::options::{Options, lock, process_token, spawn_detached, timed_out, with_timeout};
 use crate::scripts::Scripts;
 
 mod background;
@@ -276,12 +276,8 @@ impl<R: Runtime> Shared<R> {
             drop(local);
             shared.released();
         };
-        // A drop outside the runtime (tokio's spawn panics there) must not panic in `drop`:
-        // the release is then left to the lease's expiry.
-        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(R::spawn(release));
-        }));
-        if spawned.is_err() {
+        // Where the runtime cannot spawn, the release is left to the lease's expiry.
+        if !spawn_detached::<R>(release) {
             self.released();
         }
     }
@@ -587,7 +583,9 @@ impl<R: Runtime> FleetSemaphore<R> {
     /// assert_eq!(permit.num_permits(), 1);
     /// # Ok(()) }
     /// ```
-    pub fn acquire(&self) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static {
+    pub fn acquire(
+        &self,
+    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static + use<R> {
         self.acquire_many(1)
     }
 
@@ -617,7 +615,7 @@ impl<R: Runtime> FleetSemaphore<R> {
     pub fn acquire_many(
         &self,
         n: usize,
-    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static + use<R> {
         self.shared.clone().acquire(n, false)
     }
 
@@ -645,7 +643,7 @@ impl<R: Runtime> FleetSemaphore<R> {
     /// ```
     pub fn try_acquire(
         &self,
-    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static + use<R> {
         self.try_acquire_many(1)
     }
 
@@ -674,7 +672,7 @@ impl<R: Runtime> FleetSemaphore<R> {
     pub fn try_acquire_many(
         &self,
         n: usize,
-    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static + use<R> {
         self.shared.clone().acquire(n, true)
     }
 
@@ -705,7 +703,7 @@ impl<R: Runtime> FleetSemaphore<R> {
     pub fn acquire_timeout(
         &self,
         timeout: Duration,
-    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static + use<R> {
         self.acquire_many_timeout(1, timeout)
     }
 
@@ -734,7 +732,7 @@ impl<R: Runtime> FleetSemaphore<R> {
         &self,
         n: usize,
         timeout: Duration,
-    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<FleetPermit<R>, Error>> + Send + 'static + use<R> {
         let deadline = deadline_after(R::now(), timeout);
         let acquire = self.acquire_many(n);
         async move {

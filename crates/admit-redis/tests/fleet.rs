@@ -31,6 +31,13 @@ fn options() -> Options {
         .with_timeout(Duration::from_secs(2))
 }
 
+/// Opens the fleet semaphore `name` on `url` with the fleet's [`options`].
+async fn open(url: &str, name: &str, capacity: usize) -> Sem {
+    Sem::connect_with(url, name, capacity, options())
+        .await
+        .expect("connect")
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -94,9 +101,7 @@ fn child(role: &str) {
     let capacity: usize = env("ADMIT_FLEET_CAPACITY").parse().unwrap();
     let permits: usize = std::env::var("ADMIT_FLEET_PERMITS").map_or(1, |n| n.parse().unwrap());
     runtime().block_on(async move {
-        let sem = Sem::connect_with(&url, &name, capacity, options())
-            .await
-            .unwrap();
+        let sem = open(&url, &name, capacity).await;
         match role {
             "load" => {
                 load(&url, &name, sem.clone(), capacity).await;
@@ -259,9 +264,7 @@ fn killed_holder_returns_its_permits() {
     let waiter = Member::start(&redis, &name, 3, "wait", 3);
     waiter.expect_line("started", Duration::from_secs(10));
     runtime().block_on(async {
-        let sem = Sem::connect_with(&redis.url, &name, 3, options())
-            .await
-            .unwrap();
+        let sem = open(&redis.url, &name, 3).await;
         let deadline = Instant::now() + Duration::from_secs(10);
         while sem.waiter_count().await.unwrap() != 1 {
             assert!(Instant::now() < deadline, "the waiter never queued");
@@ -284,9 +287,7 @@ fn killed_waiter_leaves_the_queue() {
     let redis = Redis::shared();
     let name = unique("fleet-kill-waiter");
     runtime().block_on(async {
-        let sem = Sem::connect_with(&redis.url, &name, 2, options())
-            .await
-            .unwrap();
+        let sem = open(&redis.url, &name, 2).await;
         let held = sem.acquire_many(2).await.unwrap();
         let mut waiter = Member::start(&redis, &name, 2, "wait", 1);
         waiter.expect_line("started", Duration::from_secs(10));
@@ -323,11 +324,7 @@ fn redis_restart_recovers() {
     let handles: Vec<Sem> = rt.block_on(async {
         let mut handles = Vec::new();
         for _ in 0..3 {
-            handles.push(
-                Sem::connect_with(&redis.url, &name, CAPACITY, options())
-                    .await
-                    .unwrap(),
-            );
+            handles.push(open(&redis.url, &name, CAPACITY).await);
         }
         handles
     });

@@ -12,6 +12,12 @@ use support::{Redis, unique};
 
 type Limiter = FleetRateLimiter<Tokio>;
 
+async fn open(redis: &Redis, name: &str, limit: Gcra) -> Limiter {
+    Limiter::connect_with(&redis.url, name, limit, Options::new())
+        .await
+        .expect("connect")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_run_rate_within_one_percent_across_processes() {
     let redis = Redis::shared();
@@ -19,12 +25,8 @@ async fn long_run_rate_within_one_percent_across_processes() {
     const RATE: u64 = 100;
     const GRANTS: usize = 240;
     let handles = [
-        Limiter::connect(&redis.url, &name, RATE, Duration::from_secs(1))
-            .await
-            .unwrap(),
-        Limiter::connect(&redis.url, &name, RATE, Duration::from_secs(1))
-            .await
-            .unwrap(),
+        open(&redis, &name, Gcra::new(RATE, Duration::from_secs(1))).await,
+        open(&redis, &name, Gcra::new(RATE, Duration::from_secs(1))).await,
     ];
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -76,12 +78,8 @@ async fn weighted_burst_try_and_timeout() {
     let redis = Redis::shared();
     let name = unique("rate-weighted");
     let limit = Gcra::new(10, Duration::from_secs(1)).with_burst(4);
-    let a = Limiter::connect_with(&redis.url, &name, limit, Options::new())
-        .await
-        .unwrap();
-    let b = Limiter::connect_with(&redis.url, &name, limit, Options::new())
-        .await
-        .unwrap();
+    let a = open(&redis, &name, limit).await;
+    let b = open(&redis, &name, limit).await;
     a.try_acquire_many(4).await.unwrap();
     assert!(matches!(b.try_acquire_many(1).await, Err(Error::NoPermits)));
     assert!(matches!(
@@ -116,9 +114,7 @@ async fn weighted_burst_try_and_timeout() {
 async fn cancelled_reservation_is_refunded() {
     let redis = Redis::shared();
     let name = unique("rate-refund");
-    let limiter = Limiter::connect(&redis.url, &name, 2, Duration::from_secs(1))
-        .await
-        .unwrap();
+    let limiter = open(&redis, &name, Gcra::new(2, Duration::from_secs(1))).await;
     limiter.acquire().await.unwrap();
     // The next slot is 500 ms away: reserve it, then give up after 50 ms.
     let attempt = limiter.acquire();
@@ -146,9 +142,7 @@ async fn fractional_intervals_are_exact_in_redis() {
     let redis = Redis::shared();
     let name = unique("rate-exact");
     let limit = Gcra::new(3, Duration::from_secs(1)).with_burst(1_000);
-    let limiter = Limiter::connect_with(&redis.url, &name, limit, Options::new())
-        .await
-        .unwrap();
+    let limiter = open(&redis, &name, limit).await;
     let key = format!("admit:{{{name}}}:rate");
     let mut conn = redis.conn();
     let state = |conn: &mut redis::Connection| -> (i64, i64) {
@@ -182,5 +176,36 @@ async fn fractional_intervals_are_exact_in_redis() {
     assert!(
         format!("{local:?}").contains("tat_ns: 100000000000 "),
         "{local:?}"
+    );
+}
+
+#[test]
+fn reservation_dropped_outside_the_runtime_does_not_panic() {
+    let redis = Redis::shared();
+    let name = unique("rate-outside");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (limiter, first, pending) = runtime.block_on(async {
+        let limiter = open(&redis, &name, Gcra::new(2, Duration::from_secs(1))).await;
+        limiter.acquire().await.unwrap();
+        let first = Instant::now();
+        // The next slot is 500 ms away: this acquire reserves it and sleeps.
+        let mut pending = Box::pin(limiter.acquire());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), &mut pending)
+                .await
+                .is_err()
+        );
+        (limiter, first, pending)
+    });
+    // Outside any runtime: tokio cannot spawn the refund; the drop must not panic.
+    drop(pending);
+    runtime.block_on(async {
+        limiter.acquire().await.unwrap();
+    });
+    // Not refunded: the dropped reservation's slot (500 ms) went unused, this one came after.
+    assert!(
+        first.elapsed() >= Duration::from_millis(900),
+        "{:?}: granted inside the dropped reservation's slot",
+        first.elapsed()
     );
 }

@@ -55,18 +55,20 @@ async fn exercise<R: Runtime>(redis: &Redis, name: &str) {
     assert!(R::now() - start >= Duration::from_millis(195));
 }
 
-#[test]
-fn smol() {
+/// Runs [`exercise`] on `R` against the shared server, then checks the keys.
+fn run_on<R: Runtime + BlockOn>(prefix: &str) {
     let redis = Redis::shared();
-    let name = unique("smol");
-    admit_smol::Smol::block_on(exercise::<admit_smol::Smol>(&redis, &name));
+    let name = unique(prefix);
+    R::block_on(exercise::<R>(&redis, &name));
     redis.assert_clean(&name);
 }
 
 #[test]
+fn smol() {
+    run_on::<admit_smol::Smol>("smol");
+}
+
+#[test]
 fn async_std() {
-    let redis = Redis::shared();
-    let name = unique("async-std");
-    admit_async_std::AsyncStd::block_on(exercise::<admit_async_std::AsyncStd>(&redis, &name));
-    redis.assert_clean(&name);
+    run_on::<admit_async_std::AsyncStd>("async-std");
 }

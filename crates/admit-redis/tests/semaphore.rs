@@ -23,7 +23,11 @@ fn fast() -> Options {
 }
 
 async fn open(redis: &Redis, name: &str, capacity: usize) -> Sem {
-    Sem::connect_with(&redis.url, name, capacity, fast())
+    open_with(redis, name, capacity, fast()).await
+}
+
+async fn open_with(redis: &Redis, name: &str, capacity: usize, options: Options) -> Sem {
+    Sem::connect_with(&redis.url, name, capacity, options)
         .await
         .expect("connect")
 }
@@ -321,12 +325,8 @@ async fn leases_outlive_the_ttl_while_refreshed() {
     let redis = Redis::shared();
     let name = unique("refresh");
     let options = Options::new().with_lease_ttl(Duration::from_millis(300));
-    let sem = Sem::connect_with(&redis.url, &name, 1, options.clone())
-        .await
-        .unwrap();
-    let other = Sem::connect_with(&redis.url, &name, 1, options)
-        .await
-        .unwrap();
+    let sem = open_with(&redis, &name, 1, options.clone()).await;
+    let other = open_with(&redis, &name, 1, options).await;
     let permit = sem.acquire().await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert!(!permit.is_lease_lost());
@@ -370,12 +370,8 @@ async fn release_wakes_a_waiter_by_push_without_polling() {
     let redis = Redis::private();
     let name = unique("push");
     let options = Options::new().with_lease_ttl(Duration::from_secs(9));
-    let holder = Sem::connect_with(&redis.url, &name, 1, options.clone())
-        .await
-        .unwrap();
-    let waiter = Sem::connect_with(&redis.url, &name, 1, options)
-        .await
-        .unwrap();
+    let holder = open_with(&redis, &name, 1, options.clone()).await;
+    let waiter = open_with(&redis, &name, 1, options).await;
     let held = holder.acquire().await.unwrap();
     let woke = Arc::new(AtomicUsize::new(0));
     let task = tokio::spawn({
@@ -475,9 +471,7 @@ fn permit_dropped_outside_the_runtime_expires_within_the_ttl() {
     let options = Options::new().with_lease_ttl(Duration::from_millis(500));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (sem, permit) = runtime.block_on(async {
-        let sem = Sem::connect_with(&redis.url, &name, 1, options)
-            .await
-            .unwrap();
+        let sem = open_with(&redis, &name, 1, options).await;
         let permit = sem.acquire().await.unwrap();
         (sem, permit)
     });
@@ -490,5 +484,24 @@ fn permit_dropped_outside_the_runtime_expires_within_the_ttl() {
         drop(again);
         sem.flush().await;
     });
+    redis.assert_clean(&name);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquire_futures_outlive_their_handle() {
+    // The futures own what they need (`'static`, borrowing nothing from the handle), so they
+    // can be made, the handle dropped, and awaited or spawned later.
+    let redis = Redis::shared();
+    let name = unique("outlive");
+    let sem = open(&redis, &name, 2).await;
+    let one = sem.acquire();
+    let two = sem.try_acquire();
+    drop(sem);
+    let (one, two) = (
+        one.await.unwrap(),
+        tokio::spawn(two).await.unwrap().unwrap(),
+    );
+    assert_eq!(one.num_permits() + two.num_permits(), 2);
+    drop((one, two));
     redis.assert_clean(&name);
 }
