@@ -245,46 +245,37 @@ fn ensure_target(sh: &Shell, target: &str) -> Result {
 /// Makes sure rustup has `toolchain` with `components` (by their short names: `miri`,
 /// `rust-src`), installing what is missing.
 pub fn ensure_toolchain(sh: &Shell, toolchain: &str, components: &[&str]) -> Result {
+    let failed = |e: xshell::Error| format!("cannot install rust {toolchain} {components:?}: {e}");
     let toolchains = cmd!(sh, "rustup toolchain list").quiet().read()?;
-    let present = toolchains
+    if !toolchains
         .lines()
-        .any(|line| line.starts_with(&format!("{toolchain}-")));
-    let components = components.join(",");
-    let install = if !present {
-        println!("toolchain {toolchain} is not installed: installing it with rustup");
-        let with = (!components.is_empty()).then(|| format!("--component={components}"));
+        .any(|line| line.starts_with(&format!("{toolchain}-")))
+    {
+        println!("rust {toolchain} is not installed: installing it with rustup");
+        cmd!(sh, "rustup toolchain install {toolchain} --profile minimal")
+            .run()
+            .map_err(failed)?;
+    }
+    let installed = cmd!(
+        sh,
+        "rustup component list --installed --toolchain {toolchain}"
+    );
+    let installed = installed.quiet().read()?;
+    let missing: Vec<&str> = components
+        .iter()
+        .copied()
+        .filter(|c| !installed.lines().any(|line| line.starts_with(c)))
+        .collect();
+    if !missing.is_empty() {
+        println!("rust {toolchain} lacks {missing:?}: adding with rustup");
         cmd!(
             sh,
-            "rustup toolchain install {toolchain} --profile minimal {with...}"
+            "rustup component add --toolchain {toolchain} {missing...}"
         )
         .run()
-    } else if components.is_empty() {
-        Ok(())
-    } else {
-        let installed = cmd!(
-            sh,
-            "rustup component list --installed --toolchain {toolchain}"
-        )
-        .quiet()
-        .read()?;
-        let missing: Vec<&str> = components
-            .split(',')
-            .filter(|c| !installed.lines().any(|line| line.starts_with(c)))
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            println!("{toolchain} lacks {missing:?}: adding with rustup");
-            cmd!(
-                sh,
-                "rustup component add --toolchain {toolchain} {missing...}"
-            )
-            .run()
-        }
-    };
-    install.map_err(|e| {
-        format!("cannot install rust {toolchain} ({components}) with rustup: {e}").into()
-    })
+        .map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// A `redis-server` on 127.0.0.1 for the tests, stopped when dropped.
