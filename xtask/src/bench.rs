@@ -63,6 +63,7 @@ pub fn run(options: &Options) -> Result {
         measure(&sh, &options.benches, options.quick, &rows)?
     };
     let groups = report::load(&rows)?;
+    print!("\n{}", report::screen(&groups));
     write_report(&sh, &sh.current_dir().join("docs"), &environment, &groups)
 }
 

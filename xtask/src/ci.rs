@@ -170,10 +170,11 @@ fn require(strict: bool, found: Result) -> Result<Option<Outcome>> {
     }
 }
 
-/// `cargo test --workspace --locked`, doctests included, with a local Redis.
+/// `cargo test --workspace --locked`, doctests included, with a local Redis; every test
+/// binary runs even after one fails, so that one failure does not hide another.
 fn test(sh: &Shell, _strict: bool) -> Result<Outcome> {
     let redis = Redis::start()?;
-    cmd!(sh, "cargo test --workspace --locked")
+    cmd!(sh, "cargo test --workspace --locked --no-fail-fast")
         .env("ADMIT_REDIS_URL", &redis.url)
         .run()?;
     passed(format!("doctests included; redis-server at {}", redis.url))

@@ -128,14 +128,15 @@ pub fn run(adapter: Option<&str>, docs: bool) -> Result<Results> {
         let outcomes = parse_harness(&stdout);
         let line = summary_line(&outcomes, started.elapsed());
         progress.suspend(|| println!("  {selection:<10} {line}"));
-        if outcomes.is_empty() && !output.status.success() {
+        if crashed(&stdout, output.status.success(), &outcomes) {
             results.errors.push(format!(
-                "{selection}: exited with {} and no test results:\n{}{}",
+                "{selection}: exited with {} after {} results:\n{stdout}{}",
                 output.status,
-                stdout,
+                outcomes.len(),
                 String::from_utf8_lossy(&output.stderr)
             ));
-        } else if selection == "peers" {
+        }
+        if selection == "peers" {
             for (name, outcome) in outcomes {
                 let (peer, guarantee) = name.split_once("::").unwrap_or(("?", &name));
                 if results.peers.last().is_none_or(|(last, _)| last != peer) {
@@ -173,6 +174,16 @@ pub fn run(adapter: Option<&str>, docs: bool) -> Result<Results> {
         )
         .into())
     }
+}
+
+/// Whether a test process ended without its harness's closing line, or failed without a
+/// failing test: then the tests it did not get to would show as `?` without failing the run.
+fn crashed(stdout: &str, success: bool, outcomes: &[(String, Outcome)]) -> bool {
+    let finished = stdout.lines().any(|l| l.starts_with("test result: "));
+    let failed = outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Failed(_)));
+    !finished || (!success && !failed)
 }
 
 /// The results in cargo's test-harness output, in the order printed.
@@ -398,6 +409,19 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
             "1 ok, 1 failed, 1 ignored in 0.0 s"
         );
         assert!(parse_harness("running 0 tests\n").is_empty());
+        assert!(
+            !crashed(HARNESS, false, &outcomes),
+            "a failing test explains the exit"
+        );
+        assert!(
+            crashed(HARNESS, false, &outcomes[..1]),
+            "failed, but no test did"
+        );
+        let cut = &HARNESS[..HARNESS.find("failures:").unwrap()];
+        assert!(
+            crashed(cut, false, &outcomes),
+            "no closing line: it crashed"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The benchmark report, from the rows files the benchmarks write (one `<group>.json` each;
-//! the format is in `benches/README.md`): Markdown, JSON and an SVG chart, and the one-screen
-//! summary of `cargo xtask compare`.
+//! The benchmark report, from the rows files the benchmarks write (one `<group>.json` each:
+//! a group's id, title, unit and command, then its rows, as [`Group`] and [`Row`] read them):
+//! Markdown, JSON and an SVG chart, and the one-screen summary of `cargo xtask compare`.
 //!
 //! Every row is one contender on one workload and runtime, measured in interleaved rounds
 //! (every contender once per round, in rotating order), with the median, fastest and slowest
@@ -153,9 +153,9 @@ pub struct Comparison<'a> {
     pub peer: &'a Row,
     /// admit's metric divided by the peer's: below 1 admit is ahead.
     pub ratio: f64,
-    /// The lowest and highest ratio of one of admit's rounds to one of the peer's (wall
-    /// time only).
-    pub range: Option<(f64, f64)>,
+    /// The lowest and highest ratio of one of admit's rounds to one of the peer's, on wall
+    /// time.
+    pub range: (f64, f64),
 }
 
 impl<'a> Series<'a> {
@@ -192,12 +192,10 @@ impl<'a> Series<'a> {
         let ratio = admit.metric(metric)? / peer.metric(metric)?;
         // The widest the ratio of two rounds can be: admit's fastest round against the peer's
         // slowest, and admit's slowest against the peer's fastest.
-        let range = metric.is_none().then(|| {
-            (
-                admit.wall_ns.min / peer.wall_ns.max,
-                admit.wall_ns.max / peer.wall_ns.min,
-            )
-        });
+        let range = (
+            admit.wall_ns.min / peer.wall_ns.max,
+            admit.wall_ns.max / peer.wall_ns.min,
+        );
         Some(Comparison {
             admit,
             peer,
@@ -333,20 +331,16 @@ pub fn ns(value: f64) -> String {
     }
 }
 
-/// `0.83× (0.75–0.91) vs tokio`.
-fn ratio_cell(comparison: Option<Comparison<'_>>, name_admit: bool) -> String {
-    let Some(c) = comparison else {
-        return "–".to_owned();
-    };
-    let mut cell = format!("{:.2}×", c.ratio);
-    if let Some((low, high)) = c.range {
-        let _ = write!(cell, " ({low:.2}–{high:.2})");
-    }
-    if name_admit {
-        let _ = write!(cell, " {}", c.admit.contender);
-    }
-    let _ = write!(cell, " vs {}", c.peer.contender);
-    cell
+/// `0.83× (0.60–1.30) admit-fifo vs tokio`.
+fn ratio_cell(comparison: Option<Comparison<'_>>) -> String {
+    comparison.map_or_else(
+        || "–".to_owned(),
+        |c| {
+            let (low, high) = c.range;
+            let (admit, peer) = (&c.admit.contender, &c.peer.contender);
+            format!("{:.2}× ({low:.2}–{high:.2}) {admit} vs {peer}", c.ratio)
+        },
+    )
 }
 
 fn cpu_cell(row: &Row) -> String {
@@ -357,14 +351,6 @@ fn cpu_cell(row: &Row) -> String {
 /// One line per series: fastest contender, admit against the best peer and the best fair
 /// peer, and CPU time per unit for admit's row and the best peer's.
 pub fn summary_rows(group: &Group) -> Vec<Vec<String>> {
-    let several_admits = group
-        .rows
-        .iter()
-        .filter(|r| r.is_admit())
-        .map(|r| &r.contender)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len()
-        > 1;
     series(group)
         .iter()
         .map(|s| {
@@ -378,8 +364,8 @@ pub fn summary_rows(group: &Group) -> Vec<Vec<String>> {
                 s.workload.to_owned(),
                 s.runtime.to_owned(),
                 format!("{} ({})", s.rows[0].contender, ns(s.rows[0].wall_ns.median)),
-                ratio_cell(all, several_admits),
-                ratio_cell(fair, several_admits),
+                ratio_cell(all),
+                ratio_cell(fair),
                 cpu,
             ]
         })
@@ -395,8 +381,7 @@ const SUMMARY_HEADER: [&str; 6] = [
     "cpu/unit: admit, peer",
 ];
 
-/// A table with a header row, as aligned text or Markdown (columns after the first two
-/// right-aligned in Markdown when `numeric`).
+/// A table with a header row, as aligned text (indented by two spaces) or Markdown.
 pub fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> String {
     let mut out = String::new();
     if markdown {
@@ -549,11 +534,11 @@ pub fn markdown(environment: &Environment, groups: &[Group]) -> String {
                     cpu_cell(row),
                     format!("{:.2}×", row.wall_ns.median / fastest),
                 ];
-                cells.extend(
-                    extras
-                        .iter()
-                        .map(|k| row.extra.get(*k).map_or_else(|| "–".to_owned(), |v| ns(*v))),
-                );
+                cells.extend(extras.iter().map(|k| match row.extra.get(*k) {
+                    Some(v) if k.ends_with("_ns") => ns(*v),
+                    Some(v) => format!("{v}"),
+                    None => "–".to_owned(),
+                }));
                 rows.push(cells);
             }
         }
@@ -700,7 +685,7 @@ mod tests {
             ("admit-fifo", "tokio")
         );
         assert!((fair.ratio - 0.8).abs() < 1e-9);
-        let (low, high) = fair.range.unwrap();
+        let (low, high) = fair.range;
         assert!(
             (low - 0.6).abs() < 1e-9 && (high - 1.3).abs() < 1e-9,
             "{low} {high}"
