@@ -50,10 +50,13 @@ const MSRV_CHECKS: [&[&str]; 8] = [
     &["-p", "admit-redis", "--all-features"],
 ];
 
-/// How a step ended (failures end the run and are recorded by [`run`]).
+/// How a step ended, with a note for the summary (steps themselves return `Passed` or
+/// `Skipped`; an error becomes `Failed` and ends the run).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
     Passed(String),
     Skipped(String),
+    Failed(String),
 }
 
 /// A step's name and body, in the order they run.
@@ -131,23 +134,14 @@ pub fn run(options: &Options) -> Result {
         .collect();
     let sh = crate::shell()?;
     let started = Instant::now();
-    let mut records: Vec<Record> = Vec::new();
+    let mut records = Vec::new();
     for (index, (name, step)) in steps.iter().enumerate() {
         println!("\n==> [{}/{}] {name}", index + 1, steps.len());
         let step_started = Instant::now();
-        let result = step(&sh, strict);
-        let (status, note) = match &result {
-            Ok(Outcome::Passed(note)) => (Status::Passed, note.clone()),
-            Ok(Outcome::Skipped(why)) => (Status::Skipped, why.clone()),
-            Err(err) => (Status::Failed, err.to_string()),
-        };
-        records.push(Record {
-            name,
-            status,
-            note,
-            seconds: step_started.elapsed().as_secs_f64(),
-        });
-        if let Err(err) = result {
+        let outcome = step(&sh, strict).unwrap_or_else(|err| Outcome::Failed(err.to_string()));
+        let seconds = step_started.elapsed().as_secs_f64();
+        records.push((*name, outcome.clone(), seconds));
+        if let Outcome::Failed(err) = outcome {
             print!("{}", summary(&records, strict, started.elapsed()));
             return Err(format!("ci failed at step `{name}`: {err}").into());
         }
@@ -345,20 +339,8 @@ impl Drop for Redis {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Passed,
-    Skipped,
-    Failed,
-}
-
-/// A finished step, as the summary shows it.
-struct Record {
-    name: &'static str,
-    status: Status,
-    note: String,
-    seconds: f64,
-}
+/// A finished step: its name, how it ended, and how long it took in seconds.
+type Record = (&'static str, Outcome, f64);
 
 /// The closing table: step, status, seconds, note; a loud line about skipped steps; then the
 /// `N passed, N failed, N skipped` line that CI logs are read for (counting steps).
@@ -374,17 +356,16 @@ fn summary(records: &[Record], strict: bool, total: Duration) -> String {
         "status",
         "seconds"
     );
-    for record in records {
-        let status = match record.status {
-            Status::Passed => "ok",
-            Status::Skipped => "SKIPPED",
-            Status::Failed => "FAILED",
+    let mut counts = [0; 3];
+    for (name, outcome, seconds) in records {
+        let (index, status, note) = match outcome {
+            Outcome::Passed(note) => (0, "ok", note),
+            Outcome::Failed(note) => (1, "FAILED", note),
+            Outcome::Skipped(note) => (2, "SKIPPED", note),
         };
-        let note = record.note.lines().next().unwrap_or("");
-        let line = format!(
-            "{:<12} {status:<8} {:>8.1}  {note}",
-            record.name, record.seconds
-        );
+        counts[index] += 1;
+        let note = note.lines().next().unwrap_or("");
+        let line = format!("{name:<12} {status:<8} {seconds:>8.1}  {note}");
         let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(
@@ -394,8 +375,7 @@ fn summary(records: &[Record], strict: bool, total: Duration) -> String {
         "",
         total.as_secs_f64()
     );
-    let count = |status| records.iter().filter(|r| r.status == status).count();
-    let skipped = count(Status::Skipped);
+    let [passed, failed, skipped] = counts;
     if skipped > 0 {
         let _ = writeln!(
             out,
@@ -404,9 +384,7 @@ fn summary(records: &[Record], strict: bool, total: Duration) -> String {
     }
     let _ = writeln!(
         out,
-        "steps: {} passed, {} failed, {skipped} skipped",
-        count(Status::Passed),
-        count(Status::Failed),
+        "steps: {passed} passed, {failed} failed, {skipped} skipped"
     );
     out
 }
@@ -417,16 +395,14 @@ mod tests {
 
     #[test]
     fn summary_lists_steps_and_shouts_about_skips() {
-        let record = |name, status, note: &str, seconds| Record {
-            name,
-            status,
-            note: note.to_owned(),
-            seconds,
-        };
         let records = [
-            record("fmt", Status::Passed, "", 0.31),
-            record("miri", Status::Skipped, "no miri\nsecond line", 0.04),
-            record("loom", Status::Failed, "", 61.0),
+            ("fmt", Outcome::Passed(String::new()), 0.31),
+            (
+                "miri",
+                Outcome::Skipped("no miri\nsecond line".into()),
+                0.04,
+            ),
+            ("loom", Outcome::Failed(String::new()), 61.0),
         ];
         let text = summary(&records, false, Duration::from_millis(61_290));
         let lines: Vec<&str> = text.lines().collect();
