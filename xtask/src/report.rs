@@ -731,7 +731,7 @@ mod tests {
     }
 
     #[test]
-    fn markdown_has_setup_goals_and_every_row_without_issue_talk() {
+    fn markdown_has_setup_goals_and_every_row() {
         let environment = Environment {
             date: "2026-12-03 09:00 UTC".into(),
             cores: 2,
