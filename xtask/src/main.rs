@@ -36,8 +36,8 @@ commands:
   miri           every test of the core crate under nightly Miri
   conformance [--adapter NAME] [--docs]
                  the behaviour suite on every adapter (one process each) and the peer
-                 guarantees; writes target/admit-conformance/, and docs/conformance.md
-                 with --docs
+                 guarantees, or those whose name starts with NAME (tokio, smol-2, peers);
+                 writes target/admit-conformance/, and docs/conformance.md with --docs
   bench [--quick] [--no-run] [--bench NAME]...
                  run the benchmarks and write docs/benchmarks.{md,json,svg} from their
                  rows; --no-run renders the rows already in target/admit-bench/
