@@ -1,236 +1,217 @@
-//! `cargo xtask bench [--quick] [--no-run] [-- CRITERION_ARGS...]`: runs the criterion
-//! benchmarks of `admit-benches` and writes `docs/benchmarks.{md,json,svg}`.
+//! `cargo xtask bench [--quick] [--no-run] [--bench NAME]...`: runs the benchmarks that feed
+//! the report and writes `docs/benchmarks.{md,json,svg}` from their rows files.
 //!
-//! This module runs things and asks the machine about itself; reading criterion's files
-//! and rendering the report is `report.rs`.
+//! Each benchmark in [`BENCHES`] writes one rows file per group into the directory named by
+//! `ADMIT_BENCH_OUT` (here `target/admit-bench/`); the report reads every file there, so the
+//! rows of a benchmark that is not in the table yet (a new one run by hand) are shown too.
+//! Only this command writes the tracked `docs/benchmarks.*`; `cargo xtask compare` writes
+//! under `target/`.
 
-use std::env;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::time::Instant;
 
-use crate::cmd::{Cmd, Error, Result, cargo};
-use crate::report::{self, Environment, Report};
-use crate::workspace::Workspace;
+use xshell::{Shell, cmd};
 
-/// The package that holds the benchmarks.
-pub const PACKAGE: &str = "admit-benches";
-
-/// Where the `interleaved` bench writes its rows, under the target directory.
-const INTERLEAVED_FILE: &str = "admit-interleaved.tsv";
+use crate::Result;
+use crate::ci::Redis;
+use crate::report::{self, Environment, Group};
 
 /// What `cargo xtask bench` was asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
-    /// Pass `--quick` to criterion: stop sampling once the estimate is stable.
+    /// Quick settings (fewer rounds): for trying things out, not for the tracked report.
     pub quick: bool,
-    /// Do not run anything: rewrite the report from the results already on disk.
+    /// Do not run anything: render the rows already on disk.
     pub no_run: bool,
-    /// Further arguments for criterion (a benchmark name filter, `--sample-size 10`, ...).
-    pub criterion_args: Vec<String>,
+    /// Run only these benchmarks of [`BENCHES`] (all when empty).
+    pub benches: Vec<String>,
 }
+
+/// A benchmark that writes rows: its name, the cargo arguments that run it, and whether it
+/// needs a local `redis-server` (then started here and passed as `ADMIT_REDIS_URL`).
+pub struct Bench {
+    pub name: &'static str,
+    pub cargo: &'static [&'static str],
+    pub redis: bool,
+}
+
+/// The benchmarks that feed the report, in the order they run. Quick runs add `-- --quick`.
+/// The fleet benchmark measures npm `redis-semaphore` too when `npm ci` has been run in
+/// `crates/admit-redis/bench`.
+pub const BENCHES: [Bench; 3] = [
+    Bench {
+        name: "interleaved",
+        cargo: &["bench", "-p", "admit-benches", "--bench", "interleaved"],
+        redis: false,
+    },
+    Bench {
+        name: "pool",
+        cargo: &["bench", "-p", "admit-benches", "--bench", "pool"],
+        redis: false,
+    },
+    Bench {
+        name: "redis",
+        cargo: &[
+            "run",
+            "--release",
+            "-p",
+            "admit-redis",
+            "--example",
+            "fleet_bench",
+        ],
+        redis: true,
+    },
+];
 
 /// Runs the benchmarks (unless `--no-run`) and writes the report into `docs/`.
 ///
 /// # Errors
 ///
-/// The benchmarks package is missing, a benchmark fails, no results were found, or the
-/// report cannot be written.
-pub fn run(root: &Path, options: &Options) -> Result<Report> {
-    let workspace = Workspace::load(root)?;
-    let criterion_dir = match env::var_os("CRITERION_HOME") {
-        Some(home) if !home.is_empty() => PathBuf::from(home),
-        _ => workspace.target_directory.join("criterion"),
-    };
-
-    let interleaved = workspace.target_directory.join(INTERLEAVED_FILE);
-    let load_before = load_average();
-    // Read before the run: the code measured is what was there when it started.
-    let revision = revision(root);
-    let mut since = None;
-    let command = if options.no_run {
-        format!(
-            "cargo xtask bench --no-run (results already in {})",
-            criterion_dir.display()
-        )
+/// An unknown benchmark name, a benchmark fails, or no rows could be read.
+pub fn run(options: &Options) -> Result {
+    let sh = crate::shell()?;
+    let rows = crate::target_dir().join("admit-bench");
+    let environment = if options.no_run {
+        environment(&sh, String::from("unknown (rendered from earlier rows)"))
     } else {
-        if workspace.package(PACKAGE).is_none() {
-            return Err(Error::new(format!(
-                "{PACKAGE} not present: no workspace package is named {PACKAGE}"
-            )));
-        }
-        // `--bench '*'` selects the criterion targets only: the library's libtest harness
-        // would reject criterion's arguments.
-        let mut cmd = cargo(root)
-            .args(["bench", "-p", PACKAGE, "--bench", "*"])
-            .env("ADMIT_INTERLEAVED_OUT", interleaved.display().to_string());
-        // Rows from an earlier run must not pass for this one's.
-        let _ = fs::remove_file(&interleaved);
-        let mut criterion_args = Vec::new();
-        if options.quick {
-            criterion_args.push("--quick".to_owned());
-        }
-        criterion_args.extend(options.criterion_args.iter().cloned());
-        if !criterion_args.is_empty() {
-            cmd = cmd.arg("--").args(criterion_args);
-        }
-        // A little slack for coarse file timestamps; older results are from earlier runs.
-        since = Some(SystemTime::now() - Duration::from_secs(1));
-        cmd.run()?;
-        cmd.display()
+        measure(&sh, &options.benches, options.quick, &rows)?
     };
-
-    let mut measurements = report::collect(&criterion_dir, since)?;
-    let mut cross_core = None;
-    if let Ok(text) = fs::read_to_string(&interleaved) {
-        measurements.extend(
-            report::parse_interleaved(&text)
-                .map_err(|e| Error::new(format!("{}: {e}", interleaved.display())))?,
-        );
-        cross_core = report::parse_round_trip(&text);
-    }
-    if measurements.is_empty() {
-        return Err(Error::new(format!(
-            "no criterion results found under {}",
-            criterion_dir.display()
-        )));
-    }
-    let report = Report {
-        environment: environment(root, command, revision, load_before, cross_core),
-        measurements,
-    };
-    write_report(root, &report)?;
-    Ok(report)
+    let groups = report::load(&rows)?;
+    print!("\n{}", report::screen(&groups));
+    write_report(&sh, &sh.current_dir().join("docs"), &environment, &groups)
 }
 
-/// Writes `docs/benchmarks.md`, `.json` and `.svg`.
-fn write_report(root: &Path, report: &Report) -> Result<()> {
-    let docs = root.join("docs");
-    fs::create_dir_all(&docs).map_err(|e| format!("creating {}: {e}", docs.display()))?;
+/// Runs `names` of [`BENCHES`] (all when empty) with their rows going to `out`, and returns
+/// where they ran. Without a selection, earlier rows files in `out` are removed first, so
+/// that no stale group passes for this run's.
+///
+/// # Errors
+///
+/// An unknown name, or a benchmark fails.
+pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<Environment> {
+    if let Some(unknown) = names.iter().find(|n| !BENCHES.iter().any(|b| b.name == *n)) {
+        let known: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
+        return Err(format!(
+            "no benchmark `{unknown}` (benchmarks: {})",
+            known.join(", ")
+        )
+        .into());
+    }
+    sh.create_dir(out)?;
+    if names.is_empty() {
+        for path in sh.read_dir(out)? {
+            if path.extension().is_some_and(|ext| ext == "json") {
+                sh.remove_path(path)?;
+            }
+        }
+    }
+    let load_before = load_average();
+    let revision = revision(sh);
+    let selected: Vec<&Bench> = BENCHES
+        .iter()
+        .filter(|b| names.is_empty() || names.iter().any(|n| n == b.name))
+        .collect();
+    let started = Instant::now();
+    for (index, bench) in selected.iter().enumerate() {
+        println!(
+            "==> bench [{}/{}] {} ({:.0} s elapsed)",
+            index + 1,
+            selected.len(),
+            bench.name,
+            started.elapsed().as_secs_f64()
+        );
+        let redis = if bench.redis {
+            Some(Redis::start()?)
+        } else {
+            None
+        };
+        let quick = quick.then_some(["--", "--quick"]).into_iter().flatten();
+        let args = bench.cargo;
+        let mut command = cmd!(sh, "cargo {args...} {quick...}").env("ADMIT_BENCH_OUT", out);
+        if let Some(redis) = &redis {
+            command = command.env("ADMIT_REDIS_URL", &redis.url);
+        }
+        command.run()?;
+    }
+    let mut environment = environment(sh, revision);
+    environment.load_before = load_before;
+    Ok(environment)
+}
+
+/// Writes `benchmarks.md`, `.json` and `.svg` into `dir`.
+pub fn write_report(sh: &Shell, dir: &Path, environment: &Environment, groups: &[Group]) -> Result {
+    sh.create_dir(dir)?;
     for (name, contents) in [
-        ("benchmarks.md", report.markdown()),
-        ("benchmarks.json", report.json()),
-        ("benchmarks.svg", report.svg()),
+        ("benchmarks.md", report::markdown(environment, groups)),
+        ("benchmarks.json", report::json(environment, groups)?),
+        ("benchmarks.svg", report::svg(groups)),
     ] {
-        let path = docs.join(name);
-        fs::write(&path, contents).map_err(|e| format!("writing {}: {e}", path.display()))?;
-        println!("wrote {}", path.display());
+        sh.write_file(dir.join(name), contents)?;
+        println!("wrote {}", dir.join(name).display());
     }
     Ok(())
 }
 
-/// Where the numbers come from: date, machine, toolchain, load after the run, with what was
-/// read before it (revision, load) and the interleaved bench's cross-core round trip.
-/// Anything that cannot be found out is reported as `unknown` rather than failing the run.
-fn environment(
-    root: &Path,
-    command: String,
-    revision: String,
-    load_before: String,
-    cross_core: Option<String>,
-) -> Environment {
+/// The machine, toolchain and load now, with `revision` read before the run. What cannot be
+/// found out is `unknown`.
+fn environment(sh: &Shell, revision: String) -> Environment {
+    let ask = |program: &str, args: &[&str]| {
+        cmd!(sh, "{program} {args...}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()
+            .filter(|out| !out.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
+    };
     Environment {
-        date: report::utc_timestamp(SystemTime::now()),
-        machine: ask(root, Cmd::new("uname").arg("-srm")).unwrap_or_else(|| "unknown".to_owned()),
-        cpu: cpu(),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        toolchain: ask(root, Cmd::new("rustc").arg("--version"))
-            .unwrap_or_else(|| "unknown".to_owned()),
+        date: ask("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        machine: ask("uname", &["-srm"]),
+        cpu: std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                let line = info.lines().find(|line| line.starts_with("model name"))?;
+                Some(line.split_once(':')?.1.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".to_owned()),
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        toolchain: ask("rustc", &["--version"]),
         revision,
-        command,
-        load_before,
+        load_before: load_average(),
         load_after: load_average(),
-        threads: bench_threads(root),
-        cross_core,
     }
 }
 
-/// The trimmed output of a quick command run in `root`, or `None` if it fails or says
-/// nothing.
-fn ask(root: &Path, cmd: Cmd) -> Option<String> {
-    cmd.current_dir(root)
-        .timeout(Duration::from_secs(30))
-        .probe()
-        .map(|out| out.trim().to_owned())
-        .ok()
-        .filter(|out| !out.is_empty())
-}
-
-/// `git rev-parse --short HEAD`, with `-dirty` when anything but the generated reports
-/// (`docs/benchmarks.*`, `docs/profile.md`) is uncommitted, or `unknown`.
-pub fn revision(root: &Path) -> String {
-    match ask(root, Cmd::new("git").args(["rev-parse", "--short", "HEAD"])) {
-        None => "unknown".to_owned(),
-        Some(hash) => {
-            // The reports' own files do not make the tree dirty: they change on every run.
-            let changes = ask(
-                root,
-                Cmd::new("git").args([
-                    "status",
-                    "--porcelain",
-                    "--",
-                    ".",
-                    ":(exclude)docs/benchmarks.*",
-                    ":(exclude)docs/profile.md",
-                ]),
-            );
-            if changes.is_some() {
-                format!("{hash}-dirty")
-            } else {
-                hash
-            }
-        }
+/// `git rev-parse --short HEAD`, with `-dirty` when anything but the generated reports is
+/// uncommitted.
+fn revision(sh: &Shell) -> String {
+    let Ok(hash) = cmd!(sh, "git rev-parse --short HEAD").quiet().read() else {
+        return "unknown".to_owned();
+    };
+    let changes = cmd!(
+        sh,
+        "git status --porcelain -- . :(exclude)docs/benchmarks.* :(exclude)docs/conformance.md"
+    )
+    .quiet()
+    .read()
+    .unwrap_or_default();
+    if changes.is_empty() {
+        hash
+    } else {
+        format!("{hash}-dirty")
     }
 }
 
-/// The CPU model from `/proc/cpuinfo`, or `unknown CPU`.
-pub fn cpu() -> String {
-    fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
-}
-
-/// The 1, 5 and 15 minute load averages from `/proc/loadavg` (`0.52 0.61 0.70`), or
-/// `unknown` where there is no such file.
-pub fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .ok()
+/// The 1, 5 and 15 minute load averages (`0.52 0.61 0.70`), or `unknown`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
         .map(|text| {
             text.split_whitespace()
                 .take(3)
                 .collect::<Vec<_>>()
                 .join(" ")
         })
-        .filter(|load| !load.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Where the benches declare their worker-thread count.
-const THREADS_SOURCE: &str = "benches/src/runtimes.rs";
-
-/// The benches' worker threads per runtime, read from the `pub const THREADS: usize = N;`
-/// line of [`THREADS_SOURCE`], so the report states what the benches really used.
-fn bench_threads(root: &Path) -> Option<usize> {
-    parse_threads(&fs::read_to_string(root.join(THREADS_SOURCE)).ok()?)
-}
-
-/// The `N` of a `pub const THREADS: usize = N;` line.
-fn parse_threads(source: &str) -> Option<usize> {
-    source.lines().find_map(|line| {
-        line.trim()
-            .strip_prefix("pub const THREADS: usize =")?
-            .trim()
-            .strip_suffix(';')?
-            .trim()
-            .parse()
-            .ok()
-    })
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 #[cfg(test)]
@@ -238,15 +219,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_bench_thread_count() {
-        assert_eq!(
-            parse_threads("x\n  pub const THREADS: usize = 4;\n"),
-            Some(4)
-        );
-        assert_eq!(parse_threads("const OTHER: usize = 4;"), None);
+    fn unknown_benchmarks_are_refused_before_anything_runs() {
+        let sh = crate::shell().unwrap();
+        let out = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
+        let err = measure(&sh, &["criterion".to_owned()], true, &out).unwrap_err();
         assert!(
-            bench_threads(&crate::project_root()).is_some(),
-            "{THREADS_SOURCE} must declare `pub const THREADS: usize = N;`"
+            err.to_string().contains("no benchmark `criterion`"),
+            "{err}"
         );
+        assert!(!out.exists(), "nothing is written for a refused run");
+    }
+
+    #[test]
+    fn every_benchmark_is_a_cargo_bench_or_example_of_a_package() {
+        for bench in &BENCHES {
+            let target = match bench.cargo[0] {
+                "bench" => "--bench",
+                "run" => "--example",
+                other => panic!("{}: `cargo {other}`", bench.name),
+            };
+            assert!(bench.cargo.contains(&"-p"), "{}", bench.name);
+            assert!(bench.cargo.contains(&target), "{}", bench.name);
+        }
     }
 }

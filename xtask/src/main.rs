@@ -2,99 +2,103 @@
 //! every machine (the rust-analyzer pattern; `cargo xtask` is an alias in
 //! `.cargo/config.toml`).
 //!
-//! One module per command; `cmd` runs processes, `json` reads criterion's and cargo's
-//! JSON, `report` renders the benchmark report, `workspace` asks `cargo metadata`.
+//! One module per command (`ci`, `loom`, `miri`, `conformance`, `bench`, `compare`), plus
+//! `report`, which reads the benchmarks' rows files and renders the benchmark report.
+//! Processes run through `xshell`, so every command is printed before it runs.
 #![forbid(unsafe_code)]
 
 mod bench;
 mod ci;
-mod cmd;
 mod compare;
 mod conformance;
-mod json;
 mod loom;
 mod miri;
-mod profile;
 mod report;
-mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use lexopt::prelude::*;
+
+/// What every command returns: errors are printed once, in `main`.
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci                        every check CI runs: fmt, clippy, test, no_std, conformance,
-                            loom, miri (if this passes here, CI is green)
-  loom                      the loom models of the core crate (LOOM_MAX_PREEMPTIONS=2
-                            unless set)
-  miri                      the core crate's tests under nightly Miri
-  conformance [--adapter NAME]
-                            the behavioural suite every runtime adapter must pass
-  bench [--quick] [--no-run] [-- CRITERION_ARGS...]
-                            run the benchmarks and write docs/benchmarks.{md,json,svg};
-                            --no-run rewrites the report from the last results
-  compare                   conformance, then bench --quick, then print the tables
-  profile                   where the contended bench's time goes (perf record per
-                            semaphore) and how much of it any semaphore could save;
-                            writes docs/profile.md (needs perf)
-  help                      this text";
+  ci [--strict] [--only STEP,...]
+                 every check CI runs (if this passes here, CI is green): fmt, clippy,
+                 test, doc, no_std, conformance, loom, miri, package, msrv. With --strict
+                 (implied by CI=true) nothing may be skipped: missing toolchains and
+                 targets are installed with rustup, and a step that cannot run fails
+  loom           the loom models of the core crate
+  miri           every test of the core crate under nightly Miri
+  conformance [--adapter NAME] [--docs]
+                 the behaviour suite on every adapter (one process each) and the peer
+                 guarantees, or those whose name starts with NAME (tokio, smol-2, peers);
+                 writes target/admit-conformance/, and docs/conformance.md with --docs
+  bench [--quick] [--no-run] [--bench NAME]...
+                 run the benchmarks and write docs/benchmarks.{md,json,svg} from their
+                 rows; --no-run renders the rows already in target/admit-bench/
+  compare [--bench NAME]...
+                 is admit right, and how fast next to its peers? conformance, then a
+                 quick interleaved bench, then one screen of answers (writes target/ only)
+  help           this text";
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Task {
-    Ci,
+    Ci(ci::Options),
     Loom,
     Miri,
-    Conformance { adapter: Option<String> },
+    Conformance { adapter: Option<String>, docs: bool },
     Bench(bench::Options),
-    Compare,
-    Profile,
+    Compare { benches: Vec<String> },
     Help,
 }
 
 /// Reads the arguments after `cargo xtask`.
-fn parse(args: &[String]) -> Result<Task, String> {
-    let Some((command, rest)) = args.split_first() else {
+fn parse(mut parser: lexopt::Parser) -> std::result::Result<Task, lexopt::Error> {
+    let Some(Value(command)) = parser.next()? else {
         return Ok(Task::Help);
     };
-    let no_arguments = |task: Task| match rest.first() {
-        None => Ok(task),
-        Some(extra) => Err(format!("`{command}` takes no arguments, got `{extra}`")),
-    };
-    match command.as_str() {
-        "ci" => no_arguments(Task::Ci),
-        "loom" => no_arguments(Task::Loom),
-        "miri" => no_arguments(Task::Miri),
-        "compare" => no_arguments(Task::Compare),
-        "profile" => no_arguments(Task::Profile),
-        "help" | "--help" | "-h" => Ok(Task::Help),
-        "conformance" => match rest {
-            [] => Ok(Task::Conformance { adapter: None }),
-            [flag, name] if flag == "--adapter" => Ok(Task::Conformance {
-                adapter: Some(name.clone()),
-            }),
-            [flag] if flag.starts_with("--adapter=") => Ok(Task::Conformance {
-                adapter: Some(flag["--adapter=".len()..].to_owned()),
-            }),
-            _ => Err("usage: cargo xtask conformance [--adapter NAME]".to_owned()),
+    let mut task = match command.string()?.as_str() {
+        "ci" => Task::Ci(ci::Options::default()),
+        "loom" => Task::Loom,
+        "miri" => Task::Miri,
+        "conformance" => Task::Conformance {
+            adapter: None,
+            docs: false,
         },
-        "bench" => {
-            let mut options = bench::Options::default();
-            let mut rest = rest.iter();
-            while let Some(arg) = rest.next() {
-                match arg.as_str() {
-                    "--quick" => options.quick = true,
-                    "--no-run" => options.no_run = true,
-                    "--" => options.criterion_args.extend(rest.by_ref().cloned()),
-                    other => return Err(format!("`bench` does not know `{other}`")),
-                }
+        "bench" => Task::Bench(bench::Options::default()),
+        "compare" => Task::Compare {
+            benches: Vec::new(),
+        },
+        "help" => Task::Help,
+        other => return Err(format!("unknown command `{other}`").into()),
+    };
+    while let Some(arg) = parser.next()? {
+        match (&mut task, arg) {
+            (Task::Ci(options), Long("strict")) => options.strict = true,
+            (Task::Ci(options), Long("only")) => {
+                let steps = parser.value()?.string()?;
+                options.only = steps.split(',').map(str::to_owned).collect();
             }
-            Ok(Task::Bench(options))
+            (Task::Conformance { adapter, .. }, Long("adapter")) => {
+                *adapter = Some(parser.value()?.string()?);
+            }
+            (Task::Conformance { docs, .. }, Long("docs")) => *docs = true,
+            (Task::Bench(options), Long("quick")) => options.quick = true,
+            (Task::Bench(options), Long("no-run")) => options.no_run = true,
+            (Task::Bench(options), Long("bench")) => {
+                options.benches.push(parser.value()?.string()?);
+            }
+            (Task::Compare { benches }, Long("bench")) => benches.push(parser.value()?.string()?),
+            (_, arg) => return Err(arg.unexpected()),
         }
-        other => Err(format!("unknown command `{other}`")),
     }
+    Ok(task)
 }
 
 /// The workspace root: xtask lives in `<root>/xtask`, wherever it is run from.
@@ -103,40 +107,48 @@ fn project_root() -> PathBuf {
     manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
 }
 
+/// A shell whose working directory is the workspace root.
+fn shell() -> Result<xshell::Shell> {
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(project_root());
+    Ok(sh)
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` if set, else `target/` in the root.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => project_root().join(dir),
+        _ => project_root().join("target"),
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let task = match parse(&args) {
+    let task = match parse(lexopt::Parser::from_env()) {
         Ok(task) => task,
-        Err(message) => {
-            eprintln!("xtask: {message}\n\n{USAGE}");
+        Err(err) => {
+            eprintln!("xtask: {err}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let root = project_root();
     let result = match task {
         Task::Help => {
             println!("{USAGE}");
             Ok(())
         }
-        Task::Ci => ci::run(&root),
-        Task::Loom => loom::run(&root),
-        Task::Miri => miri::run(&root),
-        Task::Conformance { adapter } => conformance::run(&root, adapter.as_deref()),
-        Task::Bench(options) => bench::run(&root, &options).map(drop),
-        Task::Compare => compare::run(&root),
-        Task::Profile => profile::run(&root),
+        Task::Ci(options) => ci::run(&options),
+        Task::Loom => shell().and_then(|sh| loom::run(&sh)),
+        Task::Miri => {
+            shell().and_then(|sh| miri::ensure_installed(&sh).and_then(|()| miri::run(&sh)))
+        }
+        Task::Conformance { adapter, docs } => conformance::run(adapter.as_deref(), docs).map(drop),
+        Task::Bench(options) => bench::run(&options),
+        Task::Compare { benches } => compare::run(&benches),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("xtask: {err}");
-            // Exit codes outside 1..=255 cannot be passed on as they are.
-            ExitCode::from(
-                u8::try_from(err.exit_code)
-                    .ok()
-                    .filter(|&c| c != 0)
-                    .unwrap_or(1),
-            )
+            ExitCode::FAILURE
         }
     }
 }
@@ -145,53 +157,43 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn parse_words(line: &str) -> Result<Task, String> {
-        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
-        parse(&args)
+    fn parse_words(line: &str) -> std::result::Result<Task, String> {
+        parse(lexopt::Parser::from_args(line.split_whitespace())).map_err(|e| e.to_string())
     }
 
     #[test]
     fn parses_every_command() {
         assert_eq!(parse_words(""), Ok(Task::Help));
-        assert_eq!(parse_words("ci"), Ok(Task::Ci));
+        assert_eq!(parse_words("ci"), Ok(Task::Ci(ci::Options::default())));
+        assert_eq!(
+            parse_words("ci --strict --only fmt,clippy"),
+            Ok(Task::Ci(ci::Options {
+                strict: true,
+                only: vec!["fmt".to_owned(), "clippy".to_owned()],
+            }))
+        );
         assert_eq!(parse_words("loom"), Ok(Task::Loom));
         assert_eq!(parse_words("miri"), Ok(Task::Miri));
-        assert_eq!(parse_words("compare"), Ok(Task::Compare));
-        assert_eq!(parse_words("profile"), Ok(Task::Profile));
         assert_eq!(
-            parse_words("conformance"),
-            Ok(Task::Conformance { adapter: None })
-        );
-        assert_eq!(
-            parse_words("conformance --adapter tokio"),
+            parse_words("conformance --adapter=smol --docs"),
             Ok(Task::Conformance {
-                adapter: Some("tokio".to_owned())
+                adapter: Some("smol".to_owned()),
+                docs: true
             })
         );
         assert_eq!(
-            parse_words("conformance --adapter=smol"),
-            Ok(Task::Conformance {
-                adapter: Some("smol".to_owned())
-            })
-        );
-        assert_eq!(
-            parse_words("bench --quick -- acquire --sample-size 10"),
+            parse_words("bench --quick --bench pool"),
             Ok(Task::Bench(bench::Options {
                 quick: true,
                 no_run: false,
-                criterion_args: vec![
-                    "acquire".to_owned(),
-                    "--sample-size".to_owned(),
-                    "10".to_owned()
-                ],
+                benches: vec!["pool".to_owned()],
             }))
         );
         assert_eq!(
-            parse_words("bench --no-run"),
-            Ok(Task::Bench(bench::Options {
-                no_run: true,
-                ..bench::Options::default()
-            }))
+            parse_words("compare --bench interleaved"),
+            Ok(Task::Compare {
+                benches: vec!["interleaved".to_owned()]
+            })
         );
     }
 
@@ -202,13 +204,10 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown command")
         );
-        assert!(
-            parse_words("ci --fast")
-                .unwrap_err()
-                .contains("takes no arguments")
-        );
+        assert!(parse_words("ci --fast").is_err());
         assert!(parse_words("conformance --adapter").is_err());
         assert!(parse_words("bench --slow").is_err());
+        assert!(parse_words("loom --quick").is_err());
     }
 
     #[test]

@@ -23,8 +23,9 @@
 //! With the `peers` feature, [`peers`] runs the single-permit and weighted guarantees against
 //! other async semaphores (tokio, async-lock, futures-intrusive, maitake-sync), to show which
 //! of them each keeps. With the `adapters` feature, [`adapters`] has the built-in flavors. The
-//! `admit-conformance` binary (both features) prints the adapter × behaviour matrix and the
-//! peer table; `cargo xtask conformance` runs it.
+//! `matrix` test (both features) runs every case on every adapter and the peer guarantees as
+//! cargo tests, one process per adapter; `cargo xtask conformance` runs it and renders the
+//! adapter × behaviour matrix and the peer table.
 //!
 //! What does not live here: unit tests of the core (in `admit`) and of the helpers (in
 //! `admit-runtime`'s `testing` module, run by each adapter's own tests).
@@ -78,7 +79,6 @@ mod suite;
 pub mod adapters;
 #[cfg(feature = "peers")]
 pub mod peers;
-pub mod report;
 
 pub use suite::{CASES, suite};
 

@@ -1,59 +1,186 @@
-//! The whole matrix, as `cargo test --workspace` sees it: every case on every built-in
-//! adapter must pass (with the shorter soak of `--quick`), and the peer table must be
-//! produced without failing anything.
+//! The behaviour matrix as a cargo test: every case on every built-in adapter, and the peer
+//! guarantees, reported by cargo's test harness (`test NAME ... ok | FAILED | ignored`).
+//!
+//! `ADMIT_CONFORMANCE_ADAPTER` selects what this process runs:
+//!
+//! * unset (`cargo test --workspace`): one test per adapter, each running this binary again
+//!   for that adapter in a child process, and `peers`: admit keeps every peer guarantee and the
+//!   peer table has every semaphore and guarantee;
+//! * an adapter's name (`tokio-ct`, `smol-2`, ...): one test per case of the suite on that
+//!   adapter. The runtimes that read their thread count from the environment once per process
+//!   (`SMOL_THREADS`, `ASYNC_STD_THREAD_COUNT`) get it from
+//!   [`Adapter::environment`]: when it is not set already, the binary runs itself again with it;
+//! * `peers`: one test per semaphore and guarantee (`tokio::fifo_order`): it fails when the
+//!   semaphore breaks the guarantee (a finding about that peer, with what was seen) and is
+//!   ignored when the semaphore has no such operation.
+//!
+//! `cargo xtask conformance` runs one process per adapter and one for the peers, and reads
+//! these lines. Cases run one at a time (they measure time) unless `--test-threads` says
+//! otherwise; debug builds use the shorter soak of [`Options::quick`].
 
-use std::process::Command;
-use std::sync::{Mutex, PoisonError};
+use std::process::{Command, ExitCode};
+use std::sync::OnceLock;
 
-use admit_conformance::adapters::TokioMultiThread;
-use admit_conformance::peers::{self, GUARANTEE_NAMES, PEER_NAMES, Verdict};
+use admit_conformance::adapters::{
+    Adapter, AsyncStdFlavor, SmolFlavor, TokioCurrentThread, TokioMultiThread,
+};
+use admit_conformance::peers::{self, GUARANTEE_NAMES, PEER_NAMES, PeerTable, Verdict};
+use admit_conformance::{Flavor, Options, run_case, suite};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
-/// The cases measure time: they are not run concurrently with each other.
-static SERIAL: Mutex<()> = Mutex::new(());
+/// The variable that selects an adapter, or `peers`.
+const SELECT: &str = "ADMIT_CONFORMANCE_ADAPTER";
 
-#[test]
-fn every_adapter_passes_the_suite() {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let json = std::env::temp_dir().join(format!("admit-conformance-{}.json", std::process::id()));
-    let output = Command::new(env!("CARGO_BIN_EXE_admit-conformance"))
-        .args(["--no-peers", "--quick", "--json"])
-        .arg(&json)
-        .output()
-        .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    assert!(output.status.success(), "the matrix failed:\n{stdout}");
-    for adapter in ["tokio-ct", "tokio-mt", "async-std", "smol-1", "smol-2"] {
-        assert!(
-            stdout.contains(adapter),
-            "{adapter} missing from the matrix"
-        );
-    }
-    let report = std::fs::read_to_string(&json).expect("the JSON report is written");
-    let _ = std::fs::remove_file(&json);
-    assert!(report.contains("\"passed\": true"), "{report}");
-    assert!(!report.contains("\"passed\": false"), "{report}");
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    args.test_threads.get_or_insert(1);
+    let trials = match std::env::var(SELECT) {
+        Err(_) => matrix_trials(),
+        Ok(name) if name == "peers" => peer_trials(),
+        Ok(name) => match Adapter::named(&name) {
+            None => {
+                let names: Vec<&str> = Adapter::ALL.iter().map(|a| a.name()).collect();
+                eprintln!("{SELECT}={name:?}: no such adapter (adapters: {names:?}, or peers)");
+                return ExitCode::from(2);
+            }
+            Some(adapter) => {
+                if let Some(code) = rerun_with_environment(adapter) {
+                    return code;
+                }
+                case_trials(adapter)
+            }
+        },
+    };
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
-#[test]
-fn peers_are_compared_and_admit_keeps_every_guarantee() {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let table = peers::run_all(&TokioMultiThread::default(), |_, _| {});
-    let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, PEER_NAMES);
-    for (peer, verdicts) in &table {
-        let guarantees: Vec<&str> = verdicts.iter().map(|(name, _)| *name).collect();
-        assert_eq!(guarantees, GUARANTEE_NAMES, "{peer}");
-    }
-    let (_, admit) = &table[0];
-    for (guarantee, verdict) in admit {
-        assert_eq!(*verdict, Verdict::Kept, "admit broke {guarantee}");
-    }
-    // async-lock has neither weighted acquire nor close.
-    let (_, async_lock) = &table[2];
-    let not_applicable = async_lock
+/// Runs this binary again with `adapter`'s environment when this process lacks it, and
+/// returns the child's exit code; `None` when the environment is already right.
+fn rerun_with_environment(adapter: Adapter) -> Option<ExitCode> {
+    let environment = adapter.environment();
+    let matches = environment
         .iter()
-        .filter(|(_, verdict)| matches!(verdict, Verdict::NotApplicable(_)))
-        .count();
-    assert_eq!(not_applicable, 4);
+        .all(|(key, value)| std::env::var(key).is_ok_and(|set| set == *value));
+    if matches {
+        return None;
+    }
+    let status = Command::new(std::env::current_exe().expect("the test binary's path"))
+        .args(std::env::args_os().skip(1))
+        .envs(environment)
+        .status()
+        .expect("the test binary runs again");
+    Some(ExitCode::from(status.code().map_or(1, |code| code as u8)))
+}
+
+/// `cargo test`'s view: one test per adapter (a child process each) and the peer check.
+fn matrix_trials() -> Vec<Trial> {
+    let mut trials: Vec<Trial> = Adapter::ALL
+        .into_iter()
+        .map(|adapter| {
+            Trial::test(adapter.name(), move || {
+                let output = Command::new(std::env::current_exe()?)
+                    .args(["--test-threads", "1", "--color", "never"])
+                    .env(SELECT, adapter.name())
+                    .envs(adapter.environment())
+                    .output()?;
+                if output.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} failed ({}):\n{}{}",
+                        adapter.name(),
+                        output.status,
+                        String::from_utf8_lossy(&output.stdout),
+                        String::from_utf8_lossy(&output.stderr)
+                    )
+                    .into())
+                }
+            })
+        })
+        .collect();
+    trials.push(Trial::test("peers", || {
+        let table = peer_table();
+        let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
+        check(names == PEER_NAMES, format!("peers {names:?}"))?;
+        for (peer, verdicts) in table {
+            let guarantees: Vec<&str> = verdicts.iter().map(|(name, _)| *name).collect();
+            check(
+                guarantees == GUARANTEE_NAMES,
+                format!("{peer}: {guarantees:?}"),
+            )?;
+        }
+        for (guarantee, verdict) in &table[0].1 {
+            check(
+                *verdict == Verdict::Kept,
+                format!("admit broke {guarantee}: {verdict:?}"),
+            )?;
+        }
+        Ok(())
+    }));
+    trials
+}
+
+fn check(held: bool, message: String) -> Result<(), Failed> {
+    if held { Ok(()) } else { Err(message.into()) }
+}
+
+/// One test per case of the suite on `adapter`.
+fn case_trials(adapter: Adapter) -> Vec<Trial> {
+    match adapter.name() {
+        "tokio-ct" => flavor_trials(TokioCurrentThread),
+        "tokio-mt" => flavor_trials(TokioMultiThread::default()),
+        "async-std" => flavor_trials(AsyncStdFlavor),
+        "smol-1" => flavor_trials(SmolFlavor { threads: 1 }),
+        "smol-2" => flavor_trials(SmolFlavor { threads: 2 }),
+        other => panic!("tests/matrix.rs has no flavor for the adapter {other}: add it here"),
+    }
+}
+
+fn flavor_trials<F: Flavor>(flavor: F) -> Vec<Trial> {
+    let options = if cfg!(debug_assertions) {
+        Options::quick()
+    } else {
+        Options::default()
+    };
+    suite::<F::Runtime>()
+        .into_iter()
+        .map(|case| {
+            let (flavor, options) = (flavor.clone(), options.clone());
+            Trial::test(case.name(), move || {
+                run_case(&flavor, case, &options)
+                    .outcome
+                    .map_err(|failure| failure.message().into())
+            })
+        })
+        .collect()
+}
+
+/// The peer table, computed once per process (the peers run together on tokio's
+/// multi-thread runtime) by whichever test asks first.
+fn peer_table() -> &'static PeerTable {
+    static TABLE: OnceLock<PeerTable> = OnceLock::new();
+    TABLE.get_or_init(|| peers::run_all(&TokioMultiThread::default(), |_, _| {}))
+}
+
+/// One test per semaphore and guarantee: `peer::guarantee`.
+fn peer_trials() -> Vec<Trial> {
+    PEER_NAMES
+        .iter()
+        .flat_map(|&peer| {
+            GUARANTEE_NAMES.iter().map(move |&guarantee| {
+                Trial::ignorable_test(format!("{peer}::{guarantee}"), move || {
+                    let verdict = peer_table()
+                        .iter()
+                        .find(|(name, _)| *name == peer)
+                        .and_then(|(_, verdicts)| verdicts.iter().find(|(g, _)| *g == guarantee));
+                    match verdict.map(|(_, verdict)| verdict) {
+                        Some(Verdict::Kept) => Ok(Completion::Completed),
+                        Some(Verdict::NotApplicable(why)) => Ok(Completion::ignored_with(why)),
+                        Some(Verdict::Broken(seen)) => Err(seen.as_str().into()),
+                        None => Err("the peer run gave no verdict".into()),
+                    }
+                })
+            })
+        })
+        .collect()
 }
