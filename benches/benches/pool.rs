@@ -226,17 +226,9 @@ async fn on_tokio(
 ) -> Vec<usize> {
     let make = (0..jobs).map(|i| chain.job(i));
     match contender {
-        Contender::PoolInline => admit_tokio::TaskPool::new(limit)
-            .expect("non-zero")
-            .gather(make)
-            .await
-            .expect("never closed"),
-        Contender::PoolSpawned => admit_tokio::TaskPool::new(limit)
-            .expect("non-zero")
-            .spawn_gather(make)
-            .await
-            .expect("never closed"),
-        Contender::BufferUnordered => buffer_unordered(make, limit, jobs).await,
+        Contender::PoolInline | Contender::PoolSpawned | Contender::BufferUnordered => {
+            common::<admit_tokio::Tokio, _>(contender, make, limit, jobs).await
+        }
         Contender::JoinSet => {
             let semaphore = Arc::new(tokio::sync::Semaphore::new(limit));
             let mut set = tokio::task::JoinSet::new();
@@ -271,18 +263,28 @@ async fn on_smol(
 ) -> Vec<usize> {
     let make = (0..jobs).map(|i| chain.job(i));
     match contender {
-        Contender::PoolInline => admit_smol::TaskPool::new(limit)
-            .expect("non-zero")
-            .gather(make)
-            .await
-            .expect("never closed"),
-        Contender::PoolSpawned => admit_smol::TaskPool::new(limit)
-            .expect("non-zero")
-            .spawn_gather(make)
-            .await
-            .expect("never closed"),
-        Contender::BufferUnordered => buffer_unordered(make, limit, jobs).await,
         Contender::JoinSet => unreachable!("tokio only"),
+        _ => common::<admit_smol::Smol, _>(contender, make, limit, jobs).await,
+    }
+}
+
+/// The contenders that run the same on every runtime: the pool (inline and spawned) and
+/// `buffer_unordered`.
+async fn common<R: admit_runtime::Runtime, F>(
+    contender: Contender,
+    make: impl Iterator<Item = F>,
+    limit: usize,
+    jobs: usize,
+) -> Vec<usize>
+where
+    F: Future<Output = usize> + Send + 'static,
+{
+    let pool = || admit_runtime::TaskPool::<R>::new(limit).expect("non-zero");
+    match contender {
+        Contender::PoolInline => pool().gather(make).await.expect("never closed"),
+        Contender::PoolSpawned => pool().spawn_gather(make).await.expect("never closed"),
+        Contender::BufferUnordered => buffer_unordered(make, limit, jobs).await,
+        Contender::JoinSet => unreachable!("runtime-specific"),
     }
 }
 
