@@ -22,24 +22,30 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use admit::futures::AcquireOwned;
-use admit::{AcquireError, OwnedPermit, Semaphore, TryAcquireError};
+use admit::{AcquireError, TryAcquireError};
 use futures_lite::future;
 
 use super::{PoolError, Progress, ProgressHook};
-use crate::{Runtime, Signal};
+use crate::{Runtime, Semaphore, Signal};
+
+/// A job's permit: one permit of the pool's runtime-aware semaphore, held through its `Arc`.
+pub(crate) type OwnedPermit<R> = admit::OwnedPermit<Semaphore<R>>;
 
 pub(crate) mod sealed {
-    use super::{Context, Future, OwnedPermit, Poll};
+    use super::{Context, Future, OwnedPermit, Poll, Runtime};
 
     /// How a pool runs a job; see [`Inline`](super::Inline) and [`Spawned`](super::Spawned).
     pub trait Mode<F: Future> {
+        /// The runtime whose semaphore, clock and cooperative budget the pool uses.
+        type Runtime: Runtime;
+
         /// What a slot keeps for its job (kept, and reused, after the job finishes).
         type Cell;
 
@@ -49,8 +55,8 @@ pub(crate) mod sealed {
             &mut self,
             cell: &mut Option<Self::Cell>,
             future: F,
-            permit: OwnedPermit,
-        ) -> Option<OwnedPermit>;
+            permit: OwnedPermit<Self::Runtime>,
+        ) -> Option<OwnedPermit<Self::Runtime>>;
 
         /// Polls the job running in `cell`.
         fn poll(cell: &mut Option<Self::Cell>, cx: &mut Context<'_>) -> Poll<F::Output>;
@@ -63,23 +69,41 @@ pub(crate) mod sealed {
 use sealed::Mode;
 
 /// Pool mode: the jobs are polled by the caller, inside the pool's future or stream; nothing
-/// is spawned, and jobs need be neither `Send` nor `'static`.
+/// is spawned, and jobs need be neither `Send` nor `'static`. `R` is the runtime whose
+/// semaphore and cooperative budget the pool uses.
 ///
 /// # Examples
 ///
 /// ```
 /// use admit_runtime::{AsCompleted, Inline};
 ///
-/// // The type of `TaskPool::as_completed` over a vector of boxed futures.
-/// type Jobs = AsCompleted<
+/// // The type of `TaskPool::<R>::as_completed` over a vector of boxed futures.
+/// type Jobs<R> = AsCompleted<
 ///     std::vec::IntoIter<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>,
-///     Inline,
+///     Inline<R>,
 /// >;
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Inline;
+pub struct Inline<R> {
+    runtime: PhantomData<fn() -> R>,
+}
 
-impl<F: Future> Mode<F> for Inline {
+impl<R> Inline<R> {
+    pub(crate) fn new() -> Self {
+        Self {
+            runtime: PhantomData,
+        }
+    }
+}
+
+impl<R> fmt::Debug for Inline<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Inline")
+    }
+}
+
+impl<R: Runtime, F: Future> Mode<F> for Inline<R> {
+    type Runtime = R;
+
     /// The job pinned in a box the slot keeps: the next job in this slot is written into the
     /// same box (`Pin::set`), so jobs cost no allocation once the pool has K slots.
     type Cell = Pin<Box<Option<F>>>;
@@ -88,8 +112,8 @@ impl<F: Future> Mode<F> for Inline {
         &mut self,
         cell: &mut Option<Self::Cell>,
         future: F,
-        permit: OwnedPermit,
-    ) -> Option<OwnedPermit> {
+        permit: OwnedPermit<R>,
+    ) -> Option<OwnedPermit<R>> {
         match cell {
             Some(boxed) => boxed.as_mut().set(Some(future)),
             None => *cell = Some(Box::pin(Some(future))),
@@ -159,14 +183,15 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    type Cell = R::JoinHandle<Option<(F::Output, OwnedPermit)>>;
+    type Runtime = R;
+    type Cell = R::JoinHandle<Option<(F::Output, OwnedPermit<R>)>>;
 
     fn start(
         &mut self,
         cell: &mut Option<Self::Cell>,
         future: F,
-        permit: OwnedPermit,
-    ) -> Option<OwnedPermit> {
+        permit: OwnedPermit<R>,
+    ) -> Option<OwnedPermit<R>> {
         let cancel = Arc::clone(&self.cancel);
         // The task holds the permit while it runs, and hands it back with its output, so that
         // the permit is free again only once the pool has seen the task finish (keeping
@@ -244,12 +269,12 @@ impl Wake for SlotWaker {
     }
 }
 
-struct Slot<C> {
+struct Slot<C, R> {
     cell: Option<C>,
     /// The input index of the job running here, `None` while the slot is free.
     job: Option<usize>,
     /// The job's permit, if the pool holds it (inline mode); dropped when the job finishes.
-    permit: Option<OwnedPermit>,
+    permit: Option<OwnedPermit<R>>,
     waker: Waker,
     flag: Arc<SlotWaker>,
 }
@@ -277,7 +302,7 @@ impl AcquireTimer {
 /// they finish. [`AsCompleted`](super::AsCompleted) and [`PoolSet`](super::PoolSet) are the
 /// engine plus a way of feeding it jobs.
 pub(crate) struct Engine<F: Future, M: Mode<F>> {
-    slots: Vec<Slot<M::Cell>>,
+    slots: Vec<Slot<M::Cell, M::Runtime>>,
     free: Vec<usize>,
     queue: Arc<ReadyQueue>,
     /// Slots to poll in this pass: taken from the ready queue, plus jobs just started.
@@ -286,9 +311,9 @@ pub(crate) struct Engine<F: Future, M: Mode<F>> {
     /// Polls left in this pass before jobs woken during it wait for the next one.
     polls_left: usize,
     mode: M,
-    semaphore: Arc<Semaphore>,
+    semaphore: Arc<Semaphore<M::Runtime>>,
     /// The permit being waited for, when none was free (the box is reused).
-    acquiring: Pin<Box<Option<AcquireOwned>>>,
+    acquiring: Pin<Box<Option<AcquireOwned<Semaphore<M::Runtime>>>>>,
     timer: Option<AcquireTimer>,
     /// When the wait for `acquiring` times out.
     deadline: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -298,7 +323,7 @@ pub(crate) struct Engine<F: Future, M: Mode<F>> {
 
 impl<F: Future, M: Mode<F>> Engine<F, M> {
     pub(crate) fn new(
-        semaphore: Arc<Semaphore>,
+        semaphore: Arc<Semaphore<M::Runtime>>,
         mode: M,
         hook: Option<ProgressHook>,
         timer: Option<AcquireTimer>,
@@ -407,15 +432,24 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
 
     /// A permit for the next job: at once if one is free, else by waiting in the semaphore's
     /// FIFO queue (with the pool's acquire timeout, if it has one).
+    ///
+    /// Each acquire first consumes one unit of the runtime's cooperative budget, yielding if
+    /// it is spent (as [`Semaphore::acquire_owned`]'s `R::cooperative` does), so that a pool
+    /// admitting always-ready jobs cannot starve the other tasks of a tokio worker.
     pub(crate) fn poll_permit(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<OwnedPermit, PoolError>> {
+    ) -> Poll<Result<OwnedPermit<M::Runtime>, PoolError>> {
         if self.acquiring.is_none() {
+            // A fresh budget future, polled once: it holds no state, so dropping it pending
+            // only leaves the wake-up the runtime scheduled for the yield.
+            if pin!(M::Runtime::budget()).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
             match Arc::clone(&self.semaphore).try_acquire_owned() {
                 Ok(permit) => return Poll::Ready(Ok(permit)),
                 Err(TryAcquireError::NoPermits) => {
-                    let acquire = Arc::clone(&self.semaphore).acquire_owned();
+                    let acquire = AcquireOwned::new(Arc::clone(&self.semaphore), 1);
                     self.acquiring.as_mut().set(Some(acquire));
                     self.deadline = self.timer.map(|timer| {
                         (timer.sleep_until)(crate::deadline_after((timer.now)(), timer.timeout))
@@ -458,7 +492,7 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
     }
 
     /// Starts `future` (input `index`) with `permit`; it is polled in this pass.
-    pub(crate) fn start(&mut self, index: usize, future: F, permit: OwnedPermit) {
+    pub(crate) fn start(&mut self, index: usize, future: F, permit: OwnedPermit<M::Runtime>) {
         let id = self.free.pop().unwrap_or_else(|| {
             let id = self.slots.len();
             let flag = Arc::new(SlotWaker {
