@@ -38,6 +38,9 @@ use crate::{Runtime, Semaphore, Signal};
 /// A job's permit: one permit of the pool's runtime-aware semaphore, held through its `Arc`.
 pub(crate) type OwnedPermit<R> = admit::OwnedPermit<Semaphore<R>>;
 
+/// The wait for a job's permit, when none was free.
+type AcquirePermit<R> = AcquireOwned<Semaphore<R>>;
+
 pub(crate) mod sealed {
     use super::{Context, Future, OwnedPermit, Poll, Runtime};
 
@@ -313,7 +316,7 @@ pub(crate) struct Engine<F: Future, M: Mode<F>> {
     mode: M,
     semaphore: Arc<Semaphore<M::Runtime>>,
     /// The permit being waited for, when none was free (the box is reused).
-    acquiring: Pin<Box<Option<AcquireOwned<Semaphore<M::Runtime>>>>>,
+    acquiring: Pin<Box<Option<AcquirePermit<M::Runtime>>>>,
     timer: Option<AcquireTimer>,
     /// When the wait for `acquiring` times out.
     deadline: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -449,7 +452,7 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
             match Arc::clone(&self.semaphore).try_acquire_owned() {
                 Ok(permit) => return Poll::Ready(Ok(permit)),
                 Err(TryAcquireError::NoPermits) => {
-                    let acquire = AcquireOwned::new(Arc::clone(&self.semaphore), 1);
+                    let acquire = AcquirePermit::new(Arc::clone(&self.semaphore), 1);
                     self.acquiring.as_mut().set(Some(acquire));
                     self.deadline = self.timer.map(|timer| {
                         (timer.sleep_until)(crate::deadline_after((timer.now)(), timer.timeout))
