@@ -26,7 +26,7 @@ use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use admit::futures::AcquireOwned;
 use admit::{AcquireError, TryAcquireError};
@@ -40,6 +40,9 @@ pub(crate) type OwnedPermit<R> = admit::OwnedPermit<Semaphore<R>>;
 
 /// The wait for a job's permit, when none was free.
 type AcquirePermit<R> = AcquireOwned<Semaphore<R>>;
+
+/// The runtime's sleep, for the pool's acquire timeout: pinned in a box that is reused.
+type Deadline<R> = Pin<Box<Option<<R as Runtime>::Sleep>>>;
 
 pub(crate) mod sealed {
     use super::{Context, Future, OwnedPermit, Poll, Runtime};
@@ -282,25 +285,6 @@ struct Slot<C, R> {
     flag: Arc<SlotWaker>,
 }
 
-/// The pool's own acquire timeout: the runtime's clock and timer, as plain functions so
-/// that inline pools need no runtime type parameter.
-#[derive(Clone, Copy)]
-pub(crate) struct AcquireTimer {
-    pub(crate) timeout: Duration,
-    pub(crate) now: fn() -> Instant,
-    pub(crate) sleep_until: fn(Instant) -> Pin<Box<dyn Future<Output = ()> + Send>>,
-}
-
-impl AcquireTimer {
-    pub(crate) fn of<R: Runtime>(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            now: R::now,
-            sleep_until: |deadline| Box::pin(R::sleep_until(deadline)),
-        }
-    }
-}
-
 /// Runs jobs in slots, each holding one permit of the pool's semaphore, and reports them as
 /// they finish. [`AsCompleted`](super::AsCompleted) and [`PoolSet`](super::PoolSet) are the
 /// engine plus a way of feeding it jobs.
@@ -317,9 +301,11 @@ pub(crate) struct Engine<F: Future, M: Mode<F>> {
     semaphore: Arc<Semaphore<M::Runtime>>,
     /// The permit being waited for, when none was free (the box is reused).
     acquiring: Pin<Box<Option<AcquirePermit<M::Runtime>>>>,
-    timer: Option<AcquireTimer>,
-    /// When the wait for `acquiring` times out.
-    deadline: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// The pool's acquire timeout, if it has one.
+    timeout: Option<Duration>,
+    /// When the wait for `acquiring` times out: the runtime's sleep, in a box made at the
+    /// first timed wait and reused for the next ones.
+    deadline: Option<Deadline<M::Runtime>>,
     hook: Option<ProgressHook>,
     pub(crate) progress: Progress,
 }
@@ -329,7 +315,7 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
         semaphore: Arc<Semaphore<M::Runtime>>,
         mode: M,
         hook: Option<ProgressHook>,
-        timer: Option<AcquireTimer>,
+        timeout: Option<Duration>,
         total: Option<usize>,
     ) -> Self {
         Self {
@@ -342,7 +328,7 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
             mode,
             semaphore,
             acquiring: Box::pin(None),
-            timer,
+            timeout,
             deadline: None,
             hook,
             progress: Progress {
@@ -454,9 +440,14 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
                 Err(TryAcquireError::NoPermits) => {
                     let acquire = AcquirePermit::new(Arc::clone(&self.semaphore), 1);
                     self.acquiring.as_mut().set(Some(acquire));
-                    self.deadline = self.timer.map(|timer| {
-                        (timer.sleep_until)(crate::deadline_after((timer.now)(), timer.timeout))
-                    });
+                    if let Some(timeout) = self.timeout {
+                        let at = crate::deadline_after(M::Runtime::now(), timeout);
+                        let sleep = M::Runtime::sleep_until(at);
+                        match &mut self.deadline {
+                            Some(boxed) => boxed.as_mut().set(Some(sleep)),
+                            None => self.deadline = Some(Box::pin(Some(sleep))),
+                        }
+                    }
                 }
                 // A one-permit request is too large only for a bounded semaphore of capacity 0.
                 Err(TryAcquireError::TooLarge) => return Poll::Ready(Err(PoolError::ZeroLimit)),
@@ -472,12 +463,13 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
                 let timed_out = self
                     .deadline
                     .as_mut()
-                    .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                    .and_then(|boxed| boxed.as_mut().as_pin_mut())
+                    .is_some_and(|sleep| sleep.poll(cx).is_ready());
                 if self.running == 0 && self.semaphore.capacity() == 0 {
                     // Nothing running can give a permit back: this would wait forever.
                     Err(PoolError::ZeroLimit)
                 } else if timed_out {
-                    let timeout = self.timer.map_or(Duration::ZERO, |timer| timer.timeout);
+                    let timeout = self.timeout.unwrap_or(Duration::ZERO);
                     Err(PoolError::AcquireTimeout(timeout))
                 } else {
                     return Poll::Pending;
@@ -491,7 +483,9 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
     /// Gives up the wait for a permit, if any (returning whatever it was assigned).
     pub(crate) fn stop_waiting(&mut self) {
         self.acquiring.as_mut().set(None);
-        self.deadline = None;
+        if let Some(boxed) = &mut self.deadline {
+            boxed.as_mut().set(None);
+        }
     }
 
     /// Starts `future` (input `index`) with `permit`; it is polled in this pass.

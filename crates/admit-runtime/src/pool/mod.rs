@@ -46,9 +46,9 @@ mod jobs;
 mod set;
 
 pub use as_completed::AsCompleted;
+use engine::Engine;
 #[cfg(feature = "testing")]
 pub(crate) use engine::sealed::Mode;
-use engine::{AcquireTimer, Engine};
 pub use engine::{Inline, Spawned};
 pub use error::{Incomplete, PoolError, ZeroLimitError};
 pub use jobs::{IntoJobs, JobStream};
@@ -301,7 +301,7 @@ impl<R: Runtime> TaskPool<R> {
             Arc::clone(&self.semaphore),
             mode,
             self.progress.clone(),
-            self.acquire_timeout.map(AcquireTimer::of::<R>),
+            self.acquire_timeout,
             total,
         )
     }
