@@ -99,8 +99,9 @@ pub(crate) type ProgressHook = Arc<dyn Fn(Progress) + Send + Sync>;
 ///   K = 16 or K = 4096 (see `docs/benchmarks.md`, group "pool").
 /// * **Progress**: [`on_progress`](Self::on_progress) installs a hook called with a
 ///   [`Progress`] snapshot whenever a job starts or finishes.
-/// * **Shared limits**: [`with_semaphore`](Self::with_semaphore) makes pools (and any other
-///   code) share one semaphore; they take turns in its FIFO order.
+/// * **Shared limits**: [`with_semaphore`](Self::with_semaphore) makes pools, and code that
+///   acquires directly, share one [`Semaphore<R>`](Semaphore) (the adapters' `Semaphore`);
+///   they take turns in its FIFO order.
 ///
 /// Dropping a pool operation half-way stops everything and leaks no permit. A job that panics
 /// makes the operation panic with the same payload, after its permit is given back and (as
