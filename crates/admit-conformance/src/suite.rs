@@ -646,7 +646,7 @@ async fn pool_gather_order<R: Runtime>(_: Options) -> CaseResult {
             "{mode} ran {most} jobs at once, limit {LIMIT}"
         );
         ensure!(most > 1, "{mode} never ran two jobs at once");
-        at_rest(pool.semaphore(), LIMIT)?;
+        at_rest(pool.semaphore().as_core(), LIMIT)?;
     }
     Ok(())
 }
@@ -682,7 +682,7 @@ async fn pool_as_completed<R: Runtime>(_: Options) -> CaseResult {
         order == [4, 3, 2, 1, 0],
         "completion order {order:?}, expected [4, 3, 2, 1, 0]"
     );
-    at_rest(pool.semaphore(), JOBS)
+    at_rest(pool.semaphore().as_core(), JOBS)
 }
 
 /// `try_spawn_gather` fails fast: the first error is returned at once and the other tasks
@@ -713,7 +713,7 @@ async fn pool_fail_fast<R: Runtime>(_: Options) -> CaseResult {
     .await?;
     let started = Tracker::get(&tracker.started);
     ensure!(started == 4, "{started} jobs started, expected the first 4");
-    at_rest(pool.semaphore(), 4)
+    at_rest(pool.semaphore().as_core(), 4)
 }
 
 /// The progress hook sees every start and finish, never more than K in flight, and the

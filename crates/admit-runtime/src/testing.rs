@@ -71,6 +71,7 @@ macro_rules! runtime_tests {
             pool_spawned_task_panic_reaches_caller,
             pool_shared_semaphore_bounds_all_pools,
             pool_closed_semaphore_stops_admission,
+            pool_shares_runtime_semaphore_with_direct_acquires,
             pool_inline_accepts_borrowing_non_send_futures,
             pool_gather_accepts_any_output,
             pool_gather_takes_jobs_from_a_stream,
@@ -418,7 +419,7 @@ pub fn timeout_reports_closed_and_too_large<R: BlockOn>() {
 pub fn pool_zero_limit_is_an_error<R: BlockOn>() {
     assert_eq!(TaskPool::<R>::new(0).unwrap_err(), crate::ZeroLimitError);
     R::block_on(async {
-        let pool = TaskPool::<R>::with_semaphore(Arc::new(Semaphore::new(0)));
+        let pool = TaskPool::<R>::with_semaphore(Arc::new(crate::Semaphore::new(0)));
         let result = pool.gather((0..3).map(|_| async {})).await;
         assert_eq!(result.unwrap_err().error, PoolError::ZeroLimit);
         let result = pool
@@ -738,7 +739,7 @@ pub fn pool_spawned_task_panic_reaches_caller<R: BlockOn>() {
 pub fn pool_shared_semaphore_bounds_all_pools<R: BlockOn>() {
     R::block_on(async {
         let tracker = Arc::new(Tracker::default());
-        let shared = Arc::new(Semaphore::new(3));
+        let shared = Arc::new(crate::Semaphore::<R>::new(3));
         let a = TaskPool::<R>::with_semaphore(Arc::clone(&shared));
         let b = TaskPool::<R>::with_semaphore(Arc::clone(&shared));
         let jobs_a = (0..30).map(|i| tracker.job::<R, _>(jitter(i) + MS, Ok::<_, ()>(i)));
@@ -751,11 +752,90 @@ pub fn pool_shared_semaphore_bounds_all_pools<R: BlockOn>() {
     });
 }
 
+/// A pool on the adapters' semaphore type, `Semaphore<R>`, shares it with code that acquires
+/// from it directly (plain, owned, timed): all are bounded together, and every permit comes
+/// back.
+pub fn pool_shares_runtime_semaphore_with_direct_acquires<R: BlockOn>() {
+    R::block_on(async {
+        let sem = Arc::new(crate::Semaphore::<R>::new(3));
+        let pool = TaskPool::<R>::with_semaphore(Arc::clone(&sem));
+        assert!(Arc::ptr_eq(pool.semaphore(), &sem));
+
+        // Direct holders keep two of the three permits: the pool runs one job at a time.
+        let held = sem.acquire_many(2).await.unwrap();
+        let tracker = Arc::new(Tracker::default());
+        let outputs = pool
+            .gather((0..6).map(|i| tracker.job::<R, _>(MS, i)))
+            .await
+            .unwrap();
+        assert_eq!(outputs, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(Tracker::get(&tracker.most_running), 1);
+        drop(held);
+
+        // While the pool's jobs hold every permit, a timed direct acquire times out and
+        // leaves the semaphore as it was.
+        let gate = Arc::new(Gate::default());
+        let gated = (0..3).map(|i| {
+            let gate = Arc::clone(&gate);
+            async move {
+                gate.wait().await;
+                i
+            }
+        });
+        let probe = async {
+            eventually::<R>(
+                Duration::from_secs(5),
+                "the pool holds every permit",
+                || sem.available_permits() == 0,
+            )
+            .await;
+            let late = sem.acquire_timeout(MS).await;
+            assert_eq!(late.unwrap_err(), AcquireTimeoutError::Timeout);
+            assert_eq!(sem.waiter_count(), 0);
+            gate.open();
+        };
+        let (outputs, ()) = future::zip(pool.spawn_gather(gated), probe).await;
+        assert_eq!(outputs.unwrap(), [0, 1, 2]);
+
+        // Pool jobs (inline and spawned) and directly acquired owned permits, all at once,
+        // counted together: never more than three.
+        let tracker = Arc::new(Tracker::default());
+        // Direct owned acquires in spawned tasks.
+        let direct: Vec<_> = (0..6)
+            .map(|i| {
+                let (sem, job) = (Arc::clone(&sem), tracker.job::<R, _>(jitter(i) + MS, ()));
+                R::spawn(async move {
+                    // The timed spelling: `acquire_owned` is `R::Cooperative<_>`, which generic
+                    // code cannot prove `Send`.
+                    let permit = sem
+                        .acquire_owned_timeout(Duration::from_secs(10))
+                        .await
+                        .unwrap();
+                    job.await;
+                    drop(permit);
+                })
+            })
+            .collect();
+        let inline = pool.gather((0..12).map(|i| tracker.job::<R, _>(jitter(i) + MS, i)));
+        let spawned = pool.spawn_gather((0..12).map(|i| tracker.job::<R, _>(jitter(i) + MS, i)));
+        let (inline, spawned) = future::zip(inline, spawned).await;
+        for task in direct {
+            task.await;
+        }
+        assert_eq!(inline.unwrap().len(), 12);
+        assert_eq!(spawned.unwrap().len(), 12);
+        assert_eq!(Tracker::get(&tracker.finished), 30);
+        assert!(Tracker::get(&tracker.most_running) <= 3);
+        assert_eq!(sem.available_permits(), 3);
+        assert_eq!(sem.waiter_count(), 0);
+    });
+}
+
 /// Closing the pool's semaphore stops admission; the operation reports it.
 pub fn pool_closed_semaphore_stops_admission<R: BlockOn>() {
     R::block_on(async {
         let tracker = Arc::new(Tracker::default());
-        let sem = Arc::new(Semaphore::new(2));
+        let sem = Arc::new(crate::Semaphore::<R>::new(2));
         let pool = TaskPool::<R>::with_semaphore(Arc::clone(&sem));
         let jobs = (0..50).map(|i| tracker.job::<R, _>(2 * MS, Ok::<_, ()>(i)));
         let closer = async {
@@ -868,7 +948,7 @@ pub fn pool_gather_takes_jobs_from_a_stream<R: BlockOn>() {
 async fn join_set_one_by_one<R, M>(pool: &TaskPool<R>, mut set: PoolSet<future::Boxed<usize>, M>)
 where
     R: Runtime,
-    M: crate::pool::Mode<future::Boxed<usize>>,
+    M: crate::pool::Mode<future::Boxed<usize>, Runtime = R>,
 {
     let tracker = Arc::new(Tracker::default());
     let gates: Vec<Arc<Gate>> = (0..4).map(|_| Arc::default()).collect();
@@ -1008,7 +1088,7 @@ pub fn pool_closed_mid_gather_keeps_finished_outputs<R: BlockOn>() {
     R::block_on(async {
         for spawned in [false, true] {
             let tracker = Arc::new(Tracker::default());
-            let sem = Arc::new(Semaphore::new(2));
+            let sem = Arc::new(crate::Semaphore::<R>::new(2));
             let pool = TaskPool::<R>::with_semaphore(Arc::clone(&sem));
             let jobs = (0..40).map(|i| tracker.job::<R, _>(2 * MS, i * 10));
             let closer = async {

@@ -144,6 +144,14 @@ impl BlockOn for Tokio {
 ///     sum += square;
 /// }
 /// assert_eq!(sum, 285);
+///
+/// // Pools and direct acquires can share one limit.
+/// let db = std::sync::Arc::new(admit_tokio::Semaphore::new(2));
+/// let pool = admit_tokio::TaskPool::with_semaphore(std::sync::Arc::clone(&db));
+/// let admin = db.acquire().await.unwrap(); // one of the two connections
+/// assert_eq!(pool.gather((0..4).map(|i| async move { i })).await.unwrap(), [0, 1, 2, 3]);
+/// drop(admin);
+/// assert_eq!(db.available_permits(), 2);
 /// # }
 /// ```
 pub type TaskPool = admit_runtime::TaskPool<Tokio>;

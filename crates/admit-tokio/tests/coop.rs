@@ -175,3 +175,31 @@ async fn timeouts_rate_limits_and_pools_yield() {
         "the pool ran {first_after:?} futures before yielding"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn pool_acquires_yield() {
+    // Submitting always-ready jobs one by one: each `spawn` acquires the pool's permit, which
+    // consumes budget even though the job finishes at once (collected with `join_next`).
+    let sem = Arc::new(Semaphore::new(4));
+    let pool = TaskPool::with_semaphore(Arc::clone(&sem));
+    let mut set = pool.join_set();
+    let other_ran = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&other_ran);
+    let other = tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    let mut steps = 0;
+    while !other_ran.load(Ordering::SeqCst) && steps < LIMIT {
+        set.spawn(std::future::ready(())).await.unwrap();
+        steps += 1;
+    }
+    other.await.unwrap();
+    assert!(steps <= 1_000, "PoolSet::spawn: {steps}");
+    while set.join_next().await.is_some() {}
+    assert_eq!(sem.available_permits(), 4);
+
+    // A loop of direct acquires on the pool's semaphore yields too, so the two can share it.
+    let steps = steps_until_other_task_runs(|| async {
+        drop(Arc::clone(pool.semaphore()).acquire_owned().await.unwrap());
+    })
+    .await;
+    assert!(steps <= 1_000, "acquires on the pool's semaphore: {steps}");
+}

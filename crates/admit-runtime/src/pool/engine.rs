@@ -22,24 +22,36 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use admit::futures::AcquireOwned;
-use admit::{AcquireError, OwnedPermit, Semaphore, TryAcquireError};
+use admit::{AcquireError, TryAcquireError};
 use futures_lite::future;
 
 use super::{PoolError, Progress, ProgressHook};
-use crate::{Runtime, Signal};
+use crate::{Runtime, Semaphore, Signal};
+
+/// A job's permit: one permit of the pool's runtime-aware semaphore, held through its `Arc`.
+pub(crate) type OwnedPermit<R> = admit::OwnedPermit<Semaphore<R>>;
+
+/// The wait for a job's permit, when none was free.
+type AcquirePermit<R> = AcquireOwned<Semaphore<R>>;
+
+/// The runtime's sleep, for the pool's acquire timeout: pinned in a box that is reused.
+type Deadline<R> = Pin<Box<Option<<R as Runtime>::Sleep>>>;
 
 pub(crate) mod sealed {
-    use super::{Context, Future, OwnedPermit, Poll};
+    use super::{Context, Future, OwnedPermit, Poll, Runtime};
 
     /// How a pool runs a job; see [`Inline`](super::Inline) and [`Spawned`](super::Spawned).
     pub trait Mode<F: Future> {
+        /// The runtime whose semaphore, clock and cooperative budget the pool uses.
+        type Runtime: Runtime;
+
         /// What a slot keeps for its job (kept, and reused, after the job finishes).
         type Cell;
 
@@ -49,8 +61,8 @@ pub(crate) mod sealed {
             &mut self,
             cell: &mut Option<Self::Cell>,
             future: F,
-            permit: OwnedPermit,
-        ) -> Option<OwnedPermit>;
+            permit: OwnedPermit<Self::Runtime>,
+        ) -> Option<OwnedPermit<Self::Runtime>>;
 
         /// Polls the job running in `cell`.
         fn poll(cell: &mut Option<Self::Cell>, cx: &mut Context<'_>) -> Poll<F::Output>;
@@ -63,23 +75,41 @@ pub(crate) mod sealed {
 use sealed::Mode;
 
 /// Pool mode: the jobs are polled by the caller, inside the pool's future or stream; nothing
-/// is spawned, and jobs need be neither `Send` nor `'static`.
+/// is spawned, and jobs need be neither `Send` nor `'static`. `R` is the runtime whose
+/// semaphore and cooperative budget the pool uses.
 ///
 /// # Examples
 ///
 /// ```
 /// use admit_runtime::{AsCompleted, Inline};
 ///
-/// // The type of `TaskPool::as_completed` over a vector of boxed futures.
-/// type Jobs = AsCompleted<
+/// // The type of `TaskPool::<R>::as_completed` over a vector of boxed futures.
+/// type Jobs<R> = AsCompleted<
 ///     std::vec::IntoIter<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>,
-///     Inline,
+///     Inline<R>,
 /// >;
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Inline;
+pub struct Inline<R> {
+    runtime: PhantomData<fn() -> R>,
+}
 
-impl<F: Future> Mode<F> for Inline {
+impl<R> Inline<R> {
+    pub(crate) fn new() -> Self {
+        Self {
+            runtime: PhantomData,
+        }
+    }
+}
+
+impl<R> fmt::Debug for Inline<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Inline")
+    }
+}
+
+impl<R: Runtime, F: Future> Mode<F> for Inline<R> {
+    type Runtime = R;
+
     /// The job pinned in a box the slot keeps: the next job in this slot is written into the
     /// same box (`Pin::set`), so jobs cost no allocation once the pool has K slots.
     type Cell = Pin<Box<Option<F>>>;
@@ -88,8 +118,8 @@ impl<F: Future> Mode<F> for Inline {
         &mut self,
         cell: &mut Option<Self::Cell>,
         future: F,
-        permit: OwnedPermit,
-    ) -> Option<OwnedPermit> {
+        permit: OwnedPermit<R>,
+    ) -> Option<OwnedPermit<R>> {
         match cell {
             Some(boxed) => boxed.as_mut().set(Some(future)),
             None => *cell = Some(Box::pin(Some(future))),
@@ -159,14 +189,15 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    type Cell = R::JoinHandle<Option<(F::Output, OwnedPermit)>>;
+    type Runtime = R;
+    type Cell = R::JoinHandle<Option<(F::Output, OwnedPermit<R>)>>;
 
     fn start(
         &mut self,
         cell: &mut Option<Self::Cell>,
         future: F,
-        permit: OwnedPermit,
-    ) -> Option<OwnedPermit> {
+        permit: OwnedPermit<R>,
+    ) -> Option<OwnedPermit<R>> {
         let cancel = Arc::clone(&self.cancel);
         // The task holds the permit while it runs, and hands it back with its output, so that
         // the permit is free again only once the pool has seen the task finish (keeping
@@ -244,40 +275,21 @@ impl Wake for SlotWaker {
     }
 }
 
-struct Slot<C> {
+struct Slot<C, R> {
     cell: Option<C>,
     /// The input index of the job running here, `None` while the slot is free.
     job: Option<usize>,
     /// The job's permit, if the pool holds it (inline mode); dropped when the job finishes.
-    permit: Option<OwnedPermit>,
+    permit: Option<OwnedPermit<R>>,
     waker: Waker,
     flag: Arc<SlotWaker>,
-}
-
-/// The pool's own acquire timeout: the runtime's clock and timer, as plain functions so
-/// that inline pools need no runtime type parameter.
-#[derive(Clone, Copy)]
-pub(crate) struct AcquireTimer {
-    pub(crate) timeout: Duration,
-    pub(crate) now: fn() -> Instant,
-    pub(crate) sleep_until: fn(Instant) -> Pin<Box<dyn Future<Output = ()> + Send>>,
-}
-
-impl AcquireTimer {
-    pub(crate) fn of<R: Runtime>(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            now: R::now,
-            sleep_until: |deadline| Box::pin(R::sleep_until(deadline)),
-        }
-    }
 }
 
 /// Runs jobs in slots, each holding one permit of the pool's semaphore, and reports them as
 /// they finish. [`AsCompleted`](super::AsCompleted) and [`PoolSet`](super::PoolSet) are the
 /// engine plus a way of feeding it jobs.
 pub(crate) struct Engine<F: Future, M: Mode<F>> {
-    slots: Vec<Slot<M::Cell>>,
+    slots: Vec<Slot<M::Cell, M::Runtime>>,
     free: Vec<usize>,
     queue: Arc<ReadyQueue>,
     /// Slots to poll in this pass: taken from the ready queue, plus jobs just started.
@@ -286,22 +298,24 @@ pub(crate) struct Engine<F: Future, M: Mode<F>> {
     /// Polls left in this pass before jobs woken during it wait for the next one.
     polls_left: usize,
     mode: M,
-    semaphore: Arc<Semaphore>,
+    semaphore: Arc<Semaphore<M::Runtime>>,
     /// The permit being waited for, when none was free (the box is reused).
-    acquiring: Pin<Box<Option<AcquireOwned>>>,
-    timer: Option<AcquireTimer>,
-    /// When the wait for `acquiring` times out.
-    deadline: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    acquiring: Pin<Box<Option<AcquirePermit<M::Runtime>>>>,
+    /// The pool's acquire timeout, if it has one.
+    timeout: Option<Duration>,
+    /// When the wait for `acquiring` times out: the runtime's sleep, in a box made at the
+    /// first timed wait and reused for the next ones.
+    deadline: Option<Deadline<M::Runtime>>,
     hook: Option<ProgressHook>,
     pub(crate) progress: Progress,
 }
 
 impl<F: Future, M: Mode<F>> Engine<F, M> {
     pub(crate) fn new(
-        semaphore: Arc<Semaphore>,
+        semaphore: Arc<Semaphore<M::Runtime>>,
         mode: M,
         hook: Option<ProgressHook>,
-        timer: Option<AcquireTimer>,
+        timeout: Option<Duration>,
         total: Option<usize>,
     ) -> Self {
         Self {
@@ -314,7 +328,7 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
             mode,
             semaphore,
             acquiring: Box::pin(None),
-            timer,
+            timeout,
             deadline: None,
             hook,
             progress: Progress {
@@ -407,19 +421,33 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
 
     /// A permit for the next job: at once if one is free, else by waiting in the semaphore's
     /// FIFO queue (with the pool's acquire timeout, if it has one).
+    ///
+    /// Each acquire first consumes one unit of the runtime's cooperative budget, yielding if
+    /// it is spent (as [`Semaphore::acquire_owned`]'s `R::cooperative` does), so that a pool
+    /// admitting always-ready jobs cannot starve the other tasks of a tokio worker.
     pub(crate) fn poll_permit(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<OwnedPermit, PoolError>> {
+    ) -> Poll<Result<OwnedPermit<M::Runtime>, PoolError>> {
         if self.acquiring.is_none() {
+            // A fresh budget future, polled once: it holds no state, so dropping it pending
+            // only leaves the wake-up the runtime scheduled for the yield.
+            if pin!(M::Runtime::budget()).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
             match Arc::clone(&self.semaphore).try_acquire_owned() {
                 Ok(permit) => return Poll::Ready(Ok(permit)),
                 Err(TryAcquireError::NoPermits) => {
-                    let acquire = Arc::clone(&self.semaphore).acquire_owned();
+                    let acquire = AcquirePermit::new(Arc::clone(&self.semaphore), 1);
                     self.acquiring.as_mut().set(Some(acquire));
-                    self.deadline = self.timer.map(|timer| {
-                        (timer.sleep_until)(crate::deadline_after((timer.now)(), timer.timeout))
-                    });
+                    if let Some(timeout) = self.timeout {
+                        let at = crate::deadline_after(M::Runtime::now(), timeout);
+                        let sleep = M::Runtime::sleep_until(at);
+                        match &mut self.deadline {
+                            Some(boxed) => boxed.as_mut().set(Some(sleep)),
+                            None => self.deadline = Some(Box::pin(Some(sleep))),
+                        }
+                    }
                 }
                 // A one-permit request is too large only for a bounded semaphore of capacity 0.
                 Err(TryAcquireError::TooLarge) => return Poll::Ready(Err(PoolError::ZeroLimit)),
@@ -435,12 +463,13 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
                 let timed_out = self
                     .deadline
                     .as_mut()
-                    .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                    .and_then(|boxed| boxed.as_mut().as_pin_mut())
+                    .is_some_and(|sleep| sleep.poll(cx).is_ready());
                 if self.running == 0 && self.semaphore.capacity() == 0 {
                     // Nothing running can give a permit back: this would wait forever.
                     Err(PoolError::ZeroLimit)
                 } else if timed_out {
-                    let timeout = self.timer.map_or(Duration::ZERO, |timer| timer.timeout);
+                    let timeout = self.timeout.unwrap_or(Duration::ZERO);
                     Err(PoolError::AcquireTimeout(timeout))
                 } else {
                     return Poll::Pending;
@@ -454,11 +483,13 @@ impl<F: Future, M: Mode<F>> Engine<F, M> {
     /// Gives up the wait for a permit, if any (returning whatever it was assigned).
     pub(crate) fn stop_waiting(&mut self) {
         self.acquiring.as_mut().set(None);
-        self.deadline = None;
+        if let Some(boxed) = &mut self.deadline {
+            boxed.as_mut().set(None);
+        }
     }
 
     /// Starts `future` (input `index`) with `permit`; it is polled in this pass.
-    pub(crate) fn start(&mut self, index: usize, future: F, permit: OwnedPermit) {
+    pub(crate) fn start(&mut self, index: usize, future: F, permit: OwnedPermit<M::Runtime>) {
         let id = self.free.pop().unwrap_or_else(|| {
             let id = self.slots.len();
             let flag = Arc::new(SlotWaker {

@@ -121,12 +121,11 @@ impl<E> From<ZeroLimitError> for PoolError<E> {
 /// # Examples
 ///
 /// ```
-/// use admit::Semaphore;
-/// use admit_runtime::{PoolError, Runtime, TaskPool};
+/// use admit_runtime::{PoolError, Runtime, Semaphore, TaskPool};
 /// use std::sync::Arc;
 ///
 /// async fn run<R: Runtime>() {
-///     let sem = Arc::new(Semaphore::new(1)); // one job at a time
+///     let sem = Arc::new(Semaphore::<R>::new(1)); // one job at a time
 ///     let pool = TaskPool::<R>::with_semaphore(Arc::clone(&sem));
 ///     let jobs = (0..10).map(|i| {
 ///         let sem = Arc::clone(&sem);

@@ -37,9 +37,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use admit::Semaphore;
-
-use crate::Runtime;
+use crate::{Runtime, Semaphore};
 
 mod as_completed;
 mod engine;
@@ -48,9 +46,9 @@ mod jobs;
 mod set;
 
 pub use as_completed::AsCompleted;
+use engine::Engine;
 #[cfg(feature = "testing")]
 pub(crate) use engine::sealed::Mode;
-use engine::{AcquireTimer, Engine};
 pub use engine::{Inline, Spawned};
 pub use error::{Incomplete, PoolError, ZeroLimitError};
 pub use jobs::{IntoJobs, JobStream};
@@ -101,8 +99,9 @@ pub(crate) type ProgressHook = Arc<dyn Fn(Progress) + Send + Sync>;
 ///   K = 16 or K = 4096 (see `docs/benchmarks.md`, group "pool").
 /// * **Progress**: [`on_progress`](Self::on_progress) installs a hook called with a
 ///   [`Progress`] snapshot whenever a job starts or finishes.
-/// * **Shared limits**: [`with_semaphore`](Self::with_semaphore) makes pools (and any other
-///   code) share one semaphore; they take turns in its FIFO order.
+/// * **Shared limits**: [`with_semaphore`](Self::with_semaphore) makes pools, and code that
+///   acquires directly, share one [`Semaphore<R>`](Semaphore) (the adapters' `Semaphore`);
+///   they take turns in its FIFO order.
 ///
 /// Dropping a pool operation half-way stops everything and leaks no permit. A job that panics
 /// makes the operation panic with the same payload, after its permit is given back and (as
@@ -137,7 +136,7 @@ pub(crate) type ProgressHook = Arc<dyn Fn(Progress) + Send + Sync>;
 /// }
 /// ```
 pub struct TaskPool<R> {
-    semaphore: Arc<Semaphore>,
+    semaphore: Arc<Semaphore<R>>,
     progress: Option<ProgressHook>,
     acquire_timeout: Option<Duration>,
     runtime: PhantomData<fn() -> R>,
@@ -190,7 +189,12 @@ impl<R: Runtime> TaskPool<R> {
     }
 
     /// A pool whose jobs each hold one permit of `semaphore`: share it between pools (or
-    /// with other code) to bound them all together.
+    /// with other code, which acquires from it directly) to bound them all together.
+    ///
+    /// The semaphore is the runtime-aware [`Semaphore<R>`](Semaphore) (the adapters'
+    /// `Semaphore`); wrap a core `admit::Semaphore` with `Semaphore::from`. The pool holds
+    /// each job's permit through the `Arc` (no allocation per job), and its acquires consume
+    /// the runtime's cooperative budget as the semaphore's own do.
     ///
     /// A semaphore with no capacity makes the operations fail with [`PoolError::ZeroLimit`];
     /// closing it makes them stop starting jobs, with [`PoolError::Closed`].
@@ -198,20 +202,24 @@ impl<R: Runtime> TaskPool<R> {
     /// # Examples
     ///
     /// ```
-    /// use admit::Semaphore;
-    /// use admit_runtime::{Runtime, TaskPool};
+    /// use admit_runtime::{Runtime, Semaphore, TaskPool};
     /// use std::sync::Arc;
     ///
-    /// fn two_pools<R: Runtime>() -> (TaskPool<R>, TaskPool<R>) {
-    ///     let database = Arc::new(Semaphore::new(10)); // 10 connections between them
-    ///     (
-    ///         TaskPool::with_semaphore(Arc::clone(&database)),
-    ///         TaskPool::with_semaphore(database),
+    /// async fn two_pools<R: Runtime>() {
+    ///     let database = Arc::new(Semaphore::<R>::new(10)); // 10 connections between them
+    ///     let reads = TaskPool::with_semaphore(Arc::clone(&database));
+    ///     let writes = TaskPool::with_semaphore(Arc::clone(&database));
+    ///     let _admin = database.acquire().await.unwrap(); // and direct acquires too
+    ///     let (r, w) = futures_lite::future::zip(
+    ///         reads.gather((0..5).map(|i| async move { i })),
+    ///         writes.gather((0..5).map(|i| async move { i * 2 })),
     ///     )
+    ///     .await;
+    ///     assert_eq!(r.unwrap().len() + w.unwrap().len(), 10);
     /// }
     /// ```
     #[must_use]
-    pub fn with_semaphore(semaphore: Arc<Semaphore>) -> Self {
+    pub fn with_semaphore(semaphore: Arc<Semaphore<R>>) -> Self {
         Self {
             semaphore,
             progress: None,
@@ -281,20 +289,20 @@ impl<R: Runtime> TaskPool<R> {
     /// }
     /// ```
     #[must_use]
-    pub fn semaphore(&self) -> &Arc<Semaphore> {
+    pub fn semaphore(&self) -> &Arc<Semaphore<R>> {
         &self.semaphore
     }
 
     fn engine<F, M>(&self, mode: M, total: Option<usize>) -> Engine<F, M>
     where
         F: Future,
-        M: engine::sealed::Mode<F>,
+        M: engine::sealed::Mode<F, Runtime = R>,
     {
         Engine::new(
             Arc::clone(&self.semaphore),
             mode,
             self.progress.clone(),
-            self.acquire_timeout.map(AcquireTimer::of::<R>),
+            self.acquire_timeout,
             total,
         )
     }
@@ -302,7 +310,7 @@ impl<R: Runtime> TaskPool<R> {
     fn stream<J, M>(&self, jobs: J, mode: M) -> AsCompleted<J::Jobs, M>
     where
         J: IntoJobs,
-        M: engine::sealed::Mode<J::Job>,
+        M: engine::sealed::Mode<J::Job, Runtime = R>,
     {
         let source = jobs.into_jobs();
         let total = AsCompleted::<J::Jobs, M>::exact_total(&source);
@@ -340,8 +348,8 @@ impl<R: Runtime> TaskPool<R> {
     ///     first
     /// }
     /// ```
-    pub fn as_completed<J: IntoJobs>(&self, jobs: J) -> AsCompleted<J::Jobs, Inline> {
-        self.stream(jobs, Inline)
+    pub fn as_completed<J: IntoJobs>(&self, jobs: J) -> AsCompleted<J::Jobs, Inline<R>> {
+        self.stream(jobs, Inline::new())
     }
 
     /// Runs `jobs` inline, at most K at a time, to the end, and returns their outputs in
@@ -543,8 +551,8 @@ impl<R: Runtime> TaskPool<R> {
     /// }
     /// ```
     #[must_use]
-    pub fn join_set<F: Future>(&self) -> PoolSet<F, Inline> {
-        PoolSet::new(self.engine(Inline, None))
+    pub fn join_set<F: Future>(&self) -> PoolSet<F, Inline<R>> {
+        PoolSet::new(self.engine(Inline::new(), None))
     }
 
     /// Like [`join_set`](Self::join_set), but each job runs as a task on the runtime.
