@@ -38,7 +38,7 @@ use admit_runtime::{RateLimiter, Runtime};
 
 const GROUP: &str = "rate";
 
-/// Acquisitions per second.
+/// Acquisitions per period (per second).
 const RATES: [u64; 5] = [50, 500, 2_000, 5_000, 10_000];
 
 /// The limiter's period.
@@ -99,7 +99,8 @@ fn most_within_period(starts: &[Instant], ends: &[Instant]) -> usize {
     most
 }
 
-/// One caller waiting on a fresh `RateLimiter::per(rate, PERIOD)` for `span` of `rate`'s grants.
+/// One caller waiting on a fresh `RateLimiter::per(rate, PERIOD)` for the grants of `span` at
+/// that rate (one more: the first, at once).
 fn run<B: BenchRuntime>(runtime: &B, rate: u64, span: Duration) -> Run {
     let grants = usize::try_from(rate * span.as_millis() as u64 / 1000).expect("a small count");
     let mut calls = Vec::with_capacity(grants + 1);
@@ -149,7 +150,7 @@ impl Series {
         wall_ns.sort_by(f64::total_cmp);
         cpu_ns.sort_by(f64::total_cmp);
         let achieved = 1e9 / median(&wall_ns);
-        let configured = self.rate as f64 * PERIOD.as_secs_f64();
+        let configured = self.rate as f64 / PERIOD.as_secs_f64();
         let max_window = self.runs.iter().map(Run::max_window).max().unwrap_or(0);
         let max_window_returns = self
             .runs
@@ -157,6 +158,11 @@ impl Series {
             .map(Run::max_window_returns)
             .max()
             .unwrap_or(0);
+        // A window from a call holds no more than one from its (later) return.
+        assert!(
+            max_window <= max_window_returns,
+            "the window counts are wrong"
+        );
         let measured = Measured {
             name: CONTENDER,
             fair: true,
