@@ -38,7 +38,7 @@ pub struct Bench {
 /// The benchmarks that feed the report, in the order they run. Quick runs add `-- --quick`.
 /// The fleet benchmark measures npm `redis-semaphore` too when `npm ci` has been run in
 /// `crates/admit-redis/bench`.
-pub const BENCHES: [Bench; 3] = [
+pub const BENCHES: [Bench; 4] = [
     Bench {
         name: "interleaved",
         cargo: &["bench", "-p", "admit-benches", "--bench", "interleaved"],
@@ -47,6 +47,11 @@ pub const BENCHES: [Bench; 3] = [
     Bench {
         name: "pool",
         cargo: &["bench", "-p", "admit-benches", "--bench", "pool"],
+        redis: false,
+    },
+    Bench {
+        name: "rate",
+        cargo: &["bench", "-p", "admit-benches", "--bench", "rate"],
         redis: false,
     },
     Bench {

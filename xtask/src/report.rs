@@ -10,6 +10,8 @@
 //! peer. For each series the report shows the fastest contender and admit's ratio to the best
 //! peer and to the best fair (FIFO) peer, with the range the ratio of two rounds can take
 //! (admit's fastest round against the peer's slowest, and its slowest against their fastest).
+//! A group without peers (admit's rows only, as the rate limiter's) has nothing to compare:
+//! it is shown as one table of its rows with their `extra` values, and judged on those.
 //!
 //! Everything here is pure (rows in, text out) except [`load`].
 
@@ -215,11 +217,20 @@ pub enum Goal {
     AheadOfPeers,
     /// admit's best contender within this many times the limit its row carries in `extra`.
     AtLimit(&'static str, f64),
+    /// Every admit row's `extra` value `value`, divided by its `extra` value `of`, within
+    /// `low..=high` (the farthest out is shown).
+    ExtraRatio {
+        value: &'static str,
+        of: &'static str,
+        low: f64,
+        high: f64,
+    },
 }
 
-/// The project's goals, per group, with how the report states them. A group not listed is
-/// held to "ahead of every fair peer" (of every peer when it has no fair one).
-pub const GOALS: [(&str, Goal, &str); 8] = [
+/// The project's goals, per group (a group may have several), with how the report states
+/// them. A group not listed is held to "ahead of every fair peer" (of every peer when it has
+/// no fair one).
+pub const GOALS: [(&str, Goal, &str); 9] = [
     (
         "uncontended",
         Goal::AtLimit("floor_ns", 1.3),
@@ -246,7 +257,26 @@ pub const GOALS: [(&str, Goal, &str); 8] = [
         "ahead of every fair peer",
     ),
     ("pool", Goal::AheadOfPeers, "ahead of every peer"),
-    ("rate", Goal::AheadOfPeers, "ahead of every peer"),
+    (
+        "rate",
+        Goal::ExtraRatio {
+            value: "achieved_per_s",
+            of: "configured_per_s",
+            low: 0.99,
+            high: 1.01,
+        },
+        "achieved rate within 1 % of the configured rate",
+    ),
+    (
+        "rate",
+        Goal::ExtraRatio {
+            value: "max_window",
+            of: "window_bound",
+            low: 0.0,
+            high: 1.0,
+        },
+        "most grants in one period ≤ count + burst",
+    ),
     (
         "redis",
         Goal::AheadOfPeers,
@@ -260,17 +290,33 @@ pub struct Verdict<'a> {
     /// admit's row judged, what it was measured against, and the ratio; `None` when the
     /// series lacks the rows (or numbers) the goal needs.
     pub measured: Option<(&'a Row, String, f64)>,
+    /// The measurement as the report's goal table shows it.
+    pub shown: String,
     pub met: Option<bool>,
 }
 
-/// The goal of `group`, judged on `series`.
-pub fn judge<'a>(group: &str, series: &Series<'a>) -> Verdict<'a> {
-    let fair_peer = series.rows.iter().any(|r| r.is_peer() && r.fair);
-    let (goal, text) = match GOALS.iter().find(|(name, ..)| *name == group) {
-        Some(&(_, goal, text)) => (goal, text),
-        None if fair_peer => (Goal::AheadOfFairPeers(None), "ahead of every fair peer"),
-        None => (Goal::AheadOfPeers, "ahead of every peer"),
-    };
+/// The goals of `group`, judged on `series`.
+pub fn judge<'a>(group: &str, series: &Series<'a>) -> Vec<Verdict<'a>> {
+    let mut goals: Vec<(Goal, &'static str)> = GOALS
+        .iter()
+        .filter(|(name, ..)| *name == group)
+        .map(|&(_, goal, text)| (goal, text))
+        .collect();
+    if goals.is_empty() {
+        let fair_peer = series.rows.iter().any(|r| r.is_peer() && r.fair);
+        goals.push(if fair_peer {
+            (Goal::AheadOfFairPeers(None), "ahead of every fair peer")
+        } else {
+            (Goal::AheadOfPeers, "ahead of every peer")
+        });
+    }
+    goals
+        .into_iter()
+        .map(|(goal, text)| judge_goal(goal, text, series))
+        .collect()
+}
+
+fn judge_goal<'a>(goal: Goal, text: &'a str, series: &Series<'a>) -> Verdict<'a> {
     let against = |c: Comparison<'a>| (c.admit, c.peer.contender.clone(), c.ratio);
     let (measured, bound) = match goal {
         Goal::AheadOfFairPeers(metric) => {
@@ -297,11 +343,48 @@ pub fn judge<'a>(group: &str, series: &Series<'a>) -> Verdict<'a> {
             });
             (measured, bound)
         }
+        Goal::ExtraRatio {
+            value,
+            of,
+            low,
+            high,
+        } => {
+            let outside = |ratio: f64| (low - ratio).max(ratio - high);
+            let worst = series
+                .rows
+                .iter()
+                .copied()
+                .filter(|row| row.is_admit())
+                .filter_map(|row| Some((row, row.extra.get(value)? / row.extra.get(of)?)))
+                .max_by(|a, b| outside(a.1).total_cmp(&outside(b.1)));
+            let shown = worst.map_or_else(
+                || "no rows to compare".to_owned(),
+                |(row, ratio)| {
+                    format!(
+                        "{value} / {of} = {} / {} = {ratio:.4} ({})",
+                        number(row.extra[value]),
+                        number(row.extra[of]),
+                        row.contender
+                    )
+                },
+            );
+            return Verdict {
+                text,
+                met: worst.map(|(_, ratio)| (low..=high).contains(&ratio)),
+                measured: worst.map(|(row, ratio)| (row, of.to_owned(), ratio)),
+                shown,
+            };
+        }
     };
+    let shown = measured.as_ref().map_or_else(
+        || "no rows to compare".to_owned(),
+        |(admit, against, ratio)| format!("{ratio:.2}× ({} vs {against})", admit.contender),
+    );
     Verdict {
         text,
         met: measured.as_ref().map(|m| m.2 <= bound),
         measured,
+        shown,
     }
 }
 
@@ -328,6 +411,18 @@ pub fn ns(value: f64) -> String {
         format!("{value:.0} ns")
     } else {
         format!("{value:.1} ns")
+    }
+}
+
+/// A free-form `extra` number: whole numbers as they are, others to a precision that suits
+/// their size.
+pub fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else if value.abs() >= 100.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.3}")
     }
 }
 
@@ -419,7 +514,8 @@ pub fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) ->
     out
 }
 
-/// The closing screen of `cargo xtask compare`: one summary table per group.
+/// The closing screen of `cargo xtask compare`: one summary table per group (its rows, for a
+/// group without peers).
 pub fn screen(groups: &[Group]) -> String {
     let mut out = String::new();
     for group in groups {
@@ -428,7 +524,11 @@ pub fn screen(groups: &[Group]) -> String {
             "{} ({}, {}; median over interleaved rounds)",
             group.title, group.group, group.unit
         );
-        out.push_str(&table(&SUMMARY_HEADER, &summary_rows(group), false));
+        if has_peers(group) {
+            out.push_str(&table(&SUMMARY_HEADER, &summary_rows(group), false));
+        } else {
+            out.push_str(&rows_table(group, false));
+        }
         out.push('\n');
     }
     out
@@ -462,25 +562,20 @@ pub fn markdown(environment: &Environment, groups: &[Group]) -> String {
     let mut goal_rows = Vec::new();
     for group in groups {
         for s in series(group) {
-            let verdict = judge(&group.group, &s);
-            let measured = match &verdict.measured {
-                Some((admit, against, ratio)) => {
-                    format!("{ratio:.2}× ({} vs {against})", admit.contender)
-                }
-                None => "no rows to compare".to_owned(),
-            };
-            let status = match verdict.met {
-                Some(true) => "met",
-                Some(false) => "**not met**",
-                None => "no data",
-            };
-            goal_rows.push(vec![
-                group.group.clone(),
-                format!("{} / {}", s.workload, s.runtime),
-                verdict.text.to_owned(),
-                measured,
-                status.to_owned(),
-            ]);
+            for verdict in judge(&group.group, &s) {
+                let status = match verdict.met {
+                    Some(true) => "met",
+                    Some(false) => "**not met**",
+                    None => "no data",
+                };
+                goal_rows.push(vec![
+                    group.group.clone(),
+                    format!("{} / {}", s.workload, s.runtime),
+                    verdict.text.to_owned(),
+                    verdict.shown,
+                    status.to_owned(),
+                ]);
+            }
         }
     }
     out.push_str(&table(
@@ -494,57 +589,71 @@ pub fn markdown(environment: &Environment, groups: &[Group]) -> String {
             "\n## {}\n\nGroup `{}`, {}; produced by `{}`.\n\n",
             group.title, group.group, group.unit, group.command
         );
-        out.push_str(&table(&SUMMARY_HEADER, &summary_rows(group), true));
-        out.push('\n');
-        let extras: Vec<&String> = {
-            let mut keys: Vec<&String> = group.rows.iter().flat_map(|r| r.extra.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            keys
-        };
-        let mut header = vec![
-            "workload",
-            "runtime",
-            "contender",
-            "fair",
-            "rounds",
-            "wall median",
-            "fastest–slowest round",
-            "cpu",
-            "× fastest",
-        ];
-        header.extend(extras.iter().map(|k| k.as_str()));
-        let mut rows = Vec::new();
-        for s in series(group) {
-            let fastest = s.rows[0].wall_ns.median;
-            for row in &s.rows {
-                let name = if row.is_admit() {
-                    format!("**{}**", row.contender)
-                } else {
-                    row.contender.clone()
-                };
-                let mut cells = vec![
-                    row.workload.clone(),
-                    row.runtime.clone(),
-                    name,
-                    if row.fair { "yes" } else { "no" }.to_owned(),
-                    row.rounds.to_string(),
-                    ns(row.wall_ns.median),
-                    format!("{}–{}", ns(row.wall_ns.min), ns(row.wall_ns.max)),
-                    cpu_cell(row),
-                    format!("{:.2}×", row.wall_ns.median / fastest),
-                ];
-                cells.extend(extras.iter().map(|k| match row.extra.get(*k) {
-                    Some(v) if k.ends_with("_ns") => ns(*v),
-                    Some(v) => format!("{v}"),
-                    None => "–".to_owned(),
-                }));
-                rows.push(cells);
-            }
+        if has_peers(group) {
+            out.push_str(&table(&SUMMARY_HEADER, &summary_rows(group), true));
+            out.push('\n');
         }
-        out.push_str(&table(&header, &rows, true));
+        out.push_str(&rows_table(group, true));
     }
     out
+}
+
+/// Whether any row of `group` is a peer (neither admit's nor a reference).
+fn has_peers(group: &Group) -> bool {
+    group.rows.iter().any(Row::is_peer)
+}
+
+/// Every row of `group`, fastest first within its series, with every `extra` value the group's
+/// rows carry. Without peers there is nothing to rank: the `fair` and `× fastest` columns are
+/// left out.
+pub fn rows_table(group: &Group, markdown: bool) -> String {
+    let peers = has_peers(group);
+    let extras: Vec<&String> = {
+        let mut keys: Vec<&String> = group.rows.iter().flat_map(|r| r.extra.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let mut header = vec!["workload", "runtime", "contender"];
+    if peers {
+        header.push("fair");
+    }
+    header.extend(["rounds", "wall median", "fastest–slowest round", "cpu"]);
+    if peers {
+        header.push("× fastest");
+    }
+    header.extend(extras.iter().map(|k| k.as_str()));
+    let mut rows = Vec::new();
+    for s in series(group) {
+        let fastest = s.rows[0].wall_ns.median;
+        for row in &s.rows {
+            let name = if row.is_admit() && markdown {
+                format!("**{}**", row.contender)
+            } else {
+                row.contender.clone()
+            };
+            let mut cells = vec![row.workload.clone(), row.runtime.clone(), name];
+            if peers {
+                cells.push(if row.fair { "yes" } else { "no" }.to_owned());
+            }
+            cells.extend([
+                row.rounds.to_string(),
+                ns(row.wall_ns.median),
+                format!("{}–{}", ns(row.wall_ns.min), ns(row.wall_ns.max)),
+                cpu_cell(row),
+            ]);
+            if peers {
+                cells.push(format!("{:.2}×", row.wall_ns.median / fastest));
+            }
+            cells.extend(extras.iter().map(|k| match row.extra.get(*k) {
+                Some(v) if k.ends_with("_ns") => ns(*v),
+                Some(v) => number(*v),
+                None => "–".to_owned(),
+            }));
+            rows.push(cells);
+        }
+    }
+    table(&header, &rows, markdown)
 }
 
 /// `docs/benchmarks.json`: the environment, the goals judged, and every row.
@@ -552,13 +661,14 @@ pub fn json(environment: &Environment, groups: &[Group]) -> Result<String> {
     let mut goals = Vec::new();
     for group in groups {
         for s in series(group) {
-            let v = judge(&group.group, &s);
-            let m = v.measured.as_ref();
-            goals.push(serde_json::json!({
-                "group": group.group, "workload": s.workload, "runtime": s.runtime,
-                "goal": v.text, "met": v.met, "admit": m.map(|m| &m.0.contender),
-                "versus": m.map(|m| &m.1), "ratio": m.map(|m| m.2),
-            }));
+            for v in judge(&group.group, &s) {
+                let m = v.measured.as_ref();
+                goals.push(serde_json::json!({
+                    "group": group.group, "workload": s.workload, "runtime": s.runtime,
+                    "goal": v.text, "met": v.met, "admit": m.map(|m| &m.0.contender),
+                    "versus": m.map(|m| &m.1), "ratio": m.map(|m| m.2),
+                }));
+            }
         }
     }
     let document =
@@ -691,16 +801,16 @@ mod tests {
             "{low} {high}"
         );
 
-        let verdict = judge("contended", tokio);
+        let verdict = judge("contended", tokio).remove(0);
         assert_eq!(verdict.met, Some(true));
-        let verdict = judge("contended", &all[1]);
+        let verdict = judge("contended", &all[1]).remove(0);
         assert_eq!(
             verdict.met,
             Some(false),
             "330 vs 300 ns is behind the fair peer"
         );
         // The p99 goal needs p99 on both sides: admit has none here.
-        assert_eq!(judge("wait-times", tokio).met, None);
+        assert_eq!(judge("wait-times", tokio)[0].met, None);
     }
 
     #[test]
@@ -711,7 +821,7 @@ mod tests {
         );
         let group: Group = serde_json::from_str(&text).unwrap();
         let all = series(&group);
-        let verdict = judge("uncontended", &all[1]);
+        let verdict = judge("uncontended", &all[1]).remove(0);
         let (row, against, ratio) = verdict.measured.unwrap();
         assert_eq!(
             (row.contender.as_str(), against.as_str()),
@@ -724,7 +834,7 @@ mod tests {
             "1.10× is within 1.30× of the floor"
         );
         assert_eq!(
-            judge("uncontended", &all[0]).met,
+            judge("uncontended", &all[0])[0].met,
             None,
             "no floor in these rows"
         );
@@ -760,6 +870,80 @@ mod tests {
         assert!(text.contains("| T16-P4 | tokio mt-2 | **admit-fifo** | yes | 15 | 200 ns | 180 ns–260 ns | 400 ns | 1.67× | – |"), "{text}");
         assert!(text.contains("| p99_wait_ns |"));
         assert!(!text.to_lowercase().contains("issue"));
+    }
+
+    /// A group without peers: admit's rate limiter on two runtimes, the second too slow and
+    /// over its window bound.
+    const PEERLESS: &str = r#"{
+      "group": "rate",
+      "title": "Rate limiter",
+      "unit": "ns/grant",
+      "command": "cargo bench -p admit-benches --bench rate -- --quick",
+      "rows": [
+        {"workload": "500/s burst 1", "runtime": "tokio mt-2", "contender": "admit RateLimiter", "fair": true, "rounds": 1,
+         "wall_ns": {"median": 2000400.0, "min": 2000400.0, "max": 2000400.0}, "cpu_ns": {"median": 60000.0},
+         "extra": {"configured_per_s": 500, "achieved_per_s": 499.9, "error_pct": -0.02, "max_window": 501, "window_bound": 501}},
+        {"workload": "500/s burst 1", "runtime": "smol 2", "contender": "admit RateLimiter", "fair": true, "rounds": 1,
+         "wall_ns": {"median": 2040000.0, "min": 2040000.0, "max": 2040000.0}, "cpu_ns": null,
+         "extra": {"configured_per_s": 500, "achieved_per_s": 490.2, "error_pct": -1.96, "max_window": 502, "window_bound": 501}}
+      ]
+    }"#;
+
+    #[test]
+    fn a_group_without_peers_shows_its_rows_and_extra_values_and_is_judged_on_them() {
+        let group: Group = serde_json::from_str(PEERLESS).unwrap();
+        let all = series(&group);
+        let tokio = judge("rate", &all[0]);
+        assert_eq!(tokio.len(), 2, "two goals for the rate group");
+        assert_eq!(
+            tokio.iter().map(|v| v.met).collect::<Vec<_>>(),
+            [Some(true), Some(true)]
+        );
+        assert_eq!(
+            tokio[1].shown,
+            "max_window / window_bound = 501 / 501 = 1.0000 (admit RateLimiter)"
+        );
+        let smol = judge("rate", &all[1]);
+        assert_eq!(
+            smol.iter().map(|v| v.met).collect::<Vec<_>>(),
+            [Some(false), Some(false)],
+            "1.96 % slow and one grant over the bound"
+        );
+
+        let text = markdown(&Environment::default(), std::slice::from_ref(&group));
+        assert!(
+            text.contains(
+                "| rate | 500/s burst 1 / smol 2 | achieved rate within 1 % of the configured rate | \
+                 achieved_per_s / configured_per_s = 490.2 / 500 = 0.9804 (admit RateLimiter) | **not met** |"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("admit / best peer"),
+            "no ratio table: {text}"
+        );
+        assert!(
+            text.contains(
+                "| workload | runtime | contender | rounds | wall median | fastest–slowest round | cpu | \
+                 achieved_per_s | configured_per_s | error_pct | max_window | window_bound |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| 500/s burst 1 | tokio mt-2 | **admit RateLimiter** | 1 | 2.00 ms | 2.00 ms–2.00 ms | \
+                 60.0 µs | 499.9 | 500 | -0.020 | 501 | 501 |"
+            ),
+            "{text}"
+        );
+
+        let screen = screen(std::slice::from_ref(&group));
+        assert!(
+            screen
+                .lines()
+                .any(|line| line.contains("smol 2") && line.contains("-1.960")),
+            "{screen}"
+        );
     }
 
     #[test]
