@@ -7,7 +7,7 @@
 //! Only this command writes the tracked `docs/benchmarks.*`; `cargo xtask compare` writes
 //! under `target/`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use xshell::{Shell, cmd};
@@ -36,8 +36,8 @@ pub struct Bench {
 }
 
 /// The benchmarks that feed the report, in the order they run. Quick runs add `-- --quick`.
-/// The fleet benchmark measures npm `redis-semaphore` too when `npm ci` has been run in
-/// `crates/admit-redis/bench`.
+/// The fleet benchmark measures npm `redis-semaphore` too, installed under `target/` from
+/// `crates/admit-redis/bench`'s lockfile when `npm` is available ([`install_redis_peer`]).
 pub const BENCHES: [Bench; 4] = [
     Bench {
         name: "interleaved",
@@ -135,6 +135,9 @@ pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<
         let mut command = cmd!(sh, "cargo {args...} {quick...}").env("ADMIT_BENCH_OUT", out);
         if let Some(redis) = &redis {
             command = command.env("ADMIT_REDIS_URL", &redis.url);
+            if let Some(node_modules) = install_redis_peer(sh) {
+                command = command.env("ADMIT_REDIS_BENCH_NODE_MODULES", node_modules);
+            }
         }
         command.run()?;
     }
@@ -217,6 +220,34 @@ fn load_average() -> String {
                 .join(" ")
         })
         .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Installs the fleet benchmark's npm peer (`redis-semaphore`, from the lockfile in
+/// `crates/admit-redis/bench`) under `target/admit-redis-bench/`, so that the checkout is left
+/// as it was, and returns its `node_modules`. Without `npm`, or when the install fails, says so
+/// and returns `None`: the benchmark then measures admit-redis and the floor only.
+fn install_redis_peer(sh: &Shell) -> Option<PathBuf> {
+    let dir = crate::target_dir().join("admit-redis-bench");
+    let node_modules = dir.join("node_modules");
+    let installed = (|| -> Result {
+        sh.create_dir(&dir)?;
+        for file in ["package.json", "package-lock.json"] {
+            sh.copy_file(format!("crates/admit-redis/bench/{file}"), &dir)?;
+        }
+        if !node_modules.is_dir() {
+            cmd!(sh, "npm ci --prefix {dir} --no-audit --no-fund").run()?;
+        }
+        Ok(())
+    })();
+    match installed {
+        Ok(()) => Some(node_modules),
+        Err(error) => {
+            println!(
+                "!!! npm redis-semaphore not installed ({error}): the fleet bench measures admit-redis only"
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]

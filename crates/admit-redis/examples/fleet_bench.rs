@@ -11,8 +11,10 @@
 //! over the rounds; the rows (group `redis`) go to `$ADMIT_BENCH_OUT/redis.json` or
 //! `target/admit-bench/redis.json`.
 //!
-//! The redis-semaphore contender runs if `crates/admit-redis/bench/node_modules` exists
-//! (`npm ci` there); otherwise only admit-redis and the floor are measured, and the run says so.
+//! The redis-semaphore contender runs if its npm packages are installed: in the directory
+//! named by `ADMIT_REDIS_BENCH_NODE_MODULES` (where `cargo xtask bench` installs them, under
+//! `target/`), or else in `crates/admit-redis/bench/node_modules` (`npm ci` there); otherwise
+//! only admit-redis and the floor are measured, and the run says so.
 //!
 //! ```text
 //! cargo run --release -p admit-redis --example fleet_bench -- [--quick] [--processes 4]
@@ -63,11 +65,14 @@ fn main() {
     };
     let (url, _own) = redis_url();
     let bench_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
-    let peer = bench_dir.join("node_modules").is_dir();
+    let node_modules = std::env::var_os("ADMIT_REDIS_BENCH_NODE_MODULES")
+        .map_or_else(|| bench_dir.join("node_modules"), PathBuf::from);
+    let peer = node_modules.is_dir();
     if !peer {
         eprintln!(
-            "fleet_bench: {} missing: redis-semaphore not measured (run `npm ci` there)",
-            bench_dir.join("node_modules").display()
+            "fleet_bench: {} missing: redis-semaphore not measured (run `npm ci` in {})",
+            node_modules.display(),
+            bench_dir.display()
         );
     }
     let version = redis_version(&url);
@@ -89,7 +94,14 @@ fn main() {
         for k in 0..contenders.len() {
             let index = (round + k) % contenders.len();
             let key = format!("bench-{}-{round}-{index}", std::process::id());
-            let run = run_once(contenders[index], &url, &key, &config, &bench_dir);
+            let run = run_once(
+                contenders[index],
+                &url,
+                &key,
+                &config,
+                &bench_dir,
+                &node_modules,
+            );
             println!(
                 "round {round} {:16} {:>9.0} ns/acquire  cpu {:>9.0} ns  p50 {:>9} ns  p99 {:>10} ns  max {:>10} ns",
                 contenders[index],
@@ -190,7 +202,14 @@ impl Worker {
 }
 
 /// One run of one contender: P processes, started, released together, measured.
-fn run_once(contender: &str, url: &str, key: &str, config: &Config, bench_dir: &Path) -> Run {
+fn run_once(
+    contender: &str,
+    url: &str,
+    key: &str,
+    config: &Config,
+    bench_dir: &Path,
+    node_modules: &Path,
+) -> Run {
     let per_process = config.ops / config.processes;
     let mut workers: Vec<Worker> = (0..config.processes)
         .map(|_| {
@@ -200,7 +219,10 @@ fn run_once(contender: &str, url: &str, key: &str, config: &Config, bench_dir: &
                 command
             } else {
                 let mut command = Command::new("node");
-                command.arg(bench_dir.join("peer.js"));
+                // `require` looks in NODE_PATH too, so the packages may live under target/.
+                command
+                    .arg(bench_dir.join("peer.js"))
+                    .env("NODE_PATH", node_modules);
                 command
             };
             let mut child = command
