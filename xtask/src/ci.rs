@@ -39,7 +39,7 @@ const NO_STD_FEATURES: [&str; 4] = ["", "alloc", "critical-section", "alloc,crit
 const NO_STD_EXAMPLE: &str = "admit-example-no-std";
 
 /// The library crates and feature sets checked with the declared `rust-version`.
-const MSRV_CHECKS: [&[&str]; 8] = [
+const MSRV_CHECKS: [&[&str]; 9] = [
     &["-p", "admit", "--no-default-features"],
     &["-p", "admit"],
     &["-p", "admit", "--all-features"],
@@ -48,6 +48,7 @@ const MSRV_CHECKS: [&[&str]; 8] = [
     &["-p", "admit-async-std", "--all-features"],
     &["-p", "admit-smol", "--all-features"],
     &["-p", "admit-redis", "--all-features"],
+    &["-p", "admit-conformance", "--all-features"],
 ];
 
 /// How a step ended, with a note for the summary (steps themselves return `Passed` or
