@@ -77,6 +77,8 @@ mod suite;
 
 #[cfg(feature = "adapters")]
 pub mod adapters;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 #[cfg(feature = "peers")]
 pub mod peers;
 
