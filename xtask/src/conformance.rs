@@ -258,7 +258,7 @@ const GUARANTEES: &str = "\
 - `no_overtaking_by_try_acquire`: a permit released while a task is queued goes to that task; a
   `try_acquire` right after the release fails.
 - `release_wakes_every_servable_waiter`: with 4 permits held and 4 single-permit waiters queued,
-  dropping the 4 permits (nothing polled in between) wakes all 4 within 500 ms (a fleet
+  dropping the 4 permits (nothing polled in between) wakes all 4 within 2 s (a fleet
   release reaches the waiters through Redis).
 - `cancel_returns_permits`: a waiter handed the permit and dropped before it is polled again
   passes the permit on to the next waiter.

@@ -537,7 +537,6 @@ impl std::task::Wake for CountingWaker {
 
 async fn release_wakes_every_servable_waiter<S: PeerSemaphore, R: Runtime>() -> CaseResult {
     const WAITERS: usize = 4;
-    const WAKES: std::time::Duration = std::time::Duration::from_millis(500);
     let sem = S::with_permits(WAITERS);
     let held: Vec<_> = (0..WAITERS)
         .map_while(|_| sem.try_acquire_many(1))
@@ -576,7 +575,7 @@ async fn release_wakes_every_servable_waiter<S: PeerSemaphore, R: Runtime>() -> 
             .count()
             == WAITERS
     };
-    let _ = eventually::<R>(WAKES, "every waiter is woken", all_woken).await;
+    let _ = eventually::<R>(PROMPTLY, "every waiter is woken", all_woken).await;
     let woken = waiters
         .iter()
         .filter(|(_, waker)| waker.0.load(SeqCst) > 0)
