@@ -4,8 +4,9 @@
 //! The test binary runs once per adapter, as its own process with `ADMIT_CONFORMANCE_ADAPTER`
 //! set (the binary sets the adapter's thread-count variables itself), and once with `peers`.
 //! Results are read from cargo's test-harness lines (`test NAME ... ok | FAILED |
-//! ignored (why)`, failure messages under `---- NAME ----`). Only admit's own results fail
-//! the command; a peer breaking a guarantee is a finding. The matrix is written to
+//! ignored (why)`, failure messages under `---- NAME ----`). Only the project's own results
+//! (admit's, and the fleet semaphore's peer column) fail the command; a peer breaking a
+//! guarantee is a finding. The matrix is written to
 //! `target/admit-conformance/conformance.{md,json}`, and to `docs/conformance.md` with
 //! `--docs`.
 
@@ -19,6 +20,9 @@ use crate::report::table;
 
 /// The variable the `matrix` test reads: an adapter's name, or `peers`.
 const SELECT: &str = "ADMIT_CONFORMANCE_ADAPTER";
+
+/// The peer table's columns that are this project's: a broken guarantee there fails the run.
+const OURS: [&str; 2] = ["admit", "admit-redis (fleet)"];
 
 /// How one test ended, as the harness printed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,7 +46,8 @@ pub struct Results {
 }
 
 impl Results {
-    /// admit's own failures: failed cases, admit's broken guarantees, crashed processes.
+    /// The project's own failures: failed cases, guarantees broken by admit or the fleet
+    /// semaphore, crashed processes.
     pub fn failures(&self) -> Vec<String> {
         let cases = self.adapters.iter().flat_map(|(adapter, cases)| {
             cases
@@ -52,10 +57,11 @@ impl Results {
                     _ => None,
                 })
         });
-        let admit = self
-            .broken("admit")
-            .into_iter()
-            .map(|(g, why)| format!("admit/{g}: {why}"));
+        let admit = OURS.into_iter().flat_map(|ours| {
+            self.broken(ours)
+                .into_iter()
+                .map(move |(g, why)| format!("{ours}/{g}: {why}"))
+        });
         cases
             .chain(admit)
             .chain(self.errors.iter().cloned())
@@ -252,7 +258,8 @@ const GUARANTEES: &str = "\
 - `no_overtaking_by_try_acquire`: a permit released while a task is queued goes to that task; a
   `try_acquire` right after the release fails.
 - `release_wakes_every_servable_waiter`: with 4 permits held and 4 single-permit waiters queued,
-  dropping the 4 permits (nothing polled in between) wakes all 4.
+  dropping the 4 permits (nothing polled in between) wakes all 4 within 2 s (a fleet
+  release reaches the waiters through Redis).
 - `cancel_returns_permits`: a waiter handed the permit and dropped before it is polled again
   passes the permit on to the next waiter.
 - `weighted_fifo_order`: waiters of mixed weights are granted in queue order as exactly the
@@ -285,6 +292,13 @@ The single-permit and weighted cases, run against each semaphore through the sam
 workers. ✓ kept, ✗ broken in this run, n/a: the semaphore has no such operation.
 `futures-intrusive` is created in its fair mode. These are findings about the peers, not
 failures of admit.
+
+`admit-redis (fleet)` is `admit_redis::FleetSemaphore` on a real `redis-server` (loopback, no
+persistence), one fresh semaphore name per check; after each check every permit must be back
+in Redis with no ticket left, or the check fails. Its capacity is fixed, so it is opened with
+16 spare permits held by the wrapper, and \"adding\" permits releases spare ones through the
+fleet's own release path. `close` is local to one handle (other processes are unaffected);
+the close check covers that handle's waiters.
 
 ";
 
@@ -424,7 +438,7 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
     }
 
     #[test]
-    fn only_admit_fails_the_run_and_peers_are_findings() {
+    fn only_our_columns_fail_the_run_and_peers_are_findings() {
         let mut results = Results::default();
         results
             .adapters
@@ -432,6 +446,7 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
         for (name, outcomes) in [
             ("admit", vec![Outcome::Ok]),
             ("async-lock", vec![Outcome::Failed("out of order".into())]),
+            ("admit-redis (fleet)", vec![Outcome::Ok]),
         ] {
             let guarantees = outcomes
                 .into_iter()
@@ -452,15 +467,27 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
         );
         let markdown = render(&results, true);
         assert!(
-            markdown.contains("| guarantee | admit | async-lock |"),
+            markdown.contains("| guarantee | admit | async-lock | admit-redis (fleet) |"),
             "{markdown}"
         );
-        assert!(markdown.contains("| fifo_order | ✓ | ✗ |"), "{markdown}");
+        assert!(
+            markdown.contains("| fifo_order | ✓ | ✗ | ✓ |"),
+            "{markdown}"
+        );
 
         results.adapters[0]
             .1
             .push(("fifo_order".to_owned(), Outcome::Failed("hung".into())));
         assert_eq!(results.failures(), ["smol-1/fifo_order: hung"]);
         assert!(render(&results, false).contains("fifo_order  ✗"));
+
+        results.peers[2].1[0].1 = Outcome::Failed("left a ticket".into());
+        assert_eq!(
+            results.failures(),
+            [
+                "smol-1/fifo_order: hung",
+                "admit-redis (fleet)/fifo_order: left a ticket"
+            ]
+        );
     }
 }

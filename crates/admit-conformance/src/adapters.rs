@@ -81,7 +81,8 @@ impl Flavor for TokioMultiThread {
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
-            .enable_time()
+            // Time for the cases; I/O for the fleet semaphore's Redis connections.
+            .enable_all()
             .build()
             .expect("cannot build a tokio runtime")
             .block_on(future)

@@ -22,7 +22,9 @@
 //!
 //! With the `peers` feature, [`peers`] runs the single-permit and weighted guarantees against
 //! other async semaphores (tokio, async-lock, futures-intrusive, maitake-sync), to show which
-//! of them each keeps. With the `adapters` feature, [`adapters`] has the built-in flavors. The
+//! of them each keeps; with the `fleet` feature, the fleet semaphore of `admit-redis` on a
+//! real `redis-server` is one more column (see `fleet`). With the `adapters` feature,
+//! [`adapters`] has the built-in flavors. The
 //! `matrix` test (both features) runs every case on every adapter and the peer guarantees as
 //! cargo tests, one process per adapter; `cargo xtask conformance` runs it and renders the
 //! adapter × behaviour matrix and the peer table.
@@ -77,6 +79,8 @@ mod suite;
 
 #[cfg(feature = "adapters")]
 pub mod adapters;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 #[cfg(feature = "peers")]
 pub mod peers;
 

@@ -1,7 +1,8 @@
 //! The guarantees of the single-permit and weighted cases, checked on other async
 //! semaphores: `tokio::sync::Semaphore`, `async_lock::Semaphore`,
 //! `futures_intrusive::sync::Semaphore` (fair mode) and `maitake_sync::Semaphore`, next to
-//! `admit::Semaphore`.
+//! `admit::Semaphore`, and (with the `fleet` feature) the fleet semaphore
+//! `admit_redis::FleetSemaphore` on a real Redis (the wrapper is `admit_conformance::fleet`).
 //!
 //! Each semaphore is seen through the small [`PeerSemaphore`] trait. A guarantee a peer has
 //! no operation for (async-lock has no weighted acquire and no close) is
@@ -26,7 +27,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 use admit_runtime::Runtime;
@@ -95,6 +96,13 @@ pub trait PeerSemaphore: Send + Sync + Sized + 'static {
 
     /// The permits free now.
     fn available_permits(&self) -> usize;
+
+    /// Runs after each check, inside the runtime: waits for what the check's semaphores left
+    /// to settle and fails if anything was left behind. Nothing to do for an in-process
+    /// semaphore (the default); the fleet semaphore checks that Redis is clean.
+    fn settle() -> Pin<Box<dyn Future<Output = CaseResult> + Send>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 fn permit<'a>(permit: impl Send + 'a) -> PeerPermit<'a> {
@@ -326,7 +334,11 @@ macro_rules! guarantees {
         /// The guarantees' cases on semaphore `S`, in [`GUARANTEE_NAMES`] order, with what
         /// each needs.
         fn guarantees<S: PeerSemaphore, R: Runtime>() -> [(Needs, Case); 8] {
-            [$((Needs::$needs, Case::new(stringify!($name), |_| Box::pin($name::<S, R>())))),*]
+            [$((Needs::$needs, Case::new(stringify!($name), |_| Box::pin(async {
+                let outcome = $name::<S, R>().await;
+                let settled = S::settle().await;
+                outcome.and(settled)
+            })))),*]
         }
     };
 }
@@ -343,19 +355,20 @@ guarantees![
 ];
 
 macro_rules! peers {
-    ($($peer:ty),* $(,)?) => {
-        /// The names of the semaphores compared (the columns of the peer table), `admit` first.
+    ($($(#[$attr:meta])* $peer:ty),* $(,)?) => {
+        /// The names of the semaphores compared (the columns of the peer table), `admit`
+        /// first; with the `fleet` feature, the fleet semaphore last.
         ///
         /// # Examples
         ///
         /// ```
         /// assert_eq!(admit_conformance::peers::PEER_NAMES[0], "admit");
         /// ```
-        pub const PEER_NAMES: [&str; 5] = [$(<$peer as PeerSemaphore>::NAME),*];
+        pub const PEER_NAMES: &[&str] = &[$($(#[$attr])* <$peer as PeerSemaphore>::NAME),*];
 
         /// [`run_peer`] for each semaphore compared, in [`PEER_NAMES`] order.
-        fn peer_runs<F: Flavor>() -> [fn(&F) -> Vec<(&'static str, Verdict)>; 5] {
-            [$(run_peer::<$peer, F>),*]
+        fn peer_runs<F: Flavor>() -> Vec<fn(&F) -> Vec<(&'static str, Verdict)>> {
+            vec![$($(#[$attr])* run_peer::<$peer, F>),*]
         }
     };
 }
@@ -366,6 +379,8 @@ peers![
     async_lock::Semaphore,
     futures_intrusive::sync::Semaphore,
     maitake_sync::Semaphore,
+    #[cfg(feature = "fleet")]
+    crate::fleet::Fleet,
 ];
 
 /// What the waiting tasks of a case report.
@@ -375,10 +390,13 @@ struct Log {
     queued: AtomicUsize,
     /// Task ids, in the order they were granted.
     granted: Mutex<Vec<usize>>,
+    /// Set when the tasks that keep their permits may return them.
+    release_kept: AtomicBool,
 }
 
 /// Spawns a task that registers an acquire of `n`, announces itself in `log.queued`, waits,
-/// records its `id` in `log.granted`, then forgets the permit (`keep`) or drops it.
+/// records its `id` in `log.granted`, then keeps the permit until `log.release_kept` is set
+/// (`keep`) or drops it.
 fn spawn_waiter<S: PeerSemaphore, R: Runtime>(
     sem: &Arc<S>,
     n: usize,
@@ -396,10 +414,11 @@ fn spawn_waiter<S: PeerSemaphore, R: Runtime>(
             None => acquire.await?,
         };
         lock(&log.granted).push(id);
-        if keep {
-            // Held for good: the next grant needs new permits.
-            std::mem::forget(permit);
+        // Held until the case is done: the next grant needs new permits.
+        while keep && !log.release_kept.load(SeqCst) {
+            R::sleep(MS).await;
         }
+        drop(permit);
         Ok(())
     })
 }
@@ -430,6 +449,7 @@ async fn queue_order<S: PeerSemaphore, R: Runtime>(weights: &[usize]) -> CaseRes
              were {order:?}"
         );
     }
+    log.release_kept.store(true, SeqCst);
     for task in tasks {
         let _ = join::<R, _>(task, "a granted task ends").await?;
     }
@@ -544,8 +564,18 @@ async fn release_wakes_every_servable_waiter<S: PeerSemaphore, R: Runtime>() -> 
             "acquire succeeded while every permit was held"
         );
     }
-    // One release at a time, nothing polled in between.
+    // One release at a time, nothing polled in between. A release may finish after the
+    // drop (the fleet semaphore's goes through Redis), so the wakes are awaited; a waiter
+    // that waits for another to be polled is not woken however long this waits.
     drop(held);
+    let all_woken = || {
+        waiters
+            .iter()
+            .filter(|(_, waker)| waker.0.load(SeqCst) > 0)
+            .count()
+            == WAITERS
+    };
+    let _ = eventually::<R>(PROMPTLY, "every waiter is woken", all_woken).await;
     let woken = waiters
         .iter()
         .filter(|(_, waker)| waker.0.load(SeqCst) > 0)
@@ -685,14 +715,15 @@ pub type PeerTable = Vec<(&'static str, Vec<(&'static str, Verdict)>)>;
 /// let table = admit_conformance::peers::run_all(&TokioMultiThread::default(), |name, _| {
 ///     eprintln!("{name} done");
 /// });
-/// assert_eq!(table.len(), 5);
+/// assert_eq!(table.len(), admit_conformance::peers::PEER_NAMES.len());
 /// ```
 pub fn run_all<F: Flavor>(
     flavor: &F,
     mut on_peer: impl FnMut(&str, &[(&'static str, Verdict)]),
 ) -> PeerTable {
     PEER_NAMES
-        .into_iter()
+        .iter()
+        .copied()
         .zip(peer_runs::<F>())
         .map(|(name, run)| {
             let verdicts = run(flavor);

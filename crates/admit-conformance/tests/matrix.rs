@@ -4,15 +4,18 @@
 //! `ADMIT_CONFORMANCE_ADAPTER` selects what this process runs:
 //!
 //! * unset (`cargo test --workspace`): one test per adapter, each running this binary again
-//!   for that adapter in a child process, and `peers`: admit keeps every peer guarantee and the
-//!   peer table has every semaphore and guarantee;
+//!   for that adapter in a child process, and `peers`: admit (and, with the `fleet` feature,
+//!   the fleet semaphore on a real `redis-server`) keeps every peer guarantee and the peer
+//!   table has every semaphore and guarantee;
 //! * an adapter's name (`tokio-ct`, `smol-2`, ...): one test per case of the suite on that
 //!   adapter. The runtimes that read their thread count from the environment once per process
 //!   (`SMOL_THREADS`, `ASYNC_STD_THREAD_COUNT`) get it from
 //!   [`Adapter::environment`]: when it is not set already, the binary runs itself again with it;
-//! * `peers`: one test per semaphore and guarantee (`tokio::fifo_order`): it fails when the
-//!   semaphore breaks the guarantee (a finding about that peer, with what was seen) and is
-//!   ignored when the semaphore has no such operation.
+//! * `peers`: one test per semaphore and guarantee (`tokio::fifo_order`,
+//!   `admit-redis (fleet)::fifo_order`): it fails when the semaphore breaks the guarantee (a
+//!   finding about that peer, with what was seen) and is ignored when the semaphore has no
+//!   such operation. The fleet semaphore uses `ADMIT_REDIS_URL`, or starts a private
+//!   `redis-server` (see `admit_conformance::fleet`).
 //!
 //! `cargo xtask conformance` runs one process per adapter and one for the peers, and reads
 //! these lines. Cases run one at a time (they measure time) unless `--test-threads` says
@@ -30,6 +33,9 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 /// The variable that selects an adapter, or `peers`.
 const SELECT: &str = "ADMIT_CONFORMANCE_ADAPTER";
+
+/// The columns of the peer table that are this project's and must keep every guarantee.
+const OURS: [&str; 2] = ["admit", "admit-redis (fleet)"];
 
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
@@ -109,11 +115,14 @@ fn matrix_trials() -> Vec<Trial> {
                 format!("{peer}: {guarantees:?}"),
             )?;
         }
-        for (guarantee, verdict) in &table[0].1 {
-            check(
-                *verdict == Verdict::Kept,
-                format!("admit broke {guarantee}: {verdict:?}"),
-            )?;
+        // Ours: the local semaphore, and the fleet semaphore where it is built in.
+        for (peer, verdicts) in table.iter().filter(|(name, _)| OURS.contains(name)) {
+            for (guarantee, verdict) in verdicts {
+                check(
+                    *verdict == Verdict::Kept,
+                    format!("{peer} broke {guarantee}: {verdict:?}"),
+                )?;
+            }
         }
         Ok(())
     }));

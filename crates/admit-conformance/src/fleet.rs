@@ -1,0 +1,377 @@
+//! The fleet semaphore, [`admit_redis::FleetSemaphore`] on a real Redis, seen through
+//! [`PeerSemaphore`] so the peer guarantees run on it as one more column.
+//!
+//! What the wrapper adapts, and why:
+//!
+//! * **Redis.** `ADMIT_REDIS_URL` if set (`cargo xtask ci` starts one server for the test
+//!   step), else a private `redis-server` on a free loopback port without persistence,
+//!   started once per process and killed when the process ends (it is tied to a pipe this
+//!   process holds). A missing `redis-server` fails the check with a one-line hint; nothing
+//!   is skipped.
+//! * **Names.** Each semaphore of a check gets a name no other run uses (process id, clock,
+//!   counter), so runs sharing a server never meet.
+//! * **A fixed capacity.** A fleet semaphore's capacity is fixed at creation and at least 1,
+//!   and it has no `add_permits`. [`with_permits(n)`](PeerSemaphore::with_permits) opens it
+//!   with `n` + [`SPARE`] permits and takes the spare ones as single permits held by the
+//!   wrapper; [`add_permits(k)`](PeerSemaphore::add_permits) drops `k` of them: permits
+//!   become free through the fleet's own release path, which is what the cases observe.
+//! * **Async operations.** `try_acquire_many` and `available_permits` are a round trip to
+//!   Redis; the wrapper runs them to completion on tokio's blocking section
+//!   (`block_in_place`), so the checks must run on tokio's multi-thread runtime with I/O
+//!   enabled ([`TokioMultiThread`](crate::adapters::TokioMultiThread) is).
+//! * **Leaving Redis clean.** After every check, [`PeerSemaphore::settle`] waits until every
+//!   release of the check's semaphores has reached Redis and asserts that each has every
+//!   permit back and no ticket left (no holder, no waiter, nothing in use); a leftover fails
+//!   the check.
+//!
+//! Closing is local to a handle (other processes keep their permits and queue); the close
+//! guarantee checks exactly that handle's waiters.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use admit_conformance::adapters::TokioMultiThread;
+//! use admit_conformance::fleet::Fleet;
+//! use admit_conformance::peers::{self, Verdict};
+//!
+//! // Needs `redis-server` (or ADMIT_REDIS_URL).
+//! let verdicts = peers::run_peer::<Fleet, _>(&TokioMultiThread::default());
+//! let fifo = verdicts.iter().find(|(name, _)| *name == "fifo_order").unwrap();
+//! assert_eq!(fifo.1, Verdict::Kept);
+//! ```
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::pin::Pin;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use admit_redis::{Error, FleetPermit, FleetSemaphore};
+use admit_tokio::Tokio;
+
+use crate::harness::lock;
+use crate::peers::{PeerAcquire, PeerClosed, PeerPermit, PeerSemaphore};
+use crate::{CaseResult, Failure};
+
+/// The spare permits a [`Fleet`] opens beyond those asked for, to hand out through
+/// [`add_permits`](PeerSemaphore::add_permits): more than any case adds.
+pub const SPARE: usize = 16;
+
+/// How long a check waits for its semaphores' releases to reach Redis.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// A [`FleetSemaphore`] on tokio, with [`SPARE`] permits held back for `add_permits`.
+///
+/// # Examples
+///
+/// See the [module](self).
+pub struct Fleet {
+    semaphore: FleetSemaphore<Tokio>,
+    spare: Mutex<Vec<FleetPermit<Tokio>>>,
+}
+
+/// The handles of the semaphores opened since the last [`PeerSemaphore::settle`].
+static OPENED: Mutex<Vec<FleetSemaphore<Tokio>>> = Mutex::new(Vec::new());
+
+/// Runs `future` to completion from synchronous code inside a tokio multi-thread runtime.
+fn block<T>(future: impl Future<Output = T>) -> T {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| handle.block_on(future))
+}
+
+fn unexpected(operation: &str, error: &Error) -> ! {
+    panic!("the fleet semaphore's {operation} failed: {error}")
+}
+
+impl PeerSemaphore for Fleet {
+    const NAME: &'static str = "admit-redis (fleet)";
+    const WEIGHTED: bool = true;
+    const CLOSABLE: bool = true;
+
+    fn with_permits(permits: usize) -> Self {
+        let url = redis_url();
+        let name = unique_name();
+        let semaphore = block(FleetSemaphore::<Tokio>::connect(
+            url,
+            &name,
+            permits + SPARE,
+        ))
+        .unwrap_or_else(|error| unexpected("connect", &error));
+        let spare = (0..SPARE)
+            .map(|_| {
+                block(semaphore.try_acquire())
+                    .unwrap_or_else(|error| unexpected("try_acquire of a spare permit", &error))
+            })
+            .collect();
+        lock(&OPENED).push(semaphore.clone());
+        Self {
+            semaphore,
+            spare: Mutex::new(spare),
+        }
+    }
+
+    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
+        let acquire = self.semaphore.acquire_many(n);
+        Box::pin(async move {
+            match acquire.await {
+                Ok(permit) => Ok(Box::new(permit) as PeerPermit<'_>),
+                Err(Error::Closed) => Err(PeerClosed),
+                Err(error) => unexpected("acquire_many", &error),
+            }
+        })
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
+        match block(self.semaphore.try_acquire_many(n)) {
+            Ok(permit) => Some(Box::new(permit)),
+            Err(Error::NoPermits | Error::Closed) => None,
+            Err(error) => unexpected("try_acquire_many", &error),
+        }
+    }
+
+    fn add_permits(&self, n: usize) {
+        let mut spare = lock(&self.spare);
+        assert!(
+            n <= spare.len(),
+            "the wrapper holds only {SPARE} spare permits"
+        );
+        let kept = spare.len() - n;
+        spare.truncate(kept);
+    }
+
+    fn close(&self) {
+        self.semaphore.close();
+    }
+
+    fn available_permits(&self) -> usize {
+        block(self.semaphore.available_permits())
+            .unwrap_or_else(|error| unexpected("available_permits", &error))
+    }
+
+    fn settle() -> Pin<Box<dyn Future<Output = CaseResult> + Send>> {
+        let opened = std::mem::take(&mut *lock(&OPENED));
+        Box::pin(async move {
+            let mut leftovers = Vec::new();
+            for semaphore in opened {
+                let flushed = tokio::time::timeout(SETTLE, semaphore.flush()).await;
+                let name = semaphore.name().to_owned();
+                drop(semaphore);
+                if flushed.is_err() {
+                    leftovers.push(format!("`{name}`: releases still running after {SETTLE:?}"));
+                } else if let Err(left) = assert_clean(&name, SETTLE).await {
+                    leftovers.push(left);
+                }
+            }
+            if leftovers.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::new(format!(
+                    "Redis not left clean: {}",
+                    leftovers.join("; ")
+                )))
+            }
+        })
+    }
+}
+
+/// Waits up to `limit` until the semaphore `name` has every permit back and no ticket left:
+/// none of its queue, wait, holder, weight or fence keys exists and nothing is in use.
+async fn assert_clean(name: &str, limit: Duration) -> Result<(), String> {
+    let keys = admit_redis::semaphore_keys(name);
+    let client = redis::Client::open(redis_url()).map_err(|e| e.to_string())?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("connecting to check `{name}`: {e}"))?;
+    let deadline = Instant::now() + limit;
+    loop {
+        let present: Vec<bool> = redis::pipe()
+            .cmd("EXISTS")
+            .arg(&keys[1])
+            .cmd("EXISTS")
+            .arg(&keys[2])
+            .cmd("EXISTS")
+            .arg(&keys[3])
+            .cmd("EXISTS")
+            .arg(&keys[4])
+            .cmd("EXISTS")
+            .arg(&keys[5])
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("inspecting `{name}`: {e}"))?;
+        let used: Option<i64> = redis::cmd("HGET")
+            .arg(&keys[0])
+            .arg("used")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("inspecting `{name}`: {e}"))?;
+        if !present.contains(&true) && used.unwrap_or(0) == 0 {
+            // Clean: the name is never used again, so its settings go too, and a shared
+            // server does not collect one entry per check and run.
+            return delete(name).await;
+        }
+        if Instant::now() > deadline {
+            let left: Vec<&str> = keys[1..]
+                .iter()
+                .zip(&present)
+                .filter(|(_, present)| **present)
+                .map(|(key, _)| key.as_str())
+                .collect();
+            return Err(format!("`{name}`: used = {used:?}, keys left: {left:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Deletes every key of the semaphore `name`.
+async fn delete(name: &str) -> Result<(), String> {
+    let keys = admit_redis::semaphore_keys(name);
+    let client = redis::Client::open(redis_url()).map_err(|e| e.to_string())?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("connecting to delete `{name}`: {e}"))?;
+    redis::cmd("DEL")
+        .arg(&keys)
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(|e| format!("deleting `{name}`: {e}"))
+}
+
+/// A semaphore name no other check, process or earlier run on a shared server uses.
+fn unique_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    format!(
+        "admit-conformance-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A `redis-server` this process started, killed when the process ends.
+struct PrivateServer {
+    url: String,
+    /// The `sh` wrapper's stdin: when it closes (this process ends, however), the wrapper
+    /// kills the server.
+    _stdin: ChildStdin,
+    _shell: Child,
+}
+
+/// `ADMIT_REDIS_URL`, or the URL of a private server started on first use.
+///
+/// # Panics
+///
+/// If `redis-server` is not installed or does not start, with a one-line hint.
+fn redis_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    static SERVER: OnceLock<PrivateServer> = OnceLock::new();
+    URL.get_or_init(|| match std::env::var("ADMIT_REDIS_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => SERVER.get_or_init(start_server).url.clone(),
+    })
+}
+
+fn start_server() -> PrivateServer {
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!(
+            "redis-server not found: install it (apt-get install redis-server) or set \
+             ADMIT_REDIS_URL"
+        );
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("no free loopback port")
+        .port();
+    // The shell starts the server, prints its pid, and kills it when its stdin closes.
+    let script = "redis-server --port \"$1\" --bind 127.0.0.1 --save '' --appendonly no \
+                  --logfile '' --loglevel warning >/dev/null & pid=$!; echo $pid; read _; \
+                  kill -9 $pid 2>/dev/null; wait";
+    let mut shell = Command::new("sh")
+        .args(["-c", script, "sh", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cannot start sh for redis-server");
+    let mut pid = String::new();
+    BufReader::new(shell.stdout.take().expect("piped"))
+        .read_line(&mut pid)
+        .expect("reading redis-server's pid");
+    let stdin = shell.stdin.take().expect("piped");
+    let url = format!("redis://127.0.0.1:{port}/");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ping(&url) {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server on 127.0.0.1:{port} did not start within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    PrivateServer {
+        url,
+        _stdin: stdin,
+        _shell: shell,
+    }
+}
+
+fn ping(url: &str) -> bool {
+    redis::Client::open(url)
+        .and_then(|client| client.get_connection_with_timeout(Duration::from_millis(200)))
+        .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Flavor;
+    use crate::adapters::TokioMultiThread;
+
+    /// The cleanliness check is what makes a kept verdict mean "and nothing left in Redis":
+    /// it must see a permit that was never released and a ticket still queued.
+    #[test]
+    fn settle_sees_what_a_check_left_behind() {
+        TokioMultiThread::default().block_on(async {
+            let fleet = Fleet::with_permits(1);
+            let name = fleet.semaphore.name().to_owned();
+            assert!(
+                assert_clean(&name, Duration::ZERO).await.is_err(),
+                "spares held"
+            );
+
+            let held = fleet.try_acquire_many(1).expect("the only permit is free");
+            let mut queued = PeerSemaphore::acquire_many(&fleet, 1);
+            assert!(futures_lite::future::poll_once(&mut queued).await.is_none());
+            std::mem::forget(held);
+            drop(queued);
+            drop(fleet);
+            let settled = Fleet::settle().await;
+            let message = settled.expect_err("a forgotten permit is left in Redis");
+            assert!(message.message().contains(&name), "{message:?}");
+            delete(&name).await.expect("deleting what the test left");
+
+            let fleet = Fleet::with_permits(2);
+            let name = fleet.semaphore.name().to_owned();
+            drop(fleet.try_acquire_many(2).expect("both permits are free"));
+            drop(fleet);
+            Fleet::settle().await.expect("every permit went back");
+            let client = redis::Client::open(redis_url()).unwrap();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let left: usize = redis::cmd("EXISTS")
+                .arg(&admit_redis::semaphore_keys(&name))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(left, 0, "a clean check deletes its semaphore's keys");
+        });
+    }
+}
