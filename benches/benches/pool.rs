@@ -385,7 +385,8 @@ fn main() {
             let mut wall = m.wall_ns.clone();
             let min = wall.iter().copied().fold(f64::INFINITY, f64::min);
             let max = wall.iter().copied().fold(0.0, f64::max);
-            let cpu = (m.cpu_ns.len() == rounds).then(|| median(&mut m.cpu_ns));
+            let cpu =
+                (m.cpu_ns.len() == rounds).then(|| m.cpu_ns.iter().sum::<f64>() / rounds as f64);
             json!({
                 "workload": workload_name(m.limit),
                 "runtime": m.runtime.label(),
@@ -393,7 +394,7 @@ fn main() {
                 "fair": m.contender.fair(),
                 "rounds": rounds,
                 "wall_ns": { "median": median(&mut wall), "min": min, "max": max },
-                "cpu_ns": cpu.map(|median| json!({ "median": median })),
+                "cpu_ns": cpu.map(|mean| json!({ "mean": mean })),
                 "extra": { "in_flight": m.limit, "jobs_per_run": jobs },
             })
         })

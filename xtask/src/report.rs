@@ -62,10 +62,10 @@ pub struct Wall {
     pub max: f64,
 }
 
-/// CPU time per unit, median over the rounds.
+/// CPU time per unit, the mean over the rounds (the benches' `rows` module says why).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cpu {
-    pub median: f64,
+    pub mean: f64,
 }
 
 impl Row {
@@ -297,6 +297,10 @@ pub struct Verdict<'a> {
 
 /// The goals of `group`, judged on `series`.
 pub fn judge<'a>(group: &str, series: &Series<'a>) -> Vec<Verdict<'a>> {
+    // A series of references only (a floor such as the PING round trip) has no goal.
+    if !series.rows.iter().any(|row| row.is_admit()) {
+        return Vec::new();
+    }
     let mut goals: Vec<(Goal, &'static str)> = GOALS
         .iter()
         .filter(|(name, ..)| *name == group)
@@ -440,7 +444,7 @@ fn ratio_cell(comparison: Option<Comparison<'_>>) -> String {
 
 fn cpu_cell(row: &Row) -> String {
     row.cpu_ns
-        .map_or_else(|| "–".to_owned(), |cpu| ns(cpu.median))
+        .map_or_else(|| "–".to_owned(), |cpu| ns(cpu.mean))
 }
 
 /// One line per series: fastest contender, admit against the best peer and the best fair
@@ -551,8 +555,10 @@ pub fn markdown(environment: &Environment, groups: &[Group]) -> String {
          compared only on the same workload and runtime. A ratio divides admit's time by the peer's:\n\
          below 1.00× admit is faster. In brackets, the range of the ratio of one round to\n\
          another: admit's fastest round against the peer's slowest, and admit's slowest against\n\
-         their fastest. CPU time is the process's user + system time per unit: a contender that is\n\
-         fast by putting a worker to sleep shows less CPU time, one that spins shows more. `floor`\n\
+         their fastest. CPU time is the process's user + system time per unit, the mean over the\n\
+         rounds (kernels that count it in scheduler ticks make one round's figure coarse): a\n\
+         contender that is fast by putting a worker to sleep shows less CPU time, one that spins\n\
+         shows more. `floor`\n\
          and `baseline-*` rows are references, not peers. Fair contenders serve waiters in arrival order.\n\n\
          ![Bar chart of the medians](benchmarks.svg)\n\n\
          ## Goals\n\n\
@@ -756,18 +762,18 @@ mod tests {
       "command": "cargo bench -p admit-benches --bench interleaved -- --quick",
       "rows": [
         {"workload": "T16-P4", "runtime": "tokio mt-2", "contender": "admit-fifo", "fair": true, "rounds": 15,
-         "wall_ns": {"median": 200.0, "min": 180.0, "max": 260.0}, "cpu_ns": {"median": 400.0}},
+         "wall_ns": {"median": 200.0, "min": 180.0, "max": 260.0}, "cpu_ns": {"mean": 400.0}},
         {"workload": "T16-P4", "runtime": "tokio mt-2", "contender": "admit-throughput", "fair": false, "rounds": 15,
          "wall_ns": {"median": 150.0, "min": 140.0, "max": 170.0}, "cpu_ns": null},
         {"workload": "T16-P4", "runtime": "tokio mt-2", "contender": "tokio", "fair": true, "rounds": 15,
-         "wall_ns": {"median": 250.0, "min": 200.0, "max": 300.0}, "cpu_ns": {"median": 300.0},
+         "wall_ns": {"median": 250.0, "min": 200.0, "max": 300.0}, "cpu_ns": {"mean": 300.0},
          "extra": {"p99_wait_ns": 5000}},
         {"workload": "T16-P4", "runtime": "tokio mt-2", "contender": "async-lock", "fair": false, "rounds": 15,
-         "wall_ns": {"median": 120.0, "min": 100.0, "max": 130.0}, "cpu_ns": {"median": 240.0}},
+         "wall_ns": {"median": 120.0, "min": 100.0, "max": 130.0}, "cpu_ns": {"mean": 240.0}},
         {"workload": "T16-P4", "runtime": "smol-2", "contender": "admit-fifo", "fair": true, "rounds": 15,
-         "wall_ns": {"median": 330.0, "min": 300.0, "max": 400.0}, "cpu_ns": {"median": 600.0}},
+         "wall_ns": {"median": 330.0, "min": 300.0, "max": 400.0}, "cpu_ns": {"mean": 600.0}},
         {"workload": "T16-P4", "runtime": "smol-2", "contender": "futures-intrusive", "fair": true, "rounds": 15,
-         "wall_ns": {"median": 300.0, "min": 290.0, "max": 320.0}, "cpu_ns": {"median": 390.0}}
+         "wall_ns": {"median": 300.0, "min": 290.0, "max": 320.0}, "cpu_ns": {"mean": 390.0}}
       ]
     }"#;
 
@@ -816,8 +822,8 @@ mod tests {
     #[test]
     fn a_limit_goal_divides_admit_by_the_limit_its_row_carries() {
         let text = SAMPLE.replace("\"contended\"", "\"uncontended\"").replace(
-            "\"cpu_ns\": {\"median\": 600.0}",
-            "\"cpu_ns\": {\"median\": 600.0}, \"extra\": {\"floor_ns\": 300.0}",
+            "\"cpu_ns\": {\"mean\": 600.0}",
+            "\"cpu_ns\": {\"mean\": 600.0}, \"extra\": {\"floor_ns\": 300.0}",
         );
         let group: Group = serde_json::from_str(&text).unwrap();
         let all = series(&group);
@@ -881,7 +887,7 @@ mod tests {
       "command": "cargo bench -p admit-benches --bench rate -- --quick",
       "rows": [
         {"workload": "500/s burst 1", "runtime": "tokio mt-2", "contender": "admit RateLimiter", "fair": true, "rounds": 1,
-         "wall_ns": {"median": 2000400.0, "min": 2000400.0, "max": 2000400.0}, "cpu_ns": {"median": 60000.0},
+         "wall_ns": {"median": 2000400.0, "min": 2000400.0, "max": 2000400.0}, "cpu_ns": {"mean": 60000.0},
          "extra": {"configured_per_s": 500, "achieved_per_s": 499.9, "error_pct": -0.02, "max_window": 501, "window_bound": 501}},
         {"workload": "500/s burst 1", "runtime": "smol 2", "contender": "admit RateLimiter", "fair": true, "rounds": 1,
          "wall_ns": {"median": 2040000.0, "min": 2040000.0, "max": 2040000.0}, "cpu_ns": null,

@@ -144,7 +144,7 @@ fn main() {
                 "min": walls.iter().copied().fold(f64::INFINITY, f64::min),
                 "max": walls.iter().copied().fold(0.0, f64::max),
             },
-            "cpu_ns": if cpus.is_empty() { Value::Null } else { json!({ "median": median(&cpus) }) },
+            "cpu_ns": if cpus.is_empty() { Value::Null } else { json!({ "mean": cpus.iter().sum::<f64>() / cpus.len() as f64 }) },
             "extra": {
                 "p50_ns": median_u64(|r| r.p50),
                 "p99_ns": median_u64(|r| r.p99),
