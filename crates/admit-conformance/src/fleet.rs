@@ -41,14 +41,12 @@
 //! ```
 
 use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::pin::Pin;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use admit_redis::test_server::RedisServer;
 use admit_redis::{Error, FleetPermit, FleetSemaphore};
 use admit_tokio::Tokio;
 
@@ -254,80 +252,26 @@ fn unique_name() -> String {
     )
 }
 
-/// A `redis-server` this process started, killed when the process ends.
-struct PrivateServer {
-    url: String,
-    /// The `sh` wrapper's stdin: when it closes (this process ends, however), the wrapper
-    /// kills the server.
-    _stdin: ChildStdin,
-    _shell: Child,
-}
-
-/// `ADMIT_REDIS_URL`, or the URL of a private server started on first use.
+/// `ADMIT_REDIS_URL`, or the URL of a private server started on first use. The server lives
+/// in a static, so it is never dropped: it stops when this process ends, however it ends
+/// ([`RedisServer`] ties it to a pipe this process holds).
 ///
 /// # Panics
 ///
 /// If `redis-server` is not installed or does not start, with a one-line hint.
 fn redis_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    static SERVER: OnceLock<PrivateServer> = OnceLock::new();
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
     URL.get_or_init(|| match std::env::var("ADMIT_REDIS_URL") {
         Ok(url) if !url.is_empty() => url,
-        _ => SERVER.get_or_init(start_server).url.clone(),
+        _ => SERVER
+            .get_or_init(|| {
+                RedisServer::start()
+                    .unwrap_or_else(|error| panic!("{error} (or set ADMIT_REDIS_URL)"))
+            })
+            .url()
+            .to_owned(),
     })
-}
-
-fn start_server() -> PrivateServer {
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        panic!(
-            "redis-server not found: install it (apt-get install redis-server) or set \
-             ADMIT_REDIS_URL"
-        );
-    }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("no free loopback port")
-        .port();
-    // The shell starts the server, prints its pid, and kills it when its stdin closes.
-    let script = "redis-server --port \"$1\" --bind 127.0.0.1 --save '' --appendonly no \
-                  --logfile '' --loglevel warning >/dev/null & pid=$!; echo $pid; read _; \
-                  kill -9 $pid 2>/dev/null; wait";
-    let mut shell = Command::new("sh")
-        .args(["-c", script, "sh", &port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cannot start sh for redis-server");
-    let mut pid = String::new();
-    BufReader::new(shell.stdout.take().expect("piped"))
-        .read_line(&mut pid)
-        .expect("reading redis-server's pid");
-    let stdin = shell.stdin.take().expect("piped");
-    let url = format!("redis://127.0.0.1:{port}/");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ping(&url) {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server on 127.0.0.1:{port} did not start within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    PrivateServer {
-        url,
-        _stdin: stdin,
-        _shell: shell,
-    }
-}
-
-fn ping(url: &str) -> bool {
-    redis::Client::open(url)
-        .and_then(|client| client.get_connection_with_timeout(Duration::from_millis(200)))
-        .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn))
-        .is_ok()
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use admit_redis::FleetSemaphore;
 use admit_tokio::Tokio;
@@ -63,7 +63,8 @@ fn main() {
         ops: arg(&args, "--ops", if quick { 1_500 } else { 4_000 }),
         rounds: arg(&args, "--rounds", if quick { 3 } else { 5 }),
     };
-    let (url, _own) = redis_url();
+    let (url, _own) =
+        admit_redis::test_server::url_or_start().unwrap_or_else(|error| panic!("{error}"));
     let bench_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
     let node_modules = std::env::var_os("ADMIT_REDIS_BENCH_NODE_MODULES")
         .map_or_else(|| bench_dir.join("node_modules"), PathBuf::from);
@@ -383,50 +384,4 @@ fn redis_version(url: &str) -> String {
     info.lines()
         .find_map(|l| l.strip_prefix("redis_version:"))
         .map_or_else(|| "?".to_owned(), |v| v.trim().to_owned())
-}
-
-/// A `redis-server` of the bench's own, killed on drop.
-struct OwnRedis(Child);
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis_url() -> (String, Option<OwnRedis>) {
-    if let Ok(url) = std::env::var("ADMIT_REDIS_URL") {
-        if !url.is_empty() {
-            return (url, None);
-        }
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|_| {
-            panic!("redis-server not found: install redis-server: apt-get install redis-server")
-        });
-    let own = OwnRedis(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (format!("redis://127.0.0.1:{port}/"), Some(own))
 }

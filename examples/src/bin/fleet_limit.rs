@@ -13,13 +13,14 @@
 //! cargo run -p admit-examples --bin fleet_limit [-- --processes 4 --limit 3]
 //! ```
 
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use admit_examples::cli::{self, Options};
 use admit_examples::http;
 use admit_examples::server::{Reply, Server};
 use admit_redis::FleetSemaphore;
+use admit_redis::test_server::url_or_start;
 use admit_tokio::{BlockOn, Tokio};
 
 const USAGE: &str = "\
@@ -59,49 +60,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// A `redis-server` of our own, killed when dropped.
-struct OwnRedis(Child);
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> Result<(String, OwnRedis), String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|_| {
-            "redis-server not found: install redis-server: apt-get install redis-server".to_owned()
-        })?;
-    let own = OwnRedis(child);
-    let url = format!("redis://127.0.0.1:{port}/");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err("redis-server did not start".to_owned());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok((url, own))
-}
-
 fn coordinator(options: &Options) -> Result<(), String> {
     let processes: usize = options.get("processes", 4)?;
     let tasks: usize = options.get("tasks", 4)?;
@@ -111,17 +69,9 @@ fn coordinator(options: &Options) -> Result<(), String> {
     if limit == 0 || processes * tasks <= limit {
         return Err("need --limit >= 1 and more callers (processes × tasks) than --limit".into());
     }
-    let mut own_redis = None;
-    let url = match options.get("redis", String::new())? {
-        url if !url.is_empty() => url,
-        _ => match std::env::var("ADMIT_REDIS_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => {
-                let (url, own) = start_redis()?;
-                own_redis = Some(own);
-                url
-            }
-        },
+    let (url, own_redis) = match options.get("redis", String::new())? {
+        url if !url.is_empty() => (url, None),
+        _ => url_or_start().map_err(|e| e.to_string())?,
     };
     let server = Server::start(move |_| Reply::ok("ok").after(hold)).map_err(|e| e.to_string())?;
     let name = format!("fleet-limit-{}", std::process::id());

@@ -6,25 +6,17 @@
 //! `redis-server` fails the test with a one-line hint; nothing is skipped.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A Redis server for a test: either the one named by `ADMIT_REDIS_URL`, or a child process
-/// that dies with this value (or with the test process: it is tied to our stdin pipe).
+use admit_redis::test_server::RedisServer;
+
+/// A Redis server for a test: either the one named by `ADMIT_REDIS_URL`, or a private
+/// [`RedisServer`] that dies with this value (or with the test process).
 pub struct Redis {
     pub url: String,
     port: u16,
-    server: Option<Server>,
-}
-
-struct Server {
-    /// The `sh` wrapper: closing its stdin makes it kill the server.
-    shell: Child,
-    stdin: Option<ChildStdin>,
-    pid: u32,
+    server: Option<RedisServer>,
 }
 
 impl Redis {
@@ -42,76 +34,27 @@ impl Redis {
 
     /// A private `redis-server` on a free port of 127.0.0.1, without persistence.
     pub fn private() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("no free loopback port")
-            .port();
-        let mut redis = Self {
-            url: format!("redis://127.0.0.1:{port}/"),
-            port,
-            server: None,
-        };
-        redis.start();
-        redis
-    }
-
-    fn start(&mut self) {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            panic!("redis-server not found: install redis-server: apt-get install redis-server");
-        }
-        // The shell starts the server, prints its pid, and kills it when its stdin closes:
-        // when this value drops, or when the test process dies in any way.
-        let script = "redis-server --port \"$1\" --bind 127.0.0.1 --save '' --appendonly no \
-                      --logfile '' --loglevel warning >/dev/null & pid=$!; echo $pid; read _; \
-                      kill -9 $pid 2>/dev/null; wait";
-        let mut shell = Command::new("sh")
-            .args(["-c", script, "sh", &self.port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("could not start sh for redis-server");
-        let mut line = String::new();
-        BufReader::new(shell.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("reading redis-server's pid");
-        let pid = line.trim().parse().expect("redis-server's pid");
-        let stdin = shell.stdin.take();
-        self.server = Some(Server { shell, stdin, pid });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if ping(&self.url) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on port {} did not start",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(10));
+        let server = RedisServer::start().unwrap_or_else(|error| panic!("{error}"));
+        Self {
+            url: server.url().to_owned(),
+            port: server.port(),
+            server: Some(server),
         }
     }
 
     /// Kills the private server at once (`kill -9`: no chance to save anything).
     pub fn kill(&mut self) {
-        let mut server = self
-            .server
+        self.server
             .take()
-            .expect("only a private server can be killed");
-        let _ = Command::new("kill")
-            .args(["-9", &server.pid.to_string()])
-            .status();
-        drop(server.stdin.take());
-        let _ = server.shell.wait();
+            .expect("only a private server can be killed")
+            .kill();
     }
 
     /// Starts the private server again on the same port, with empty state.
     pub fn restart(&mut self) {
         assert!(self.server.is_none(), "kill it first");
-        self.start();
+        self.server =
+            Some(RedisServer::start_on(self.port).unwrap_or_else(|error| panic!("{error}")));
     }
 
     /// A synchronous connection for inspecting the state.
@@ -153,24 +96,6 @@ impl Redis {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            if let Some(mut stdin) = server.stdin.take() {
-                let _ = stdin.write_all(b"\n");
-            }
-            let _ = server.shell.wait();
-        }
-    }
-}
-
-fn ping(url: &str) -> bool {
-    redis::Client::open(url)
-        .and_then(|client| client.get_connection_with_timeout(Duration::from_millis(200)))
-        .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn))
-        .is_ok()
 }
 
 /// A name no other test (or earlier run on a shared server) uses.
