@@ -107,6 +107,7 @@ const STEPS: [Step; 10] = [
     ("package", |sh, _| {
         // Each crate is packaged and its package built on its own, with the workspace
         // siblings it needs from a temporary local registry (cargo 1.90 and later).
+        forget_packaged_sources()?;
         cmd!(sh, "cargo package --workspace --locked").run()?;
         passed("every publishable crate, in dependency order")
     }),
@@ -215,6 +216,47 @@ fn msrv(sh: &Shell, strict: bool) -> Result<Outcome> {
         "rust {version}: {} crate/feature sets",
         MSRV_CHECKS.len()
     ))
+}
+
+/// `cargo package` unpacks the siblings a package needs from its temporary local registry
+/// into `$CARGO_HOME/registry/src/-<hash>/` and never unpacks a version that is already
+/// there, so a second run from the same checkout would build the first run's sources of
+/// `admit-*` 0.1.0. Those unpacked copies (local registries' directories start with `-`,
+/// crates.io's do not) are removed first.
+///
+/// # Errors
+///
+/// A copy that cannot be removed.
+fn forget_packaged_sources() -> Result {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cargo"))
+        });
+    let Some(cargo_home) = cargo_home else {
+        return Ok(());
+    };
+    for kind in ["src", "cache"] {
+        let Ok(registries) = std::fs::read_dir(cargo_home.join("registry").join(kind)) else {
+            continue;
+        };
+        for registry in registries.flatten() {
+            if !registry.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            for package in std::fs::read_dir(registry.path())?.flatten() {
+                if package.file_name().to_string_lossy().starts_with("admit") {
+                    let path = package.path();
+                    if path.is_dir() {
+                        std::fs::remove_dir_all(path)?;
+                    } else {
+                        std::fs::remove_file(path)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `rust-version` of the root manifest's `[workspace.package]`.
