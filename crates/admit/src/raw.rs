@@ -198,11 +198,23 @@ fn fresh_overtakes(state: usize) -> usize {
     }
 }
 
-/// Takes `n` permits from `state` for a newcomer, counting an overtake if
-/// anyone is queued. `None` if the newcomer must not take them now.
+/// `free(state) >= n` for `n <= MAX_PERMITS`, without the shift: the word,
+/// signed, is `free * permits(1)` plus flag bits worth less than
+/// `permits(1)`, so it reaches `permits(n)` (which fits `isize`) exactly when
+/// `free` reaches `n`. One compare on the acquire path, fused with the
+/// subtraction that takes the permits.
+#[inline]
+fn has_free(state: usize, n: usize) -> bool {
+    debug_assert!(n <= MAX_PERMITS);
+    state as isize >= permits(n) as isize
+}
+
+/// Takes `n` permits (at most `MAX_PERMITS`) from `state` for a newcomer,
+/// counting an overtake if anyone is queued. `None` if the newcomer must not
+/// take them now.
 #[inline]
 fn take_as_newcomer(state: usize, n: usize) -> Option<usize> {
-    if state & CLOSED != 0 || !newcomers_allowed(state) || free(state) < n as isize {
+    if !has_free(state, n) || state & CLOSED != 0 || !newcomers_allowed(state) {
         return None;
     }
     // QUEUED is bit 1: shifting it to the overtake field adds one overtake.
@@ -1047,7 +1059,7 @@ impl RawAcquire {
             if locked.head() == Some(node) {
                 let needed = waiter.needed.load(Relaxed);
                 let mut state = sem.state.load(Acquire);
-                while newcomers_allowed(state) && free(state) >= needed as isize {
+                while newcomers_allowed(state) && has_free(state, needed) {
                     match sem.state.compare_exchange(
                         state,
                         state.wrapping_sub(permits(needed)),
@@ -1145,6 +1157,34 @@ mod tests {
         assert_eq!(offset_of!(super::RawSemaphore, state), 0);
         assert_eq!(offset_of!(super::RawSemaphore, queue), word);
         assert_eq!(offset_of!(super::RawSemaphore, tail), 2 * word);
+    }
+
+    /// `has_free` (the acquire path's compare on the whole word) agrees with
+    /// `free(state) >= n` for every flag combination, at the edges of both
+    /// ranges: a debt, zero, one, and the most permits either can hold.
+    #[test]
+    fn has_free_is_free_compared() {
+        use super::{MAX_PERMITS, OVERTAKE_MASK, PERMIT_SHIFT, free, has_free, permits};
+        let max = MAX_PERMITS as isize;
+        let counts = [-max, -max + 1, -2, -1, 0, 1, 2, 3, max - 1, max];
+        let requests = [0, 1, 2, 3, MAX_PERMITS - 1, MAX_PERMITS];
+        let flag_words = [0, 1, 0b111, OVERTAKE_MASK, (1 << PERMIT_SHIFT) - 1];
+        let mut checked = 0;
+        for count in counts {
+            for flags in flag_words {
+                let state = permits(count as usize) | flags;
+                assert_eq!(free(state), count, "state {state:#x}");
+                for n in requests {
+                    assert_eq!(
+                        has_free(state, n),
+                        count >= n as isize,
+                        "free {count}, flags {flags:#b}, n {n}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, counts.len() * flag_words.len() * requests.len());
     }
 
     /// The uncontended acquire, `try_acquire` and release complete while
