@@ -384,7 +384,7 @@ impl<R: Runtime> TaskPool<R> {
         &self,
         jobs: J,
     ) -> Result<Vec<J::Output>, Incomplete<J::Output>> {
-        collect::<R, _, _, _>(self.as_completed(jobs)).await
+        collect::<R, _, _, _, _>(self.as_completed(jobs), Ok).await
     }
 
     /// Runs `jobs` inline, at most K at a time, and returns their values in input order, or
@@ -420,7 +420,7 @@ impl<R: Runtime> TaskPool<R> {
     where
         J: IntoJobs<Output = Result<T, E>>,
     {
-        try_collect::<R, _, _, _, _>(self.as_completed(jobs)).await
+        collect::<R, _, _, _, _>(self.as_completed(jobs), |output| output).await
     }
 
     /// Like [`as_completed`](Self::as_completed), but each job runs as a task on the
@@ -490,7 +490,7 @@ impl<R: Runtime> TaskPool<R> {
         J::Job: Send + 'static,
         J::Output: Send + 'static,
     {
-        collect::<R, _, _, _>(self.spawn_as_completed(jobs)).await
+        collect::<R, _, _, _, _>(self.spawn_as_completed(jobs), Ok).await
     }
 
     /// Like [`try_gather`](Self::try_gather), with each job spawned as a task on the
@@ -525,7 +525,7 @@ impl<R: Runtime> TaskPool<R> {
         T: Send + 'static,
         E: Send + 'static,
     {
-        try_collect::<R, _, _, _, _>(self.spawn_as_completed(jobs)).await
+        collect::<R, _, _, _, _>(self.spawn_as_completed(jobs), |output| output).await
     }
 
     /// An empty [`PoolSet`] on this pool: submit jobs one at a time with
@@ -586,40 +586,17 @@ impl<R: Runtime> TaskPool<R> {
     }
 }
 
-/// Collects a stream of indexed outputs into input order (each item consuming cooperative
-/// budget, so that a pool of always-ready futures still yields on tokio).
-async fn collect<R, S, M, T>(mut stream: AsCompleted<S, M>) -> Result<Vec<T>, Incomplete<T>>
-where
-    R: Runtime,
-    S: jobs::sealed::Source,
-    S::Job: Future<Output = T>,
-    M: engine::sealed::Mode<S::Job>,
-{
-    let total = stream.progress().total;
-    let mut slots: Vec<Option<T>> = Vec::with_capacity(total.unwrap_or(0));
-    while let Some(item) = {
-        R::budget().await;
-        stream.next().await
-    } {
-        match item {
-            Ok((index, output)) => place(&mut slots, index, output),
-            Err(error) => {
-                slots.resize_with(slots.len().max(stream.taken()), || None);
-                return Err(Incomplete::new(error.widen(), slots, total));
-            }
-        }
-    }
-    Ok(unslot(slots))
-}
-
-/// Collects a stream of indexed results into input order, stopping at the first error.
-async fn try_collect<R, S, M, T, E>(
+/// Collects a stream of indexed outputs into input order, each output split by `split` into
+/// the value kept or a job error that stops the collection (`Ok` for `gather`, where a job
+/// cannot fail; the output itself for `try_gather`). Each item consumes cooperative budget,
+/// so that a pool of always-ready futures still yields on tokio.
+async fn collect<R, S, M, T, E>(
     mut stream: AsCompleted<S, M>,
+    split: fn(<S::Job as Future>::Output) -> Result<T, E>,
 ) -> Result<Vec<T>, Incomplete<T, E>>
 where
     R: Runtime,
     S: jobs::sealed::Source,
-    S::Job: Future<Output = Result<T, E>>,
     M: engine::sealed::Mode<S::Job>,
 {
     let total = stream.progress().total;
@@ -628,7 +605,7 @@ where
         R::budget().await;
         stream.next().await
     } {
-        let error = match item {
+        let error = match item.map(|(index, output)| (index, split(output))) {
             Ok((index, Ok(value))) => {
                 place(&mut slots, index, value);
                 continue;
