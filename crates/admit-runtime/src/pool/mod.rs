@@ -384,7 +384,7 @@ impl<R: Runtime> TaskPool<R> {
         &self,
         jobs: J,
     ) -> Result<Vec<J::Output>, Incomplete<J::Output>> {
-        collect::<R, _, _, _, _>(self.as_completed(jobs), Ok).await
+        collect::<R, _, _, _, _, _>(self.as_completed(jobs), Ok).await
     }
 
     /// Runs `jobs` inline, at most K at a time, and returns their values in input order, or
@@ -420,7 +420,7 @@ impl<R: Runtime> TaskPool<R> {
     where
         J: IntoJobs<Output = Result<T, E>>,
     {
-        collect::<R, _, _, _, _>(self.as_completed(jobs), |output| output).await
+        collect::<R, _, _, _, _, _>(self.as_completed(jobs), |output| output).await
     }
 
     /// Like [`as_completed`](Self::as_completed), but each job runs as a task on the
@@ -490,7 +490,7 @@ impl<R: Runtime> TaskPool<R> {
         J::Job: Send + 'static,
         J::Output: Send + 'static,
     {
-        collect::<R, _, _, _, _>(self.spawn_as_completed(jobs), Ok).await
+        collect::<R, _, _, _, _, _>(self.spawn_as_completed(jobs), Ok).await
     }
 
     /// Like [`try_gather`](Self::try_gather), with each job spawned as a task on the
@@ -525,7 +525,7 @@ impl<R: Runtime> TaskPool<R> {
         T: Send + 'static,
         E: Send + 'static,
     {
-        collect::<R, _, _, _, _>(self.spawn_as_completed(jobs), |output| output).await
+        collect::<R, _, _, _, _, _>(self.spawn_as_completed(jobs), |output| output).await
     }
 
     /// An empty [`PoolSet`] on this pool: submit jobs one at a time with
@@ -590,14 +590,15 @@ impl<R: Runtime> TaskPool<R> {
 /// the value kept or a job error that stops the collection (`Ok` for `gather`, where a job
 /// cannot fail; the output itself for `try_gather`). Each item consumes cooperative budget,
 /// so that a pool of always-ready futures still yields on tokio.
-async fn collect<R, S, M, T, E>(
+async fn collect<R, S, M, T, E, P>(
     mut stream: AsCompleted<S, M>,
-    split: fn(<S::Job as Future>::Output) -> Result<T, E>,
+    split: P,
 ) -> Result<Vec<T>, Incomplete<T, E>>
 where
     R: Runtime,
     S: jobs::sealed::Source,
     M: engine::sealed::Mode<S::Job>,
+    P: Fn(<S::Job as Future>::Output) -> Result<T, E>,
 {
     let total = stream.progress().total;
     let mut slots: Vec<Option<T>> = Vec::with_capacity(total.unwrap_or(0));
