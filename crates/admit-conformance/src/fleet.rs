@@ -41,7 +41,6 @@
 //! ```
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -51,7 +50,7 @@ use admit_redis::{Error, FleetPermit, FleetSemaphore};
 use admit_tokio::Tokio;
 
 use crate::harness::lock;
-use crate::peers::{PeerAcquire, PeerClosed, PeerPermit, PeerSemaphore};
+use crate::peers::{PeerClosed, PeerSemaphore, Resolve};
 use crate::{CaseResult, Failure};
 
 /// The spare permits a [`Fleet`] opens beyond those asked for, to hand out through
@@ -86,8 +85,10 @@ fn unexpected(operation: &str, error: &Error) -> ! {
 
 impl PeerSemaphore for Fleet {
     const NAME: &'static str = "admit-redis (fleet)";
+    const FAIR: bool = true;
     const WEIGHTED: bool = true;
     const CLOSABLE: bool = true;
+    type Permit<'a> = FleetPermit<Tokio>;
 
     fn with_permits(permits: usize) -> Self {
         let url = redis_url();
@@ -111,20 +112,28 @@ impl PeerSemaphore for Fleet {
         }
     }
 
-    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
-        let acquire = self.semaphore.acquire_many(n);
-        Box::pin(async move {
-            match acquire.await {
-                Ok(permit) => Ok(Box::new(permit) as PeerPermit<'_>),
-                Err(Error::Closed) => Err(PeerClosed),
-                Err(error) => unexpected("acquire_many", &error),
-            }
+    fn acquire(&self) -> impl Future<Output = Result<FleetPermit<Tokio>, PeerClosed>> + Send {
+        self.acquire_many(1)
+    }
+
+    fn acquire_many(
+        &self,
+        n: usize,
+    ) -> impl Future<Output = Result<FleetPermit<Tokio>, PeerClosed>> + Send {
+        Resolve::new(self.semaphore.acquire_many(n), |acquired| match acquired {
+            Ok(permit) => Ok(permit),
+            Err(Error::Closed) => Err(PeerClosed),
+            Err(error) => unexpected("acquire_many", &error),
         })
     }
 
-    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
+    fn try_acquire(&self) -> Option<FleetPermit<Tokio>> {
+        self.try_acquire_many(1)
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<FleetPermit<Tokio>> {
         match block(self.semaphore.try_acquire_many(n)) {
-            Ok(permit) => Some(Box::new(permit)),
+            Ok(permit) => Some(permit),
             Err(Error::NoPermits | Error::Closed) => None,
             Err(error) => unexpected("try_acquire_many", &error),
         }
@@ -149,9 +158,9 @@ impl PeerSemaphore for Fleet {
             .unwrap_or_else(|error| unexpected("available_permits", &error))
     }
 
-    fn settle() -> Pin<Box<dyn Future<Output = CaseResult> + Send>> {
+    fn settle() -> impl Future<Output = CaseResult> + Send {
         let opened = std::mem::take(&mut *lock(&OPENED));
-        Box::pin(async move {
+        async move {
             let mut leftovers = Vec::new();
             for semaphore in opened {
                 let flushed = tokio::time::timeout(SETTLE, semaphore.flush()).await;
@@ -171,7 +180,7 @@ impl PeerSemaphore for Fleet {
                     leftovers.join("; ")
                 )))
             }
-        })
+        }
     }
 }
 
@@ -293,7 +302,7 @@ mod tests {
             );
 
             let held = fleet.try_acquire_many(1).expect("the only permit is free");
-            let mut queued = PeerSemaphore::acquire_many(&fleet, 1);
+            let mut queued = Box::pin(PeerSemaphore::acquire_many(&fleet, 1));
             assert!(futures_lite::future::poll_once(&mut queued).await.is_none());
             std::mem::forget(held);
             drop(queued);
