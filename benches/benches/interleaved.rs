@@ -96,14 +96,8 @@ fn main() {
             uncontended::Workload::Acquire,
             uncontended::Workload::TryAcquire,
         ] {
-            let ops = plan.ops * UNCONTENDED_SCALE.0;
-            let mut measured = bench.measure(
-                "uncontended",
-                &workload.label(),
-                workload.runtime(),
-                ops,
-                &mut uncontended::contenders(workload, ops),
-            );
+            let mut measured =
+                bench.single_thread("uncontended", workload, plan.ops * UNCONTENDED_SCALE.0);
             let floor = measured
                 .iter()
                 .position(|m| m.name == FLOOR)
@@ -133,14 +127,8 @@ fn main() {
         let mut rows = Vec::new();
         for waiters in [10, 10_000] {
             let workload = uncontended::Workload::Handoff { waiters };
-            let ops = plan.ops * UNCONTENDED_SCALE.1;
-            let measured = bench.measure(
-                "waiter-scaling",
-                &workload.label(),
-                workload.runtime(),
-                ops,
-                &mut uncontended::contenders(workload, ops),
-            );
+            let measured =
+                bench.single_thread("waiter-scaling", workload, plan.ops * UNCONTENDED_SCALE.1);
             rows.extend(
                 measured
                     .into_iter()
@@ -263,6 +251,24 @@ impl Bench {
         }
         print_ratio(&measured);
         measured
+    }
+
+    /// Measures the single-thread `workload` with every semaphore (and the floor, where it
+    /// has one), `ops` operations per run.
+    fn single_thread(
+        &mut self,
+        group: &str,
+        workload: uncontended::Workload,
+        ops: u64,
+    ) -> Vec<Measured> {
+        let mut contenders = uncontended::contenders(workload, ops);
+        self.measure(
+            group,
+            &workload.label(),
+            workload.runtime(),
+            ops,
+            &mut contenders,
+        )
     }
 
     /// Measures each of `workloads` on `runtime` with every semaphore, as rows.

@@ -50,7 +50,7 @@ use admit_redis::{Error, FleetPermit, FleetSemaphore};
 use admit_tokio::Tokio;
 
 use crate::harness::lock;
-use crate::peers::{PeerClosed, PeerSemaphore, Resolve};
+use crate::peers::{Acquired, PeerClosed, PeerSemaphore, Resolve};
 use crate::{CaseResult, Failure};
 
 /// The spare permits a [`Fleet`] opens beyond those asked for, to hand out through
@@ -112,14 +112,11 @@ impl PeerSemaphore for Fleet {
         }
     }
 
-    fn acquire(&self) -> impl Future<Output = Result<FleetPermit<Tokio>, PeerClosed>> + Send {
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
         self.acquire_many(1)
     }
 
-    fn acquire_many(
-        &self,
-        n: usize,
-    ) -> impl Future<Output = Result<FleetPermit<Tokio>, PeerClosed>> + Send {
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.semaphore.acquire_many(n), |acquired| match acquired {
             Ok(permit) => Ok(permit),
             Err(Error::Closed) => Err(PeerClosed),
@@ -188,24 +185,15 @@ impl PeerSemaphore for Fleet {
 /// none of its queue, wait, holder, weight or fence keys exists and nothing is in use.
 async fn assert_clean(name: &str, limit: Duration) -> Result<(), String> {
     let keys = admit_redis::semaphore_keys(name);
-    let client = redis::Client::open(redis_url()).map_err(|e| e.to_string())?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| format!("connecting to check `{name}`: {e}"))?;
+    let mut conn = connect(&format!("to check `{name}`")).await?;
+    // The settings hash (`keys[0]`) stays; every other key must be gone.
+    let mut exists = redis::pipe();
+    for key in &keys[1..] {
+        exists.cmd("EXISTS").arg(key);
+    }
     let deadline = Instant::now() + limit;
     loop {
-        let present: Vec<bool> = redis::pipe()
-            .cmd("EXISTS")
-            .arg(&keys[1])
-            .cmd("EXISTS")
-            .arg(&keys[2])
-            .cmd("EXISTS")
-            .arg(&keys[3])
-            .cmd("EXISTS")
-            .arg(&keys[4])
-            .cmd("EXISTS")
-            .arg(&keys[5])
+        let present: Vec<bool> = exists
             .query_async(&mut conn)
             .await
             .map_err(|e| format!("inspecting `{name}`: {e}"))?;
@@ -236,16 +224,21 @@ async fn assert_clean(name: &str, limit: Duration) -> Result<(), String> {
 /// Deletes every key of the semaphore `name`.
 async fn delete(name: &str) -> Result<(), String> {
     let keys = admit_redis::semaphore_keys(name);
-    let client = redis::Client::open(redis_url()).map_err(|e| e.to_string())?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| format!("connecting to delete `{name}`: {e}"))?;
+    let mut conn = connect(&format!("to delete `{name}`")).await?;
     redis::cmd("DEL")
         .arg(&keys)
         .query_async::<()>(&mut conn)
         .await
         .map_err(|e| format!("deleting `{name}`: {e}"))
+}
+
+/// A connection to the server of [`redis_url`]; an error says what it was for (`purpose`).
+async fn connect(purpose: &str) -> Result<redis::aio::MultiplexedConnection, String> {
+    let client = redis::Client::open(redis_url()).map_err(|e| e.to_string())?;
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("connecting {purpose}: {e}"))
 }
 
 /// A semaphore name no other check, process or earlier run on a shared server uses.
@@ -317,8 +310,7 @@ mod tests {
             drop(fleet.try_acquire_many(2).expect("both permits are free"));
             drop(fleet);
             Fleet::settle().await.expect("every permit went back");
-            let client = redis::Client::open(redis_url()).unwrap();
-            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let mut conn = connect("to count the keys left").await.unwrap();
             let left: usize = redis::cmd("EXISTS")
                 .arg(&admit_redis::semaphore_keys(&name))
                 .query_async(&mut conn)

@@ -117,7 +117,7 @@ pub trait PeerSemaphore: Send + Sync + Sized + 'static {
     /// # Errors
     ///
     /// [`PeerClosed`] if the semaphore is closed.
-    fn acquire(&self) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send;
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send;
 
     /// Waits for `n` permits.
     ///
@@ -128,10 +128,7 @@ pub trait PeerSemaphore: Send + Sync + Sized + 'static {
     /// # Panics
     ///
     /// If `n` is not 1 and the semaphore is not [`WEIGHTED`](Self::WEIGHTED).
-    fn acquire_many(
-        &self,
-        n: usize,
-    ) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send;
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send;
 
     /// Takes one permit if one is free now (and the semaphore allows it).
     fn try_acquire(&self) -> Option<Self::Permit<'_>>;
@@ -163,6 +160,19 @@ pub trait PeerSemaphore: Send + Sync + Sized + 'static {
         std::future::ready(Ok(()))
     }
 }
+
+/// What an acquire of `S` resolves to: its permit, or [`PeerClosed`].
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::peers::{Acquired, AdmitFifo, PeerSemaphore};
+///
+/// let sem = AdmitFifo::with_permits(1);
+/// let acquired: Acquired<'_, AdmitFifo> = futures_lite::future::block_on(sem.acquire());
+/// assert!(acquired.is_ok());
+/// ```
+pub type Acquired<'a, S> = Result<<S as PeerSemaphore>::Permit<'a>, PeerClosed>;
 
 pin_project_lite::pin_project! {
     /// A peer's acquire future with its output mapped by `map` in `poll`: the peers' own
@@ -267,15 +277,12 @@ impl<const THROUGHPUT: bool> PeerSemaphore for Admit<THROUGHPUT> {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.0.acquire(), closed)
     }
 
     #[inline]
-    fn acquire_many(
-        &self,
-        n: usize,
-    ) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.0.acquire_many(n), closed)
     }
 
@@ -320,15 +327,12 @@ impl PeerSemaphore for tokio::sync::Semaphore {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.acquire(), closed)
     }
 
     #[inline]
-    fn acquire_many(
-        &self,
-        n: usize,
-    ) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.acquire_many(as_u32(n)), closed)
     }
 
@@ -373,14 +377,11 @@ impl PeerSemaphore for async_lock::Semaphore {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.acquire(), Ok)
     }
 
-    fn acquire_many(
-        &self,
-        n: usize,
-    ) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
         one_at_a_time(n);
         Resolve::new(self.acquire(), Ok)
     }
@@ -423,15 +424,12 @@ impl PeerSemaphore for futures_intrusive::sync::Semaphore {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.acquire(1), Ok)
     }
 
     #[inline]
-    fn acquire_many(
-        &self,
-        n: usize,
-    ) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.acquire(n), Ok)
     }
 
@@ -472,15 +470,12 @@ impl PeerSemaphore for maitake_sync::Semaphore {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.acquire(1), closed)
     }
 
     #[inline]
-    fn acquire_many(
-        &self,
-        n: usize,
-    ) -> impl Future<Output = Result<Self::Permit<'_>, PeerClosed>> + Send {
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
         Resolve::new(self.acquire(n), closed)
     }
 
