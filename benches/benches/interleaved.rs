@@ -35,11 +35,13 @@
 
 use std::time::Instant;
 
+use admit_benches::Args;
 use admit_benches::contended::{self, Hold};
 use admit_benches::measure::{self, Measured, interleave, median};
 use admit_benches::rows::{Group, Row};
-use admit_benches::runtimes::{self, AsyncStd, BenchRuntime, Smol, THREADS, Tokio, TokioSet};
+use admit_benches::runtimes::{self, ASYNC_STD, SMOL, THREADS, Tokio, TokioSet};
 use admit_benches::uncontended::{self, FLOOR};
+use admit_conformance::Flavor;
 
 /// Rounds per workload (odd: the median is one of them), and the operations
 /// per run of the yielding contended workloads (the others scale from it).
@@ -75,21 +77,12 @@ const OVERSUBSCRIBED_RUNTIMES: usize = 4;
 fn main() {
     runtimes::ensure_thread_counts();
     runtimes::check_thread_counts();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|arg| arg == "--quick");
-    let filters: Vec<&str> = args
-        .iter()
-        .filter(|arg| !arg.starts_with('-'))
-        .map(String::as_str)
-        .collect();
-    let selected = |group: &str| filters.is_empty() || filters.iter().any(|f| group.contains(f));
-    let plan = if quick { QUICK } else { FULL };
+    let args = Args::from_env();
+    let selected = |group: &str| args.selects(group);
+    let plan = if args.quick { QUICK } else { FULL };
     let mut bench = Bench {
         plan,
-        command: format!(
-            "cargo bench -p admit-benches --bench interleaved{}",
-            if quick { " -- --quick" } else { "" }
-        ),
+        command: args.command("interleaved"),
         start: Instant::now(),
     };
     println!(
@@ -103,14 +96,8 @@ fn main() {
             uncontended::Workload::Acquire,
             uncontended::Workload::TryAcquire,
         ] {
-            let ops = plan.ops * UNCONTENDED_SCALE.0;
-            let mut measured = bench.measure(
-                "uncontended",
-                &workload.label(),
-                workload.runtime(),
-                ops,
-                &mut uncontended::contenders(workload, ops),
-            );
+            let mut measured =
+                bench.single_thread("uncontended", workload, plan.ops * UNCONTENDED_SCALE.0);
             let floor = measured
                 .iter()
                 .position(|m| m.name == FLOOR)
@@ -140,14 +127,8 @@ fn main() {
         let mut rows = Vec::new();
         for waiters in [10, 10_000] {
             let workload = uncontended::Workload::Handoff { waiters };
-            let ops = plan.ops * UNCONTENDED_SCALE.1;
-            let measured = bench.measure(
-                "waiter-scaling",
-                &workload.label(),
-                workload.runtime(),
-                ops,
-                &mut uncontended::contenders(workload, ops),
-            );
+            let measured =
+                bench.single_thread("waiter-scaling", workload, plan.ops * UNCONTENDED_SCALE.1);
             rows.extend(
                 measured
                     .into_iter()
@@ -166,35 +147,27 @@ fn main() {
         let tokio = Tokio::new();
         let yielding =
             CONFIGS.map(|(tasks, permits)| contended::Workload::new(tasks, permits, Hold::Yield));
-        for workload in yielding {
-            rows.extend(bench.contended("contended", &tokio, workload, plan.ops));
-        }
+        rows.extend(bench.contended("contended", &tokio, &yielding, plan.ops));
         let spins_per_ns = measure::spins_per_ns();
         println!("  calibrated spin: {spins_per_ns:.2} iterations per ns");
         for nanos in SPINS {
             let workload = contended::Workload::new(16, 4, Hold::spin(nanos, spins_per_ns));
             let ops = (plan.ops * 500 / nanos).max(100);
             let limit = nanos as f64 / workload.permits.min(THREADS) as f64;
-            for mut row in bench.contended("contended", &tokio, workload, ops) {
+            for mut row in bench.contended("contended", &tokio, &[workload], ops) {
                 row.extra.push(("hold_ns".to_owned(), nanos as f64));
                 row.extra.push(("limit_ns".to_owned(), limit));
                 rows.push(row);
             }
         }
         let weighted = contended::Workload::new(16, 8, Hold::Yield).weighted();
-        rows.extend(bench.contended("contended", &tokio, weighted, plan.ops));
+        rows.extend(bench.contended("contended", &tokio, &[weighted], plan.ops));
         drop(tokio);
         let current = Tokio::current_thread();
-        for workload in &yielding[..2] {
-            rows.extend(bench.contended("contended", &current, *workload, plan.ops));
-        }
+        rows.extend(bench.contended("contended", &current, &yielding[..2], plan.ops));
         drop(current);
-        for workload in yielding {
-            rows.extend(bench.contended("contended", &AsyncStd, workload, plan.ops));
-        }
-        for workload in yielding {
-            rows.extend(bench.contended("contended", &Smol, workload, plan.ops));
-        }
+        rows.extend(bench.contended("contended", &ASYNC_STD, &yielding, plan.ops));
+        rows.extend(bench.contended("contended", &SMOL, &yielding, plan.ops));
         bench.write(
             "contended",
             "Contended acquire/release, tasks holding a permit",
@@ -205,10 +178,8 @@ fn main() {
     if selected("oversubscribed") {
         let set = TokioSet::new(OVERSUBSCRIBED_RUNTIMES);
         let mut rows = Vec::new();
-        for permits in [4, 8] {
-            let workload = contended::Workload::new(64, permits, Hold::Yield);
-            rows.extend(bench.contended("oversubscribed", &set, workload, plan.ops));
-        }
+        let workloads = [4, 8].map(|permits| contended::Workload::new(64, permits, Hold::Yield));
+        rows.extend(bench.contended("oversubscribed", &set, &workloads, plan.ops));
         bench.write(
             "oversubscribed",
             "Contended, more workers than cores: 4 tokio runtimes sharing one semaphore",
@@ -219,7 +190,7 @@ fn main() {
     if selected("wait-times") {
         let tokio = Tokio::new();
         let workload = contended::Workload::new(16, 4, Hold::Yield).recording_waits();
-        let rows = bench.contended("wait-times", &tokio, workload, plan.ops);
+        let rows = bench.contended("wait-times", &tokio, &[workload], plan.ops);
         bench.write(
             "wait-times",
             "Acquisition wait under contention (p50, p99, max in extra)",
@@ -282,21 +253,46 @@ impl Bench {
         measured
     }
 
-    /// Measures `workload` on `runtime` with every semaphore, as rows.
-    fn contended<R: BenchRuntime>(
+    /// Measures the single-thread `workload` with every semaphore (and the floor, where it
+    /// has one), `ops` operations per run.
+    fn single_thread(
         &mut self,
         group: &str,
-        runtime: &R,
-        workload: contended::Workload,
+        workload: uncontended::Workload,
+        ops: u64,
+    ) -> Vec<Measured> {
+        let mut contenders = uncontended::contenders(workload, ops);
+        self.measure(
+            group,
+            &workload.label(),
+            workload.runtime(),
+            ops,
+            &mut contenders,
+        )
+    }
+
+    /// Measures each of `workloads` on `runtime` with every semaphore, as rows.
+    fn contended<F: Flavor>(
+        &mut self,
+        group: &str,
+        runtime: &F,
+        workloads: &[contended::Workload],
         acquisitions: u64,
     ) -> Vec<Row> {
-        let label = workload.label();
         let runtime_label = runtime.label();
-        let mut contenders = contended::contenders(runtime, &workload, acquisitions);
-        self.measure(group, &label, &runtime_label, acquisitions, &mut contenders)
-            .into_iter()
-            .map(|m| Row::new(&label, &runtime_label, m))
-            .collect()
+        let mut rows = Vec::new();
+        for workload in workloads {
+            let label = workload.label();
+            let mut contenders = contended::contenders(runtime, workload, acquisitions);
+            let measured =
+                self.measure(group, &label, &runtime_label, acquisitions, &mut contenders);
+            rows.extend(
+                measured
+                    .into_iter()
+                    .map(|m| Row::new(&label, &runtime_label, m)),
+            );
+        }
+        rows
     }
 
     /// Writes one group's rows and says where.

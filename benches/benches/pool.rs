@@ -35,6 +35,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use admit_benches::Args;
+use admit_benches::measure::process_cpu_time;
 use futures::StreamExt as _;
 use serde_json::json;
 
@@ -128,20 +130,6 @@ fn in_order(jobs: usize, outputs: impl IntoIterator<Item = (usize, usize)>) -> V
     ordered
 }
 
-/// Process CPU time (user + system) so far, summed over the process's threads.
-fn cpu_time() -> Option<Duration> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let path = task.ok()?.path().join("schedstat");
-        // A thread may have exited since the directory was read.
-        let Ok(stat) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(Duration::from_nanos(total))
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Runtime {
     Tokio,
@@ -201,13 +189,19 @@ fn run(
     jobs: usize,
 ) -> (Duration, Option<Duration>) {
     let chain = Chain::new(jobs);
-    let (cpu_before, start) = (cpu_time(), Instant::now());
-    let outputs = match runtime {
-        Runtime::Tokio => tokio.block_on(on_tokio(contender, &chain, limit, jobs)),
-        Runtime::Smol => smol::block_on(on_smol(contender, &chain, limit, jobs)),
+    let make = (0..jobs).map(|i| chain.job(i));
+    let (cpu_before, start) = (process_cpu_time(), Instant::now());
+    let outputs = match (runtime, contender) {
+        (Runtime::Tokio, Contender::JoinSet) => tokio.block_on(joinset(make, limit, jobs)),
+        (Runtime::Tokio, _) => tokio.block_on(common::<admit_tokio::Tokio, _>(
+            contender, make, limit, jobs,
+        )),
+        (Runtime::Smol, _) => {
+            smol::block_on(common::<admit_smol::Smol, _>(contender, make, limit, jobs))
+        }
     };
     let wall = start.elapsed();
-    let cpu = cpu_time()
+    let cpu = process_cpu_time()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
     assert!(
@@ -218,54 +212,33 @@ fn run(
     (wall, cpu)
 }
 
-async fn on_tokio(
-    contender: Contender,
-    chain: &Arc<Chain>,
-    limit: usize,
-    jobs: usize,
-) -> Vec<usize> {
-    let make = (0..jobs).map(|i| chain.job(i));
-    match contender {
-        Contender::PoolInline | Contender::PoolSpawned | Contender::BufferUnordered => {
-            common::<admit_tokio::Tokio, _>(contender, make, limit, jobs).await
-        }
-        Contender::JoinSet => {
-            let semaphore = Arc::new(tokio::sync::Semaphore::new(limit));
-            let mut set = tokio::task::JoinSet::new();
-            let mut outputs = Vec::with_capacity(jobs);
-            for (i, job) in make.enumerate() {
-                let permit = Arc::clone(&semaphore)
-                    .acquire_owned()
-                    .await
-                    .expect("never closed");
-                set.spawn(async move {
-                    let output = job.await;
-                    drop(permit);
-                    (i, output)
-                });
-                while let Some(done) = set.try_join_next() {
-                    outputs.push(done.expect("no job panics"));
-                }
-            }
-            while let Some(done) = set.join_next().await {
-                outputs.push(done.expect("no job panics"));
-            }
-            in_order(jobs, outputs)
+/// The tokio-only contender: acquire an owned permit, `JoinSet::spawn` the job holding it,
+/// reap finished jobs as it goes.
+async fn joinset<F>(make: impl Iterator<Item = F>, limit: usize, jobs: usize) -> Vec<usize>
+where
+    F: Future<Output = usize> + Send + 'static,
+{
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(limit));
+    let mut set = tokio::task::JoinSet::new();
+    let mut outputs = Vec::with_capacity(jobs);
+    for (i, job) in make.enumerate() {
+        let permit = Arc::clone(&semaphore)
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        set.spawn(async move {
+            let output = job.await;
+            drop(permit);
+            (i, output)
+        });
+        while let Some(done) = set.try_join_next() {
+            outputs.push(done.expect("no job panics"));
         }
     }
-}
-
-async fn on_smol(
-    contender: Contender,
-    chain: &Arc<Chain>,
-    limit: usize,
-    jobs: usize,
-) -> Vec<usize> {
-    let make = (0..jobs).map(|i| chain.job(i));
-    match contender {
-        Contender::JoinSet => unreachable!("tokio only"),
-        _ => common::<admit_smol::Smol, _>(contender, make, limit, jobs).await,
+    while let Some(done) = set.join_next().await {
+        outputs.push(done.expect("no job panics"));
     }
+    in_order(jobs, outputs)
 }
 
 /// The contenders that run the same on every runtime: the pool (inline and spawned) and
@@ -284,7 +257,7 @@ where
         Contender::PoolInline => pool().gather(make).await.expect("never closed"),
         Contender::PoolSpawned => pool().spawn_gather(make).await.expect("never closed"),
         Contender::BufferUnordered => buffer_unordered(make, limit, jobs).await,
-        Contender::JoinSet => unreachable!("runtime-specific"),
+        Contender::JoinSet => unreachable!("tokio only: `joinset`"),
     }
 }
 
@@ -318,15 +291,11 @@ struct Measured {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    // `cargo bench` passes `--bench`; any other free argument is a name filter, as
-    // criterion's: skip unless it matches this group.
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    if !filters.is_empty() && !filters.iter().any(|f| GROUP.contains(f.as_str())) {
+    let args = Args::from_env();
+    if !args.selects(GROUP) {
         return;
     }
-    let (rounds, jobs) = if quick { QUICK } else { FULL };
+    let (rounds, jobs) = if args.quick { QUICK } else { FULL };
     let tokio = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a tokio runtime");
@@ -375,10 +344,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let command = format!(
-        "cargo bench -p admit-benches --bench pool{}",
-        if quick { " -- --quick" } else { "" }
-    );
+    let command = args.command("pool");
     let rows: Vec<_> = measured
         .iter_mut()
         .map(|m| {

@@ -31,9 +31,11 @@
 
 use std::time::{Duration, Instant};
 
+use admit_benches::Args;
 use admit_benches::measure::{Measured, Meter, Sample, Waits, median};
 use admit_benches::rows::{Group, Row};
-use admit_benches::runtimes::{self, AsyncStd, BenchRuntime, Smol, Tokio};
+use admit_benches::runtimes::{self, ASYNC_STD, SMOL, Tokio};
+use admit_conformance::Flavor;
 use admit_runtime::{RateLimiter, Runtime};
 
 const GROUP: &str = "rate";
@@ -101,17 +103,17 @@ fn most_within_period(starts: &[Instant], ends: &[Instant]) -> usize {
 
 /// One caller waiting on a fresh `RateLimiter::per(rate, PERIOD)` for the grants of `span` at
 /// that rate (one more: the first, at once).
-fn run<B: BenchRuntime>(runtime: &B, rate: u64, span: Duration) -> Run {
+fn run<F: Flavor>(runtime: &F, rate: u64, span: Duration) -> Run {
     let grants = usize::try_from(rate * span.as_millis() as u64 / 1000).expect("a small count");
     let mut calls = Vec::with_capacity(grants + 1);
     let mut stamps = Vec::with_capacity(grants + 1);
     let meter = Meter::start();
     runtime.block_on(async {
-        let limit = RateLimiter::<B::Adapter>::per(rate, PERIOD).expect("a valid rate");
+        let limit = RateLimiter::<F::Runtime>::per(rate, PERIOD).expect("a valid rate");
         for _ in 0..=grants {
-            calls.push(B::Adapter::now());
+            calls.push(F::Runtime::now());
             limit.acquire().await;
-            stamps.push(B::Adapter::now());
+            stamps.push(F::Runtime::now());
         }
     });
     let mut sample = meter.stop();
@@ -191,7 +193,7 @@ fn workload(rate: u64) -> String {
 }
 
 /// Every rate on `runtime`, one run each, into `all` (created on the first round).
-fn round<B: BenchRuntime>(runtime: &B, span: Duration, all: &mut Vec<Series>) {
+fn round<F: Flavor>(runtime: &F, span: Duration, all: &mut Vec<Series>) {
     let label = runtime.label();
     for rate in RATES {
         let run = run(runtime, rate, span);
@@ -220,23 +222,19 @@ fn round<B: BenchRuntime>(runtime: &B, span: Duration, all: &mut Vec<Series>) {
 fn main() {
     runtimes::ensure_thread_counts();
     runtimes::check_thread_counts();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    // `cargo bench` passes `--bench`; any other free argument is a name filter: skip unless it
-    // matches this group.
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    if !filters.is_empty() && !filters.iter().any(|f| GROUP.contains(f.as_str())) {
+    let args = Args::from_env();
+    if !args.selects(GROUP) {
         return;
     }
-    let (rounds, span) = if quick { QUICK } else { FULL };
+    let (rounds, span) = if args.quick { QUICK } else { FULL };
     let tokio = Tokio::new();
 
     let started = Instant::now();
     let mut all = Vec::new();
     for _ in 0..rounds {
         round(&tokio, span, &mut all);
-        round(&AsyncStd, span, &mut all);
-        round(&Smol, span, &mut all);
+        round(&ASYNC_STD, span, &mut all);
+        round(&SMOL, span, &mut all);
     }
     eprintln!(
         "rate: {rounds} round(s) of {} s per rate in {:.1} s",
@@ -248,10 +246,7 @@ fn main() {
         group: GROUP,
         title: "Rate limiter: one caller always waiting, achieved rate and busiest period",
         unit: "ns/grant",
-        command: format!(
-            "cargo bench -p admit-benches --bench rate{}",
-            if quick { " -- --quick" } else { "" }
-        ),
+        command: args.command("rate"),
         rows: all.iter().map(Series::row).collect(),
     };
     for row in &group.rows {

@@ -3,7 +3,8 @@
 //! `admit_benches::runtimes::THREADS` workers), next to what users would write
 //! without them.
 //!
-//! Groups (the parameter is the runtime's name):
+//! Groups (the parameter is the runtime as bench rows name it: `tokio mt-2`,
+//! `async-std 2`, `smol 2`):
 //!
 //! - `fanout`: 100,000 small jobs (a multiply, and the runtime's `yield_now`
 //!   in every [`YIELD_EVERY`]th job), at most 64 in flight, driven from
@@ -26,8 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use admit::rate::Gcra;
-use admit_benches::runtimes::{self, AsyncStd, BenchRuntime, Smol, Tokio};
-use admit_runtime::{RateLimiter, TaskPool};
+use admit_benches::runtimes::{self, ASYNC_STD, SMOL, Tokio};
+use admit_conformance::Flavor;
+use admit_runtime::{RateLimiter, Runtime, TaskPool};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use futures::StreamExt as _;
@@ -44,7 +46,7 @@ const YIELD_EVERY: usize = 8;
 
 /// One small job: a few nanoseconds of work, and a yield every
 /// [`YIELD_EVERY`] jobs.
-async fn job<R: BenchRuntime>(index: usize) {
+async fn job<R: Runtime>(index: usize) {
     black_box(black_box(index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     if index % YIELD_EVERY == 0 {
         R::yield_now().await;
@@ -52,7 +54,7 @@ async fn job<R: BenchRuntime>(index: usize) {
 }
 
 /// The jobs of one fan-out.
-fn jobs<R: BenchRuntime>() -> impl Iterator<Item = impl Future<Output = ()> + Send + 'static> {
+fn jobs<R: Runtime>() -> impl Iterator<Item = impl Future<Output = ()> + Send + 'static> {
     (0..JOBS).map(job::<R>)
 }
 
@@ -65,13 +67,13 @@ fn fanout(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     fanout_on(&mut group, &tokio);
     tokio_joinsets(&mut group, &tokio);
-    fanout_on(&mut group, &AsyncStd);
-    fanout_on(&mut group, &Smol);
+    fanout_on(&mut group, &ASYNC_STD);
+    fanout_on(&mut group, &SMOL);
     group.finish();
 }
 
 /// Times `iters` runs of `fan_out` on `runtime`, each from a fresh start.
-fn time_fanouts<R: BenchRuntime, F: Future<Output = ()>>(
+fn time_fanouts<R: Flavor, F: Future<Output = ()>>(
     runtime: &R,
     iters: u64,
     mut fan_out: impl FnMut() -> F,
@@ -86,29 +88,33 @@ fn time_fanouts<R: BenchRuntime, F: Future<Output = ()>>(
 }
 
 /// The pools and `buffer_unordered`, which every runtime has.
-fn fanout_on<R: BenchRuntime>(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &R) {
-    group.bench_function(BenchmarkId::new("admit-pool-inline", R::NAME), |b| {
-        let pool = TaskPool::<R::Adapter>::new(IN_FLIGHT).expect("non-zero limit");
+fn fanout_on<F: Flavor>(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &F) {
+    let label = runtime.label();
+    group.bench_function(BenchmarkId::new("admit-pool-inline", &label), |b| {
+        let pool = TaskPool::<F::Runtime>::new(IN_FLIGHT).expect("non-zero limit");
         b.iter_custom(|iters| {
             time_fanouts(runtime, iters, || async {
-                let done = pool.gather(jobs::<R>()).await.expect("pool runs");
+                let done = pool.gather(jobs::<F::Runtime>()).await.expect("pool runs");
                 assert_eq!(done.len(), JOBS);
             })
         });
     });
-    group.bench_function(BenchmarkId::new("admit-pool-spawned", R::NAME), |b| {
-        let pool = TaskPool::<R::Adapter>::new(IN_FLIGHT).expect("non-zero limit");
+    group.bench_function(BenchmarkId::new("admit-pool-spawned", &label), |b| {
+        let pool = TaskPool::<F::Runtime>::new(IN_FLIGHT).expect("non-zero limit");
         b.iter_custom(|iters| {
             time_fanouts(runtime, iters, || async {
-                let done = pool.spawn_gather(jobs::<R>()).await.expect("pool runs");
+                let done = pool
+                    .spawn_gather(jobs::<F::Runtime>())
+                    .await
+                    .expect("pool runs");
                 assert_eq!(done.len(), JOBS);
             })
         });
     });
-    group.bench_function(BenchmarkId::new("buffer-unordered", R::NAME), |b| {
+    group.bench_function(BenchmarkId::new("buffer-unordered", &label), |b| {
         b.iter_custom(|iters| {
             time_fanouts(runtime, iters, || async {
-                let done = futures::stream::iter(jobs::<R>())
+                let done = futures::stream::iter(jobs::<F::Runtime>())
                     .buffer_unordered(IN_FLIGHT)
                     .count()
                     .await;
@@ -123,7 +129,7 @@ fn fanout_on<R: BenchRuntime>(group: &mut BenchmarkGroup<'_, WallTime>, runtime:
 /// semaphore (the peer) and with admit's.
 fn tokio_joinsets(group: &mut BenchmarkGroup<'_, WallTime>, tokio: &Tokio) {
     group.bench_function(
-        BenchmarkId::new("tokio-joinset-semaphore", Tokio::NAME),
+        BenchmarkId::new("tokio-joinset-semaphore", tokio.label()),
         |b| {
             b.iter_custom(|iters| {
                 time_fanouts(tokio, iters, || async {
@@ -137,7 +143,7 @@ fn tokio_joinsets(group: &mut BenchmarkGroup<'_, WallTime>, tokio: &Tokio) {
             });
         },
     );
-    group.bench_function(BenchmarkId::new("admit-joinset", Tokio::NAME), |b| {
+    group.bench_function(BenchmarkId::new("admit-joinset", tokio.label()), |b| {
         b.iter_custom(|iters| {
             time_fanouts(tokio, iters, || async {
                 let sem = Arc::new(admit::Semaphore::new(IN_FLIGHT));
@@ -160,7 +166,7 @@ where
 {
     let mut set = tokio::task::JoinSet::new();
     let mut done = 0;
-    for job in jobs::<Tokio>() {
+    for job in jobs::<admit_tokio::Tokio>() {
         let permit = acquire().await;
         set.spawn(async move {
             job.await;
@@ -183,20 +189,21 @@ fn rate_limiter(c: &mut Criterion) {
     let mut group = c.benchmark_group("rate_limiter");
     group.throughput(Throughput::Elements(1));
     rate_limiter_on(&mut group, &tokio);
-    rate_limiter_on(&mut group, &AsyncStd);
-    rate_limiter_on(&mut group, &Smol);
+    rate_limiter_on(&mut group, &ASYNC_STD);
+    rate_limiter_on(&mut group, &SMOL);
     group.finish();
 }
 
 /// `iters` never-limited `RateLimiter::acquire`s, then as many bare
 /// semaphore acquires, in one `block_on` on `runtime`.
-fn rate_limiter_on<R: BenchRuntime>(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &R) {
-    group.bench_function(BenchmarkId::new("admit-rate-limiter", R::NAME), |b| {
+fn rate_limiter_on<F: Flavor>(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &F) {
+    let label = runtime.label();
+    group.bench_function(BenchmarkId::new("admit-rate-limiter", &label), |b| {
         b.iter_custom(|iters| {
             // One permit per nanosecond and a burst of 2^20: far faster than
             // anyone can ask, so no acquire ever waits.
             let limit = Gcra::new(1_000_000_000, Duration::from_secs(1)).with_burst(1 << 20);
-            let limiter = RateLimiter::<R::Adapter>::new(limit);
+            let limiter = RateLimiter::<F::Runtime>::new(limit);
             runtime.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -206,7 +213,7 @@ fn rate_limiter_on<R: BenchRuntime>(group: &mut BenchmarkGroup<'_, WallTime>, ru
             })
         });
     });
-    group.bench_function(BenchmarkId::new("baseline-admit-semaphore", R::NAME), |b| {
+    group.bench_function(BenchmarkId::new("baseline-admit-semaphore", &label), |b| {
         let sem = admit::Semaphore::new(1);
         b.iter_custom(|iters| {
             runtime.block_on(async {

@@ -9,9 +9,11 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use admit_conformance::Flavor;
+use admit_runtime::Runtime;
+
 use crate::measure::{Contender, Meter, Sample, spin};
-use crate::runtimes::BenchRuntime;
-use crate::{AdmitFifo, AdmitThroughput, BenchSemaphore, WeightedSemaphore};
+use crate::{PeerSemaphore, Visit, each_semaphore};
 
 /// What a task does while it holds its permit.
 ///
@@ -55,7 +57,7 @@ impl Hold {
         }
     }
 
-    async fn hold<R: BenchRuntime>(self) {
+    async fn hold<R: Runtime>(self) {
         match self {
             Self::Yield => R::yield_now().await,
             Self::Spin { iterations, .. } => spin(iterations),
@@ -149,12 +151,14 @@ pub fn share(total: u64, tasks: usize, index: usize) -> u64 {
 
 /// Runs `acquisitions` acquisitions of a fresh semaphore `S` on `runtime`
 /// as `workload` says, and returns the measured [`Sample`] (spawning and
-/// joining the tasks included, small next to the hand-offs).
+/// joining the tasks included, small next to the hand-offs). On a weighted
+/// workload, acquisition `i` of task `t` asks for `1 + (t + i) % 4` permits,
+/// so small and large requests interleave.
 ///
 /// # Panics
 ///
-/// If `workload.weighted` is set (weighted acquisitions need
-/// [`run_weighted`]).
+/// If `workload.weighted` is set and `S` is not
+/// [`WEIGHTED`](PeerSemaphore::WEIGHTED).
 ///
 /// # Examples
 ///
@@ -166,17 +170,27 @@ pub fn share(total: u64, tasks: usize, index: usize) -> u64 {
 /// let workload = Workload::new(4, 2, Hold::Yield).recording_waits();
 /// let sample = run::<AdmitFifo, _>(&Tokio::new(), &workload, 1_000);
 /// assert_eq!(sample.waits_ns.len(), 1_000);
+///
+/// let weighted = Workload::new(4, 4, Hold::Yield).weighted();
+/// let sample = run::<tokio::sync::Semaphore, _>(&Tokio::new(), &weighted, 1_000);
+/// assert!(sample.wall.as_nanos() > 0);
 /// ```
-pub fn run<S: BenchSemaphore, R: BenchRuntime>(
-    runtime: &R,
+pub fn run<S: PeerSemaphore, F: Flavor>(
+    runtime: &F,
     workload: &Workload,
     acquisitions: u64,
 ) -> Sample {
     assert!(
-        !workload.weighted,
-        "weighted workloads need a weighted semaphore"
+        S::WEIGHTED || !workload.weighted,
+        "{} has no weighted acquire",
+        S::NAME
     );
-    let (hold, record) = (workload.hold, workload.record_waits);
+    let Workload {
+        hold,
+        weighted,
+        record_waits: record,
+        ..
+    } = *workload;
     let waits = Arc::new(Mutex::new(Vec::new()));
     let all_waits = Arc::clone(&waits);
     let mut sample = fan_out(
@@ -184,17 +198,22 @@ pub fn run<S: BenchSemaphore, R: BenchRuntime>(
         S::with_permits(workload.permits),
         workload.tasks,
         acquisitions,
-        move |sem, _, rounds| {
+        move |sem, index, rounds| {
             let all_waits = Arc::clone(&all_waits);
             async move {
                 let mut waits = Vec::with_capacity(if record { rounds as usize } else { 0 });
-                for _ in 0..rounds {
+                for round in 0..rounds {
                     let asked = record.then(Instant::now);
-                    let permit = sem.acquire().await;
+                    let permit = if weighted {
+                        sem.acquire_many(1 + (index + round as usize) % 4).await
+                    } else {
+                        sem.acquire().await
+                    }
+                    .expect("bench semaphores are never closed");
                     if let Some(asked) = asked {
                         waits.push(u64::try_from(asked.elapsed().as_nanos()).unwrap_or(u64::MAX));
                     }
-                    hold.hold::<R>().await;
+                    hold.hold::<F::Runtime>().await;
                     drop(permit);
                 }
                 if record {
@@ -205,41 +224,6 @@ pub fn run<S: BenchSemaphore, R: BenchRuntime>(
     );
     sample.waits_ns = std::mem::take(&mut *waits.lock().expect("no task panicked"));
     sample
-}
-
-/// [`run`] with weighted acquisitions: acquisition `i` of task `t` asks for
-/// `1 + (t + i) % 4` permits, so small and large requests interleave.
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::contended::{Hold, Workload, run_weighted};
-/// use admit_benches::runtimes::Tokio;
-///
-/// let workload = Workload::new(4, 4, Hold::Yield).weighted();
-/// let sample = run_weighted::<tokio::sync::Semaphore, _>(&Tokio::new(), &workload, 1_000);
-/// assert!(sample.wall.as_nanos() > 0);
-/// ```
-pub fn run_weighted<S: WeightedSemaphore, R: BenchRuntime>(
-    runtime: &R,
-    workload: &Workload,
-    acquisitions: u64,
-) -> Sample {
-    let hold = workload.hold;
-    fan_out(
-        runtime,
-        S::with_permits(workload.permits),
-        workload.tasks,
-        acquisitions,
-        move |sem, index, rounds| async move {
-            for round in 0..rounds {
-                let n = 1 + (index + round as usize) % 4;
-                let permit = sem.acquire_many(n).await;
-                hold.hold::<R>().await;
-                drop(permit);
-            }
-        },
-    )
 }
 
 /// Spawns `tasks` tasks on `runtime`, task `index` running
@@ -266,17 +250,17 @@ pub fn run_weighted<S: WeightedSemaphore, R: BenchRuntime>(
 /// });
 /// assert_eq!(total.load(Ordering::SeqCst), 10);
 /// ```
-pub fn fan_out<S, R, F>(
+pub fn fan_out<S, R, T>(
     runtime: &R,
     sem: S,
     tasks: usize,
     acquisitions: u64,
-    task: impl Fn(Arc<S>, usize, u64) -> F,
+    task: impl Fn(Arc<S>, usize, u64) -> T,
 ) -> Sample
 where
     S: Send + Sync + 'static,
-    R: BenchRuntime,
-    F: Future<Output = ()> + Send + 'static,
+    R: Flavor,
+    T: Future<Output = ()> + Send + 'static,
 {
     let sem = Arc::new(sem);
     runtime.block_on(async {
@@ -313,45 +297,35 @@ where
 /// assert_eq!(names(&plain).len(), 6);
 /// assert!(!names(&weighted).contains(&"async-lock"));
 /// ```
-pub fn contenders<'a, R: BenchRuntime>(
-    runtime: &'a R,
+pub fn contenders<'a, F: Flavor>(
+    runtime: &'a F,
     workload: &'a Workload,
     acquisitions: u64,
 ) -> Vec<Contender<'a>> {
-    fn plain<'a, S: BenchSemaphore, R: BenchRuntime>(
-        runtime: &'a R,
+    struct Contenders<'a, F> {
+        runtime: &'a F,
         workload: &'a Workload,
         acquisitions: u64,
-    ) -> Contender<'a> {
-        Contender::new(S::NAME, S::FAIR, move || {
-            run::<S, R>(runtime, workload, acquisitions)
-        })
     }
-    fn weighted<'a, S: WeightedSemaphore, R: BenchRuntime>(
-        runtime: &'a R,
-        workload: &'a Workload,
-        acquisitions: u64,
-    ) -> Contender<'a> {
-        Contender::new(S::NAME, S::FAIR, move || {
-            run_weighted::<S, R>(runtime, workload, acquisitions)
-        })
+    impl<'a, F: Flavor> Visit for Contenders<'a, F> {
+        type Output = Contender<'a>;
+
+        fn visit<S: PeerSemaphore>(&mut self) -> Option<Contender<'a>> {
+            let Self {
+                runtime,
+                workload,
+                acquisitions,
+            } = *self;
+            (S::WEIGHTED || !workload.weighted).then(|| {
+                Contender::new(S::NAME, S::FAIR, move || {
+                    run::<S, F>(runtime, workload, acquisitions)
+                })
+            })
+        }
     }
-    if workload.weighted {
-        vec![
-            weighted::<AdmitFifo, R>(runtime, workload, acquisitions),
-            weighted::<AdmitThroughput, R>(runtime, workload, acquisitions),
-            weighted::<tokio::sync::Semaphore, R>(runtime, workload, acquisitions),
-            weighted::<futures_intrusive::sync::Semaphore, R>(runtime, workload, acquisitions),
-            weighted::<maitake_sync::Semaphore, R>(runtime, workload, acquisitions),
-        ]
-    } else {
-        vec![
-            plain::<AdmitFifo, R>(runtime, workload, acquisitions),
-            plain::<AdmitThroughput, R>(runtime, workload, acquisitions),
-            plain::<tokio::sync::Semaphore, R>(runtime, workload, acquisitions),
-            plain::<async_lock::Semaphore, R>(runtime, workload, acquisitions),
-            plain::<futures_intrusive::sync::Semaphore, R>(runtime, workload, acquisitions),
-            plain::<maitake_sync::Semaphore, R>(runtime, workload, acquisitions),
-        ]
-    }
+    each_semaphore(&mut Contenders {
+        runtime,
+        workload,
+        acquisitions,
+    })
 }

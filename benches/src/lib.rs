@@ -1,13 +1,17 @@
-//! The benches of admit and its peers: one seam over every semaphore they
-//! compare (admit under both fairness policies, tokio, async-lock,
-//! futures-intrusive in its fair mode, maitake-sync), the workloads, and the
-//! one way they are measured.
+//! The benches of admit and its peers: the workloads over every semaphore
+//! they compare (admit under both fairness policies, tokio, async-lock,
+//! futures-intrusive in its fair mode, maitake-sync), and the one way they
+//! are measured.
 //!
-//! - [`BenchSemaphore`] (and [`WeightedSemaphore`] where a weighted acquire
-//!   exists): every semaphore runs exactly the same loop. Each method is a
-//!   thin `#[inline]` forwarding call, so the seam costs nothing measurable.
-//! - [`runtimes`]: the runtimes the workloads run on (tokio multi-thread and
-//!   current-thread, several tokio runtimes at once, async-std, smol).
+//! - The semaphores are seen through
+//!   [`admit_conformance::peers::PeerSemaphore`], the trait the conformance
+//!   peer guarantees use too: every semaphore runs exactly the same loop, and
+//!   each method is a thin `#[inline]` forwarding call returning the
+//!   semaphore's own future and permit, so the seam costs nothing measurable.
+//!   [`each_semaphore`] lists them in row order.
+//! - [`runtimes`]: the runtimes the workloads run on, each an
+//!   [`admit_conformance::Flavor`] (tokio multi-thread and current-thread,
+//!   several tokio runtimes at once, async-std, smol).
 //! - [`contended`] and [`uncontended`]: the workloads, each semaphore of one
 //!   of them a [`measure::Contender`].
 //! - [`measure`]: interleaved rounds, wall and process CPU time per
@@ -27,11 +31,10 @@ pub mod rows;
 pub mod runtimes;
 pub mod uncontended;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
+
+pub use admit_conformance::peers::{AdmitFifo, AdmitThroughput, PeerSemaphore};
 
 use criterion::Criterion;
 
@@ -90,296 +93,108 @@ pub fn criterion_config() -> Criterion {
         .configure_from_args()
 }
 
-/// A semaphore as the benches see it: acquire one permit (or try to), and
-/// give it back by dropping the permit.
-///
-/// `Send + Sync + 'static` so that an `Arc<Self>` can be moved into tasks of
-/// a multi-thread runtime.
+/// Every semaphore the benches compare, in row order: admit under both
+/// policies, tokio, async-lock, futures-intrusive (fair) and maitake-sync,
+/// each passed to `visit` as a type. A [`Visit`] returns `None` for a
+/// semaphore it skips (async-lock on a weighted workload).
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_benches::{AdmitFifo, BenchSemaphore};
+/// use admit_benches::{PeerSemaphore, Visit, each_semaphore};
 ///
-/// fn one_at_a_time<S: BenchSemaphore>() {
-///     let sem = S::with_permits(1);
-///     let permit = futures_lite::future::block_on(sem.acquire());
-///     assert!(sem.try_acquire().is_none(), "{}: the only permit is out", S::NAME);
-///     drop(permit);
-///     assert!(sem.try_acquire().is_some());
+/// struct Names;
+///
+/// impl Visit for Names {
+///     type Output = &'static str;
+///
+///     fn visit<S: PeerSemaphore>(&mut self) -> Option<&'static str> {
+///         S::WEIGHTED.then_some(S::NAME)
+///     }
 /// }
 ///
-/// one_at_a_time::<AdmitFifo>();
-/// one_at_a_time::<tokio::sync::Semaphore>();
-/// one_at_a_time::<async_lock::Semaphore>();
+/// let weighted = each_semaphore(&mut Names);
+/// assert_eq!(weighted[..2], ["admit-fifo", "admit-throughput"]);
+/// assert!(!weighted.contains(&"async-lock"));
 /// ```
-pub trait BenchSemaphore: Send + Sync + 'static {
-    /// The contender's name in the rows. Ours start with `admit`; a peer
-    /// uses its crate name (`tokio`, `async-lock`, ...), which is what the
-    /// report tool matches on.
-    const NAME: &'static str;
-
-    /// Whether waiters are served strictly in arrival order; the report
-    /// compares admit with the best *fair* peer.
-    const FAIR: bool;
-
-    /// The RAII permit; dropping it returns the permits.
-    type Permit<'a>: Send
-    where
-        Self: 'a;
-
-    /// A semaphore holding `permits` permits.
-    fn with_permits(permits: usize) -> Self;
-
-    /// Waits for one permit. Panics if the semaphore is closed (the benches
-    /// never close one).
-    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send;
-
-    /// Takes one permit if one is free right now.
-    fn try_acquire(&self) -> Option<Self::Permit<'_>>;
+pub fn each_semaphore<V: Visit>(visit: &mut V) -> Vec<V::Output> {
+    [
+        visit.visit::<AdmitFifo>(),
+        visit.visit::<AdmitThroughput>(),
+        visit.visit::<tokio::sync::Semaphore>(),
+        visit.visit::<async_lock::Semaphore>(),
+        visit.visit::<futures_intrusive::sync::Semaphore>(),
+        visit.visit::<maitake_sync::Semaphore>(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
-/// A semaphore with a weighted acquire (several permits at once, released
-/// together). async-lock has none, so it does not implement this.
+/// What [`each_semaphore`] calls with each semaphore type.
 ///
 /// # Examples
 ///
-/// ```
-/// use admit_benches::{AdmitFifo, BenchSemaphore, WeightedSemaphore};
-///
-/// let sem = AdmitFifo::with_permits(4);
-/// let three = futures_lite::future::block_on(sem.acquire_many(3));
-/// assert!(sem.try_acquire().is_some(), "one permit is left");
-/// drop(three);
-/// ```
-pub trait WeightedSemaphore: BenchSemaphore {
-    /// Waits for `n` permits.
-    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send;
+/// See [`each_semaphore`].
+pub trait Visit {
+    /// What a visit gives for one semaphore.
+    type Output;
+
+    /// The visit of semaphore `S`; `None` to leave it out.
+    fn visit<S: PeerSemaphore>(&mut self) -> Option<Self::Output>;
 }
 
-/// admit's semaphore, with the throughput policy when `THROUGHPUT` is set.
+/// The command-line arguments every bench target takes: `--quick`, and free
+/// arguments (not starting with `-`) selecting groups by name.
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_benches::{AdmitThroughput, BenchSemaphore};
-///
-/// let sem = AdmitThroughput::with_permits(2);
-/// assert_eq!(sem.0.available_permits(), 2);
-/// assert!(!AdmitThroughput::FAIR);
+/// let args = admit_benches::Args::parse(["--bench", "--quick", "wait"].map(String::from));
+/// assert!(args.quick);
+/// assert!(args.selects("wait-times"));
+/// assert!(!args.selects("contended"));
+/// assert!(admit_benches::Args::parse([]).selects("anything"));
 /// ```
-pub struct Admit<const THROUGHPUT: bool>(pub admit::Semaphore);
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    /// Fewer and shorter rounds.
+    pub quick: bool,
+    /// The free arguments: a group runs if its name contains one (or there are none).
+    pub filters: Vec<String>,
+}
 
-/// admit with [`admit::Fairness::Fifo`] (the default policy).
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::{AdmitFifo, BenchSemaphore};
-///
-/// assert_eq!((AdmitFifo::NAME, AdmitFifo::FAIR), ("admit-fifo", true));
-/// ```
-pub type AdmitFifo = Admit<false>;
-
-/// admit with [`admit::Fairness::Throughput`] (bounded barging).
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::{AdmitThroughput, BenchSemaphore};
-///
-/// assert_eq!(AdmitThroughput::NAME, "admit-throughput");
-/// ```
-pub type AdmitThroughput = Admit<true>;
-
-pin_project_lite::pin_project! {
-    /// Resolves a peer's `Result`-returning acquire future to its permit, by
-    /// mapping in `poll`. A named wrapper rather than an `async` block, so the
-    /// seam adds no state machine (and no extra move of the inner future) to
-    /// what is measured.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use admit_benches::Unwrap;
-    ///
-    /// let ok = std::future::ready(Ok::<u8, ()>(7));
-    /// assert_eq!(futures_lite::future::block_on(Unwrap::new(ok)), 7);
-    /// ```
-    pub struct Unwrap<F> {
-        #[pin]
-        inner: F,
+impl Args {
+    /// This process's arguments ([`parse`](Self::parse) of `std::env::args`).
+    pub fn from_env() -> Self {
+        Self::parse(std::env::args().skip(1))
     }
-}
 
-impl<F> Unwrap<F> {
-    /// Wraps `inner`.
-    pub fn new(inner: F) -> Self {
-        Self { inner }
-    }
-}
-
-impl<F, T, E> Future for Unwrap<F>
-where
-    F: Future<Output = Result<T, E>>,
-    E: std::fmt::Debug,
-{
-    type Output = T;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match self.project().inner.poll(cx) {
-            Poll::Ready(result) => Poll::Ready(result.expect("bench semaphores are never closed")),
-            Poll::Pending => Poll::Pending,
+    /// `args` as the bench targets read them (`cargo bench` passes `--bench`).
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Self {
+        let mut parsed = Self::default();
+        for arg in args {
+            if arg == "--quick" {
+                parsed.quick = true;
+            } else if !arg.starts_with('-') {
+                parsed.filters.push(arg);
+            }
         }
-    }
-}
-
-impl<const THROUGHPUT: bool> BenchSemaphore for Admit<THROUGHPUT> {
-    const NAME: &'static str = if THROUGHPUT {
-        "admit-throughput"
-    } else {
-        "admit-fifo"
-    };
-    const FAIR: bool = !THROUGHPUT;
-    type Permit<'a> = admit::Permit<'a>;
-
-    #[inline]
-    fn with_permits(permits: usize) -> Self {
-        let fairness = if THROUGHPUT {
-            admit::Fairness::Throughput
-        } else {
-            admit::Fairness::Fifo
-        };
-        Self(admit::Semaphore::new(permits).with_fairness(fairness))
+        parsed
     }
 
-    #[inline]
-    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap::new(self.0.acquire())
+    /// Whether `group` is selected.
+    pub fn selects(&self, group: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| group.contains(f.as_str()))
     }
 
-    #[inline]
-    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
-        self.0.try_acquire().ok()
-    }
-}
-
-impl<const THROUGHPUT: bool> WeightedSemaphore for Admit<THROUGHPUT> {
-    #[inline]
-    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap::new(self.0.acquire_many(n))
-    }
-}
-
-/// `tokio::sync::Semaphore`: fair (FIFO), weighted.
-impl BenchSemaphore for tokio::sync::Semaphore {
-    const NAME: &'static str = "tokio";
-    const FAIR: bool = true;
-    type Permit<'a> = tokio::sync::SemaphorePermit<'a>;
-
-    #[inline]
-    fn with_permits(permits: usize) -> Self {
-        Self::new(permits)
-    }
-
-    #[inline]
-    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap::new(self.acquire())
-    }
-
-    #[inline]
-    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
-        self.try_acquire().ok()
-    }
-}
-
-impl WeightedSemaphore for tokio::sync::Semaphore {
-    #[inline]
-    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
-        let n = u32::try_from(n).expect("tokio counts permits in u32");
-        Unwrap::new(self.acquire_many(n))
-    }
-}
-
-/// `async_lock::Semaphore`: unfair (newcomers may barge), no weighted acquire.
-impl BenchSemaphore for async_lock::Semaphore {
-    const NAME: &'static str = "async-lock";
-    const FAIR: bool = false;
-    type Permit<'a> = async_lock::SemaphoreGuard<'a>;
-
-    #[inline]
-    fn with_permits(permits: usize) -> Self {
-        Self::new(permits)
-    }
-
-    #[inline]
-    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        self.acquire()
-    }
-
-    #[inline]
-    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
-        self.try_acquire()
-    }
-}
-
-/// `futures_intrusive::sync::Semaphore`, always built fair
-/// (`Semaphore::new(true, n)`); weighted.
-impl BenchSemaphore for futures_intrusive::sync::Semaphore {
-    const NAME: &'static str = "futures-intrusive";
-    const FAIR: bool = true;
-    type Permit<'a> = futures_intrusive::sync::SemaphoreReleaser<'a>;
-
-    #[inline]
-    fn with_permits(permits: usize) -> Self {
-        Self::new(true, permits)
-    }
-
-    #[inline]
-    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        self.acquire(1)
-    }
-
-    #[inline]
-    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
-        self.try_acquire(1)
-    }
-}
-
-impl WeightedSemaphore for futures_intrusive::sync::Semaphore {
-    #[inline]
-    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
-        self.acquire(n)
-    }
-}
-
-/// `maitake_sync::Semaphore` (default spin lock): fair (FIFO), weighted.
-impl BenchSemaphore for maitake_sync::Semaphore {
-    const NAME: &'static str = "maitake-sync";
-    const FAIR: bool = true;
-    type Permit<'a> = maitake_sync::semaphore::Permit<'a>;
-
-    #[inline]
-    fn with_permits(permits: usize) -> Self {
-        Self::new(permits)
-    }
-
-    #[inline]
-    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap::new(self.acquire(1))
-    }
-
-    #[inline]
-    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
-        self.try_acquire(1).ok()
-    }
-}
-
-impl WeightedSemaphore for maitake_sync::Semaphore {
-    #[inline]
-    fn acquire_many(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send {
-        Unwrap::new(self.acquire(n))
+    /// The command line that reproduces a run of `bench` with these settings, for the rows'
+    /// `command`: `cargo bench -p admit-benches --bench pool -- --quick`.
+    pub fn command(&self, bench: &str) -> String {
+        format!(
+            "cargo bench -p admit-benches --bench {bench}{}",
+            if self.quick { " -- --quick" } else { "" }
+        )
     }
 }
 

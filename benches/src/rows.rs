@@ -22,7 +22,7 @@
 //! ```
 //!
 //! - `workload` is the same string for every contender of it; `runtime` is
-//!   the runtime and its flavour ([`crate::runtimes::BenchRuntime::label`]).
+//!   the runtime and its flavour ([`admit_conformance::Flavor::label`]).
 //! - `contender`: admit's start with `admit`, a peer's is its crate name;
 //!   `fair` says whether it serves waiters in arrival order (the report
 //!   compares admit with the best fair peer).

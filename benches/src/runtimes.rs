@@ -1,12 +1,15 @@
-//! The three runtimes the workloads run on, behind one small trait, each with
-//! the same number of worker threads ([`THREADS`]).
+//! The runtimes the workloads run on, each an [`admit_conformance::Flavor`]
+//! (the trait the conformance suite runs on too), each with the same number
+//! of worker threads ([`THREADS`]).
 //!
 //! - tokio: a multi-thread runtime built with `worker_threads(THREADS)`, or a
-//!   current-thread runtime, or several multi-thread runtimes sharing the
-//!   work ([`TokioSet`]).
-//! - async-std: its global executor, sized by `ASYNC_STD_THREAD_COUNT`.
+//!   current-thread runtime ([`Tokio`]), or several multi-thread runtimes
+//!   sharing the work ([`TokioSet`]). Unlike the conformance flavors, which
+//!   build a runtime per case, these keep theirs for the whole bench.
+//! - async-std: its global executor, sized by `ASYNC_STD_THREAD_COUNT`
+//!   ([`ASYNC_STD`], the conformance flavor).
 //! - smol: its global executor (the one `admit_smol::Smol::spawn` uses),
-//!   sized by `SMOL_THREADS`.
+//!   sized by `SMOL_THREADS` ([`SMOL`], the conformance flavor).
 //!
 //! Both global executors read their variable once, when first used, so a
 //! bench's `main` calls [`ensure_thread_counts`] before anything else and
@@ -14,12 +17,17 @@
 //! measuring future runs on the calling thread (`block_on`) and the spawned
 //! tasks run on the `THREADS` workers.
 //!
-//! What does not live here: the semaphores ([`crate::BenchSemaphore`]) and
-//! the workloads (the bench targets).
+//! What does not live here: the semaphores
+//! ([`admit_conformance::peers::PeerSemaphore`]) and the workloads (the bench
+//! targets).
 
 use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use admit_conformance::Flavor;
+use admit_conformance::adapters::{self, AsyncStdFlavor, SmolFlavor};
+use admit_runtime::Runtime;
 
 /// Worker threads of every runtime. The bench machine has 2 cores; the report
 /// (`cargo xtask bench`) states this number in its "Setup" section.
@@ -31,75 +39,36 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// ```
 pub const THREADS: usize = 2;
 
-/// A spawned task's handle, boxed so that every runtime has the same type
-/// (one allocation per spawned task, never per measured operation).
+/// async-std's global executor, [`THREADS`] threads once
+/// [`ensure_thread_counts`] ran; rows call it `async-std 2`.
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_benches::runtimes::{BenchRuntime, Handle, Smol};
+/// use admit_benches::runtimes::ASYNC_STD;
+/// use admit_conformance::Flavor;
 ///
-/// let handle: Handle = Smol.spawn(async {});
-/// Smol.block_on(handle);
+/// assert_eq!(ASYNC_STD.block_on(async { ASYNC_STD.spawn(async { 1 + 1 }).await }), 2);
 /// ```
-pub type Handle = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub const ASYNC_STD: AsyncStdFlavor = AsyncStdFlavor;
 
-/// A runtime as the workloads see it.
+/// smol's global executor on [`THREADS`] threads (its `block_on` refuses to
+/// run unless [`ensure_thread_counts`] ran); rows call it `smol 2`.
 ///
 /// # Examples
 ///
 /// ```
-/// use std::sync::Arc;
-/// use std::sync::atomic::{AtomicBool, Ordering};
-/// use admit_benches::runtimes::{AsyncStd, BenchRuntime, Smol, Tokio};
+/// use admit_benches::runtimes::SMOL;
+/// use admit_conformance::Flavor;
 ///
-/// fn spawn_and_join<R: BenchRuntime>(runtime: &R) {
-///     let ran = Arc::new(AtomicBool::new(false));
-///     let flag = Arc::clone(&ran);
-///     runtime.block_on(async {
-///         runtime
-///             .spawn(async move {
-///                 R::yield_now().await;
-///                 flag.store(true, Ordering::SeqCst);
-///             })
-///             .await;
-///     });
-///     assert!(ran.load(Ordering::SeqCst), "{}", R::NAME);
-/// }
-///
-/// spawn_and_join(&Tokio::new());
-/// spawn_and_join(&AsyncStd);
-/// spawn_and_join(&Smol);
+/// assert_eq!(SMOL.label(), "smol 2");
 /// ```
-pub trait BenchRuntime: Sync + 'static {
-    /// The runtime's name (`tokio`), the parameter of the criterion rows of
-    /// the `runtime` bench; the interleaved rows use [`label`](Self::label).
-    const NAME: &'static str;
-
-    /// The runtime and its flavour as the rows name it: `tokio mt-2`,
-    /// `tokio current-thread`, `smol 2` (the number is the worker threads).
-    fn label(&self) -> String;
-
-    /// The admit adapter's marker type for this runtime (`admit_tokio::Tokio`),
-    /// for `TaskPool<R>` and `RateLimiter<R>`.
-    type Adapter: admit_runtime::Runtime;
-
-    /// Runs `future` to completion on the calling thread.
-    fn block_on<F: Future>(&self, future: F) -> F::Output;
-
-    /// Spawns `future` on the runtime's worker threads. The handle resolves
-    /// when the task is done and panics if the task panicked.
-    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle;
-
-    /// The runtime's own `yield_now`.
-    fn yield_now() -> impl Future<Output = ()> + Send;
-}
+pub const SMOL: SmolFlavor = SmolFlavor { threads: THREADS };
 
 /// Makes sure `ASYNC_STD_THREAD_COUNT` and `SMOL_THREADS` are [`THREADS`] in
 /// this process, so that every runtime has the same number of workers: if they
 /// are not, runs this same program again with them set and exits with its
-/// status. (Setting them in-process would need `unsafe` `set_var`; the
-/// workspace keeps `unsafe` in the core.) Call it first thing in `main`.
+/// status ([`adapters::rerun_with`]). Call it first thing in `main`.
 ///
 /// # Examples
 ///
@@ -113,21 +82,14 @@ pub trait BenchRuntime: Sync + 'static {
 /// }
 /// ```
 pub fn ensure_thread_counts() {
-    const VARS: [&str; 2] = ["ASYNC_STD_THREAD_COUNT", "SMOL_THREADS"];
-    let want = THREADS.to_string();
-    if VARS
-        .iter()
-        .all(|var| std::env::var(var).is_ok_and(|v| v == want))
-    {
-        return;
+    let threads = THREADS.to_string();
+    let environment = [
+        ("ASYNC_STD_THREAD_COUNT", threads.as_str()),
+        ("SMOL_THREADS", threads.as_str()),
+    ];
+    if let Some(code) = adapters::rerun_with(&environment) {
+        std::process::exit(code);
     }
-    let exe = std::env::current_exe().expect("cannot locate the bench executable");
-    let status = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .envs(VARS.map(|var| (var, want.as_str())))
-        .status()
-        .expect("cannot re-run the bench with its thread counts set");
-    std::process::exit(status.code().unwrap_or(1));
 }
 
 /// Checks, where the OS says (Linux `/proc`), that the async-std and smol
@@ -145,8 +107,8 @@ pub fn ensure_thread_counts() {
 /// admit_benches::runtimes::check_thread_counts();
 /// ```
 pub fn check_thread_counts() {
-    AsyncStd.block_on(AsyncStd.spawn(async {}));
-    Smol.block_on(Smol.spawn(async {}));
+    ASYNC_STD.block_on(ASYNC_STD.spawn(async {}));
+    SMOL.block_on(SMOL.spawn(async {}));
     // Thread names as the kernel keeps them (at most 15 bytes).
     let runtimes = [("async-std", "async-std/runti"), ("smol", "smol-")];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
@@ -194,21 +156,27 @@ fn thread_names() -> Option<Vec<String>> {
     )
 }
 
-/// A tokio runtime, timers enabled: multi-thread ([`Tokio::new`],
-/// [`Tokio::multi_thread`]) or current-thread ([`Tokio::current_thread`], the
-/// spawned tasks then run on the thread in `block_on`).
+/// A tokio runtime, timers enabled, kept for the whole bench: multi-thread
+/// ([`Tokio::new`], [`Tokio::multi_thread`]) or current-thread
+/// ([`Tokio::current_thread`], the spawned tasks then run on the thread in
+/// `block_on`). Clones share the runtime; it shuts down when the last is
+/// dropped.
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_benches::runtimes::{BenchRuntime, Tokio};
+/// use admit_benches::runtimes::Tokio;
+/// use admit_conformance::Flavor;
 ///
-/// assert_eq!(Tokio::new().block_on(async { 1 + 1 }), 2);
-/// assert_eq!(Tokio::new().label(), "tokio mt-2");
+/// let tokio = Tokio::new();
+/// assert_eq!(tokio.block_on(async { tokio.spawn(async { 1 + 1 }).await }), 2);
+/// assert_eq!(tokio.label(), "tokio mt-2");
 /// assert_eq!(Tokio::current_thread().label(), "tokio current-thread");
 /// ```
+#[derive(Clone)]
 pub struct Tokio {
-    runtime: tokio::runtime::Runtime,
+    runtime: Arc<tokio::runtime::Runtime>,
+    name: &'static str,
     label: String,
 }
 
@@ -230,7 +198,8 @@ impl Tokio {
             .build()
             .expect("build the tokio runtime");
         Self {
-            runtime,
+            runtime: Arc::new(runtime),
+            name: "tokio-mt",
             label: format!("tokio mt-{workers}"),
         }
     }
@@ -247,7 +216,8 @@ impl Tokio {
             .build()
             .expect("build the tokio runtime");
         Self {
-            runtime,
+            runtime: Arc::new(runtime),
+            name: "tokio-ct",
             label: String::from("tokio current-thread"),
         }
     }
@@ -259,9 +229,12 @@ impl Default for Tokio {
     }
 }
 
-impl BenchRuntime for Tokio {
-    const NAME: &'static str = "tokio";
-    type Adapter = admit_tokio::Tokio;
+impl Flavor for Tokio {
+    type Runtime = admit_tokio::Tokio;
+
+    fn name(&self) -> String {
+        self.name.to_owned()
+    }
 
     fn label(&self) -> String {
         self.label.clone()
@@ -271,13 +244,14 @@ impl BenchRuntime for Tokio {
         self.runtime.block_on(future)
     }
 
-    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
-        let handle = self.runtime.spawn(future);
-        Box::pin(async move { handle.await.expect("bench task panicked") })
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
+    /// Spawns on this runtime, from inside it or not.
+    fn spawn<F>(&self, future: F) -> admit_tokio::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let _entered = self.runtime.enter();
+        admit_tokio::Tokio::spawn(future)
     }
 }
 
@@ -289,7 +263,8 @@ impl BenchRuntime for Tokio {
 /// # Examples
 ///
 /// ```
-/// use admit_benches::runtimes::{BenchRuntime, TokioSet};
+/// use admit_benches::runtimes::TokioSet;
+/// use admit_conformance::Flavor;
 ///
 /// let set = TokioSet::new(4);
 /// assert_eq!(set.label(), "4x tokio mt-2");
@@ -299,9 +274,10 @@ impl BenchRuntime for Tokio {
 ///     }
 /// });
 /// ```
+#[derive(Clone)]
 pub struct TokioSet {
-    runtimes: Vec<Tokio>,
-    next: AtomicUsize,
+    runtimes: Arc<[Tokio]>,
+    next: Arc<AtomicUsize>,
 }
 
 impl TokioSet {
@@ -314,14 +290,17 @@ impl TokioSet {
         assert!(count > 0, "a set of no runtimes");
         Self {
             runtimes: (0..count).map(|_| Tokio::new()).collect(),
-            next: AtomicUsize::new(0),
+            next: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
 
-impl BenchRuntime for TokioSet {
-    const NAME: &'static str = "tokio";
-    type Adapter = admit_tokio::Tokio;
+impl Flavor for TokioSet {
+    type Runtime = admit_tokio::Tokio;
+
+    fn name(&self) -> String {
+        format!("{}x-tokio-mt", self.runtimes.len())
+    }
 
     fn label(&self) -> String {
         format!("{}x tokio mt-{THREADS}", self.runtimes.len())
@@ -331,80 +310,13 @@ impl BenchRuntime for TokioSet {
         self.runtimes[0].block_on(future)
     }
 
-    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
+    /// Spawns on the runtimes in turn.
+    fn spawn<F>(&self, future: F) -> admit_tokio::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let next = self.next.fetch_add(1, Ordering::Relaxed) % self.runtimes.len();
         self.runtimes[next].spawn(future)
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-}
-
-/// async-std's global executor ([`THREADS`] threads once
-/// [`ensure_thread_counts`] ran).
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::runtimes::{AsyncStd, BenchRuntime};
-///
-/// assert_eq!(AsyncStd.block_on(async { 1 + 1 }), 2);
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AsyncStd;
-
-impl BenchRuntime for AsyncStd {
-    const NAME: &'static str = "async-std";
-    type Adapter = admit_async_std::AsyncStd;
-
-    fn label(&self) -> String {
-        format!("async-std {THREADS}")
-    }
-
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        async_std::task::block_on(future)
-    }
-
-    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
-        Box::pin(async_std::task::spawn(future))
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        async_std::task::yield_now()
-    }
-}
-
-/// smol's global executor ([`THREADS`] threads once [`ensure_thread_counts`]
-/// ran); `smol::block_on` drives the measuring future.
-///
-/// # Examples
-///
-/// ```
-/// use admit_benches::runtimes::{BenchRuntime, Smol};
-///
-/// assert_eq!(Smol.block_on(async { 1 + 1 }), 2);
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Smol;
-
-impl BenchRuntime for Smol {
-    const NAME: &'static str = "smol";
-    type Adapter = admit_smol::Smol;
-
-    fn label(&self) -> String {
-        format!("smol {THREADS}")
-    }
-
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        smol::block_on(future)
-    }
-
-    fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Handle {
-        Box::pin(smol::spawn(future))
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        smol::future::yield_now()
     }
 }

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use futures_lite::future::block_on;
 
 use crate::measure::{Contender, Meter, Sample};
-use crate::{AdmitFifo, AdmitThroughput, BenchSemaphore, Floor};
+use crate::{Floor, PeerSemaphore, Visit, each_semaphore};
 
 /// The name of the [`Floor`] contender; not a semaphore, so the bench puts
 /// its time in the other rows' `extra` (`floor_ns`) rather than in a row.
@@ -80,13 +80,13 @@ impl Workload {
 /// let sample = run::<AdmitFifo>(Workload::Handoff { waiters: 10 }, 1_000);
 /// assert!(sample.wall.as_nanos() > 0);
 /// ```
-pub fn run<S: BenchSemaphore>(workload: Workload, ops: u64) -> Sample {
+pub fn run<S: PeerSemaphore>(workload: Workload, ops: u64) -> Sample {
     let sem = S::with_permits(1);
     match workload {
         Workload::Acquire => block_on(async {
             let meter = Meter::start();
             for _ in 0..ops {
-                let permit = black_box(&sem).acquire().await;
+                let permit = black_box(&sem).acquire().await.expect("never closed");
                 drop(black_box(permit));
             }
             meter.stop()
@@ -127,7 +127,7 @@ fn poll_slot<F: Future>(slot: &mut Pin<Box<Option<F>>>) -> Poll<F::Output> {
 }
 
 /// [`Workload::Handoff`]; the slots are allocated before the clock starts.
-fn handoff<S: BenchSemaphore>(sem: &S, waiters: usize, ops: u64) -> Sample {
+fn handoff<S: PeerSemaphore>(sem: &S, waiters: usize, ops: u64) -> Sample {
     let mut held = Some(sem.try_acquire().expect("the only permit is free"));
     let mut slots: Vec<_> = (0..waiters)
         .map(|_| Box::pin(Some(sem.acquire())))
@@ -140,7 +140,7 @@ fn handoff<S: BenchSemaphore>(sem: &S, waiters: usize, ops: u64) -> Sample {
     for _ in 0..ops {
         drop(held.take());
         let slot = &mut slots[head];
-        let Poll::Ready(permit) = poll_slot(slot) else {
+        let Poll::Ready(Ok(permit)) = poll_slot(slot) else {
             panic!(
                 "{}: the head waiter was not granted the released permit",
                 S::NAME
@@ -171,17 +171,18 @@ fn handoff<S: BenchSemaphore>(sem: &S, waiters: usize, ops: u64) -> Sample {
 /// assert_eq!(names[6], FLOOR);
 /// ```
 pub fn contenders(workload: Workload, ops: u64) -> Vec<Contender<'static>> {
-    fn contender<S: BenchSemaphore>(workload: Workload, ops: u64) -> Contender<'static> {
-        Contender::new(S::NAME, S::FAIR, move || run::<S>(workload, ops))
+    struct Contenders(Workload, u64);
+    impl Visit for Contenders {
+        type Output = Contender<'static>;
+
+        fn visit<S: PeerSemaphore>(&mut self) -> Option<Contender<'static>> {
+            let Self(workload, ops) = *self;
+            Some(Contender::new(S::NAME, S::FAIR, move || {
+                run::<S>(workload, ops)
+            }))
+        }
     }
-    let mut contenders = vec![
-        contender::<AdmitFifo>(workload, ops),
-        contender::<AdmitThroughput>(workload, ops),
-        contender::<tokio::sync::Semaphore>(workload, ops),
-        contender::<async_lock::Semaphore>(workload, ops),
-        contender::<futures_intrusive::sync::Semaphore>(workload, ops),
-        contender::<maitake_sync::Semaphore>(workload, ops),
-    ];
+    let mut contenders = each_semaphore(&mut Contenders(workload, ops));
     if !matches!(workload, Workload::Handoff { .. }) {
         contenders.push(Contender::new(FLOOR, false, move || floor(ops)));
     }

@@ -1,5 +1,6 @@
 //! The core's "zero heap allocations per acquire" and "`size_of::<Semaphore>()`
-//! ≤ 40 bytes" goals, checked with a counting global allocator.
+//! ≤ 40 bytes" goals, checked with a counting global allocator; and that the
+//! trait the benches measure through adds nothing (no allocation, no state).
 //!
 //! Counts are per thread (a `const` thread-local), so tests running in
 //! parallel in this binary do not see each other's allocations. Tasks,
@@ -13,6 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use admit::{Fairness, Semaphore};
+use admit_benches::{AdmitFifo, PeerSemaphore, Visit, each_semaphore};
 use futures_lite::future::block_on;
 
 /// Acquisitions per test.
@@ -233,6 +235,52 @@ fn acquire_across_threads_allocates_nothing() {
         assert_eq!(deltas, [0; THREADS], "{fairness:?}: allocations per thread");
         assert_eq!(sem.available_permits(), 1);
     }
+}
+
+/// The benches measure every semaphore through `PeerSemaphore`: through it, the
+/// uncontended loop allocates nothing either, and the acquire future is the
+/// semaphore's own (the same size: no state added around it).
+#[test]
+fn peer_trait_adds_nothing_to_acquire() {
+    struct Uncontended;
+
+    impl Visit for Uncontended {
+        type Output = &'static str;
+
+        fn visit<S: PeerSemaphore>(&mut self) -> Option<&'static str> {
+            let sem = S::with_permits(1);
+            let delta = block_on(async {
+                drop(sem.acquire().await.expect("open")); // warm up anything lazy
+                let before = allocations();
+                for _ in 0..ROUNDS {
+                    drop(sem.acquire().await.expect("open"));
+                    drop(sem.try_acquire().expect("the only permit is free"));
+                }
+                allocations() - before
+            });
+            assert_eq!(
+                delta,
+                0,
+                "{}: {delta} allocations through the trait",
+                S::NAME
+            );
+            Some(S::NAME)
+        }
+    }
+
+    let checked = each_semaphore(&mut Uncontended);
+    assert_eq!(checked.len(), 6, "every bench semaphore: {checked:?}");
+
+    let admit = AdmitFifo::with_permits(1);
+    assert_eq!(
+        size_of_val(&PeerSemaphore::acquire(&admit)),
+        size_of_val(&admit.0.acquire())
+    );
+    let tokio = tokio::sync::Semaphore::new(1);
+    assert_eq!(
+        size_of_val(&PeerSemaphore::acquire(&tokio)),
+        size_of_val(&tokio.acquire())
+    );
 }
 
 #[test]

@@ -129,6 +129,31 @@ impl Runtime for AsyncStd {
     fn budget() -> Self::Budget {
         std::future::ready(())
     }
+
+    /// `async_std::task::yield_now`: the task is woken at once and rescheduled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_async_std::{AsyncStd, Runtime};
+    /// use std::sync::Mutex;
+    ///
+    /// let log = Mutex::new(Vec::new());
+    /// let steps = |id| {
+    ///     let log = &log;
+    ///     async move {
+    ///         for _ in 0..2 {
+    ///             log.lock().unwrap().push(id);
+    ///             AsyncStd::yield_now().await;
+    ///         }
+    ///     }
+    /// };
+    /// async_std::task::block_on(futures_lite::future::zip(steps(1), steps(2)));
+    /// assert_eq!(*log.lock().unwrap(), [1, 2, 1, 2]);
+    /// ```
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        async_std::task::yield_now()
+    }
 }
 
 impl BlockOn for AsyncStd {

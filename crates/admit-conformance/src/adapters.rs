@@ -6,7 +6,8 @@
 //! spawn on global executors whose thread counts are read from the environment once per
 //! process (`ASYNC_STD_THREAD_COUNT`, `SMOL_THREADS`): the `admit-conformance` binary runs
 //! each flavor in a child process with the variable set (see [`Adapter::environment`]);
-//! [`SmolFlavor`] refuses to run in a process configured for another thread count.
+//! [`SmolFlavor`] refuses to run in a process configured for another thread count, and
+//! [`rerun_with`] is how a program (the matrix test, a bench) gets the variables set.
 
 use std::future::Future;
 
@@ -21,6 +22,7 @@ use crate::{CaseReport, Flavor, Options, run_suite_with};
 /// use admit_conformance::adapters::TokioCurrentThread;
 ///
 /// assert_eq!(TokioCurrentThread.name(), "tokio-ct");
+/// assert_eq!(TokioCurrentThread.label(), "tokio current-thread");
 /// assert_eq!(TokioCurrentThread.block_on(async { 2 }), 2);
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,6 +33,10 @@ impl Flavor for TokioCurrentThread {
 
     fn name(&self) -> String {
         String::from("tokio-ct")
+    }
+
+    fn label(&self) -> String {
+        String::from("tokio current-thread")
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -56,6 +62,7 @@ impl Flavor for TokioCurrentThread {
 ///
 /// let flavor = TokioMultiThread { workers: 2 };
 /// assert_eq!(flavor.name(), "tokio-mt");
+/// assert_eq!(flavor.label(), "tokio mt-2");
 /// assert_eq!(flavor.block_on(async { 2 }), 2);
 /// ```
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +83,10 @@ impl Flavor for TokioMultiThread {
 
     fn name(&self) -> String {
         String::from("tokio-mt")
+    }
+
+    fn label(&self) -> String {
+        format!("tokio mt-{}", self.workers)
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -103,15 +114,50 @@ impl Flavor for TokioMultiThread {
 ///
 /// assert_eq!(AsyncStdFlavor.name(), "async-std");
 /// assert_eq!(AsyncStdFlavor.block_on(async { 2 }), 2);
+/// # if std::env::var_os("ASYNC_STD_THREAD_COUNT").is_none() {
+/// assert_eq!(AsyncStdFlavor.label(), "async-std");
+/// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AsyncStdFlavor;
+
+impl AsyncStdFlavor {
+    /// The thread count `ASYNC_STD_THREAD_COUNT` gives async-std's global executor in this
+    /// process, if it is set (async-std runs one thread per CPU otherwise).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_conformance::adapters::AsyncStdFlavor;
+    ///
+    /// # if std::env::var_os("ASYNC_STD_THREAD_COUNT").is_none() {
+    /// assert_eq!(AsyncStdFlavor::configured_threads(), None);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn configured_threads() -> Option<usize> {
+        configured("ASYNC_STD_THREAD_COUNT")
+    }
+}
+
+/// The number in the environment variable `var`, if it holds one.
+fn configured(var: &str) -> Option<usize> {
+    std::env::var(var).ok()?.parse().ok()
+}
 
 impl Flavor for AsyncStdFlavor {
     type Runtime = admit_async_std::AsyncStd;
 
     fn name(&self) -> String {
         String::from("async-std")
+    }
+
+    /// `async-std N` with `ASYNC_STD_THREAD_COUNT=N`, `async-std` without it.
+    fn label(&self) -> String {
+        match Self::configured_threads() {
+            Some(count) => format!("async-std {count}"),
+            None => self.name(),
+        }
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -140,6 +186,7 @@ impl Flavor for AsyncStdFlavor {
 ///
 /// let flavor = SmolFlavor { threads: 1 };
 /// assert_eq!(flavor.name(), "smol-1");
+/// assert_eq!(flavor.label(), "smol 1");
 /// # if std::env::var_os("SMOL_THREADS").is_none() {
 /// assert_eq!(flavor.block_on(async { 2 }), 2);
 /// // This process runs smol on 1 thread: a 2-thread flavor refuses to run.
@@ -167,10 +214,7 @@ impl SmolFlavor {
     /// ```
     #[must_use]
     pub fn configured_threads() -> usize {
-        std::env::var("SMOL_THREADS")
-            .ok()
-            .and_then(|threads| threads.parse().ok())
-            .unwrap_or(1)
+        configured("SMOL_THREADS").unwrap_or(1)
     }
 }
 
@@ -179,6 +223,10 @@ impl Flavor for SmolFlavor {
 
     fn name(&self) -> String {
         format!("smol-{}", self.threads)
+    }
+
+    fn label(&self) -> String {
+        format!("smol {}", self.threads)
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -328,4 +376,45 @@ impl Adapter {
             Which::Smol2 => run_suite_with(&SmolFlavor { threads: 2 }, options, on_report),
         }
     }
+}
+
+/// Makes sure this process runs with every variable of `environment` set as given: if one is
+/// missing or differs, runs this same program again (same arguments) with them set, waits
+/// for it, and returns its exit code; `None` when the environment is right already.
+///
+/// For the runtimes that read their thread count once per process (`SMOL_THREADS`,
+/// `ASYNC_STD_THREAD_COUNT`): setting a variable in-process needs `unsafe` `set_var`, and
+/// would come too late once the runtime started. Call it first thing in `main`.
+///
+/// # Panics
+///
+/// If this program cannot be found or started again.
+///
+/// # Examples
+///
+/// ```no_run
+/// use admit_conformance::adapters::{Adapter, rerun_with};
+///
+/// fn main() {
+///     if let Some(code) = rerun_with(&Adapter::SMOL_2.environment()) {
+///         std::process::exit(code);
+///     }
+///     // SMOL_THREADS=2 from here on.
+/// }
+/// ```
+#[must_use = "the caller exits with the child's code when it ran"]
+pub fn rerun_with(environment: &[(&str, &str)]) -> Option<i32> {
+    let matches = environment
+        .iter()
+        .all(|(var, value)| std::env::var(var).is_ok_and(|set| set == *value));
+    if matches {
+        return None;
+    }
+    let program = std::env::current_exe().expect("cannot locate this program to run it again");
+    let status = std::process::Command::new(program)
+        .args(std::env::args_os().skip(1))
+        .envs(environment.iter().copied())
+        .status()
+        .expect("cannot run this program again with its environment set");
+    Some(status.code().unwrap_or(1))
 }

@@ -41,7 +41,6 @@
 //! ```
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -51,7 +50,7 @@ use admit_redis::{Error, FleetPermit, FleetSemaphore};
 use admit_tokio::Tokio;
 
 use crate::harness::lock;
-use crate::peers::{PeerAcquire, PeerClosed, PeerPermit, PeerSemaphore};
+use crate::peers::{Acquired, PeerClosed, PeerSemaphore, Resolve};
 use crate::{CaseResult, Failure};
 
 /// The spare permits a [`Fleet`] opens beyond those asked for, to hand out through
@@ -86,8 +85,10 @@ fn unexpected(operation: &str, error: &Error) -> ! {
 
 impl PeerSemaphore for Fleet {
     const NAME: &'static str = "admit-redis (fleet)";
+    const FAIR: bool = true;
     const WEIGHTED: bool = true;
     const CLOSABLE: bool = true;
+    type Permit<'a> = FleetPermit<Tokio>;
 
     fn with_permits(permits: usize) -> Self {
         let url = redis_url();
@@ -111,20 +112,25 @@ impl PeerSemaphore for Fleet {
         }
     }
 
-    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
-        let acquire = self.semaphore.acquire_many(n);
-        Box::pin(async move {
-            match acquire.await {
-                Ok(permit) => Ok(Box::new(permit) as PeerPermit<'_>),
-                Err(Error::Closed) => Err(PeerClosed),
-                Err(error) => unexpected("acquire_many", &error),
-            }
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        self.acquire_many(1)
+    }
+
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.semaphore.acquire_many(n), |acquired| match acquired {
+            Ok(permit) => Ok(permit),
+            Err(Error::Closed) => Err(PeerClosed),
+            Err(error) => unexpected("acquire_many", &error),
         })
     }
 
-    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
+    fn try_acquire(&self) -> Option<FleetPermit<Tokio>> {
+        self.try_acquire_many(1)
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<FleetPermit<Tokio>> {
         match block(self.semaphore.try_acquire_many(n)) {
-            Ok(permit) => Some(Box::new(permit)),
+            Ok(permit) => Some(permit),
             Err(Error::NoPermits | Error::Closed) => None,
             Err(error) => unexpected("try_acquire_many", &error),
         }
@@ -149,9 +155,9 @@ impl PeerSemaphore for Fleet {
             .unwrap_or_else(|error| unexpected("available_permits", &error))
     }
 
-    fn settle() -> Pin<Box<dyn Future<Output = CaseResult> + Send>> {
+    fn settle() -> impl Future<Output = CaseResult> + Send {
         let opened = std::mem::take(&mut *lock(&OPENED));
-        Box::pin(async move {
+        async move {
             let mut leftovers = Vec::new();
             for semaphore in opened {
                 let flushed = tokio::time::timeout(SETTLE, semaphore.flush()).await;
@@ -171,7 +177,7 @@ impl PeerSemaphore for Fleet {
                     leftovers.join("; ")
                 )))
             }
-        })
+        }
     }
 }
 
@@ -179,24 +185,15 @@ impl PeerSemaphore for Fleet {
 /// none of its queue, wait, holder, weight or fence keys exists and nothing is in use.
 async fn assert_clean(name: &str, limit: Duration) -> Result<(), String> {
     let keys = admit_redis::semaphore_keys(name);
-    let client = redis::Client::open(redis_url()).map_err(|e| e.to_string())?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| format!("connecting to check `{name}`: {e}"))?;
+    let mut conn = connect(&format!("to check `{name}`")).await?;
+    // The settings hash (`keys[0]`) stays; every other key must be gone.
+    let mut exists = redis::pipe();
+    for key in &keys[1..] {
+        exists.cmd("EXISTS").arg(key);
+    }
     let deadline = Instant::now() + limit;
     loop {
-        let present: Vec<bool> = redis::pipe()
-            .cmd("EXISTS")
-            .arg(&keys[1])
-            .cmd("EXISTS")
-            .arg(&keys[2])
-            .cmd("EXISTS")
-            .arg(&keys[3])
-            .cmd("EXISTS")
-            .arg(&keys[4])
-            .cmd("EXISTS")
-            .arg(&keys[5])
+        let present: Vec<bool> = exists
             .query_async(&mut conn)
             .await
             .map_err(|e| format!("inspecting `{name}`: {e}"))?;
@@ -227,16 +224,21 @@ async fn assert_clean(name: &str, limit: Duration) -> Result<(), String> {
 /// Deletes every key of the semaphore `name`.
 async fn delete(name: &str) -> Result<(), String> {
     let keys = admit_redis::semaphore_keys(name);
-    let client = redis::Client::open(redis_url()).map_err(|e| e.to_string())?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| format!("connecting to delete `{name}`: {e}"))?;
+    let mut conn = connect(&format!("to delete `{name}`")).await?;
     redis::cmd("DEL")
         .arg(&keys)
         .query_async::<()>(&mut conn)
         .await
         .map_err(|e| format!("deleting `{name}`: {e}"))
+}
+
+/// A connection to the server of [`redis_url`]; an error says what it was for (`purpose`).
+async fn connect(purpose: &str) -> Result<redis::aio::MultiplexedConnection, String> {
+    let client = redis::Client::open(redis_url()).map_err(|e| e.to_string())?;
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("connecting {purpose}: {e}"))
 }
 
 /// A semaphore name no other check, process or earlier run on a shared server uses.
@@ -293,7 +295,7 @@ mod tests {
             );
 
             let held = fleet.try_acquire_many(1).expect("the only permit is free");
-            let mut queued = PeerSemaphore::acquire_many(&fleet, 1);
+            let mut queued = Box::pin(PeerSemaphore::acquire_many(&fleet, 1));
             assert!(futures_lite::future::poll_once(&mut queued).await.is_none());
             std::mem::forget(held);
             drop(queued);
@@ -308,8 +310,7 @@ mod tests {
             drop(fleet.try_acquire_many(2).expect("both permits are free"));
             drop(fleet);
             Fleet::settle().await.expect("every permit went back");
-            let client = redis::Client::open(redis_url()).unwrap();
-            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let mut conn = connect("to count the keys left").await.unwrap();
             let left: usize = redis::cmd("EXISTS")
                 .arg(&admit_redis::semaphore_keys(&name))
                 .query_async(&mut conn)

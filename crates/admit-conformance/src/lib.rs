@@ -286,12 +286,14 @@ impl Options {
     }
 }
 
-/// A runtime to run the suite on: a [`Runtime`], how to block on it, and a name for the
-/// matrix (`tokio-mt`).
+/// A runtime to run the suite and the benches on: a [`Runtime`], how to block on it, how to
+/// spawn on it, and its names (`tokio-mt` in the matrix, `tokio mt-2` in bench rows).
 ///
 /// One runtime type can give several flavors (tokio's current-thread and multi-thread
 /// schedulers both spawn with `tokio::spawn`). The runner calls
-/// [`block_on`](Flavor::block_on) once per case, on a fresh thread.
+/// [`block_on`](Flavor::block_on) once per case, on a fresh thread; a bench calls it once per
+/// measured run. The workloads spawn through [`spawn`](Flavor::spawn), which a flavor made of
+/// several runtimes overrides to spread its tasks over them.
 ///
 /// # Examples
 ///
@@ -320,6 +322,11 @@ impl Options {
 ///             .block_on(future)
 ///     }
 /// }
+///
+/// # #[cfg(feature = "adapters")] {
+/// assert_eq!(MyTokio.label(), "my-tokio");
+/// assert_eq!(MyTokio.block_on(async { MyTokio.spawn(async { 6 * 7 }).await }), 42);
+/// # }
 /// ```
 pub trait Flavor: Clone + Send + 'static {
     /// The runtime the cases are instantiated with.
@@ -328,12 +335,33 @@ pub trait Flavor: Clone + Send + 'static {
     /// The name in the matrix and in case names (`tokio-mt/fifo_order`).
     fn name(&self) -> String;
 
+    /// The runtime and its threads as bench rows name them (`tokio mt-2`,
+    /// `tokio current-thread`, `smol 2`); the [`name`](Flavor::name) unless overridden.
+    fn label(&self) -> String {
+        self.name()
+    }
+
     /// Runs `future` to completion on the calling thread, inside the runtime.
     fn block_on<F: Future>(&self, future: F) -> F::Output;
 
     /// A short description of the threads this flavor runs tasks on, for reports.
     fn threads(&self) -> String {
         String::from("unspecified")
+    }
+
+    /// Spawns `future` on this flavor's runtime: [`Runtime::spawn`] unless overridden (a
+    /// flavor of several runtimes spreads its tasks over them).
+    ///
+    /// # Panics
+    ///
+    /// As [`Runtime::spawn`] (tokio's panics outside a runtime: call it inside
+    /// [`block_on`](Flavor::block_on)).
+    fn spawn<F>(&self, future: F) -> <Self::Runtime as Runtime>::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Self::Runtime::spawn(future)
     }
 }
 

@@ -1,13 +1,21 @@
-//! The guarantees of the single-permit and weighted cases, checked on other async
-//! semaphores: `tokio::sync::Semaphore`, `async_lock::Semaphore`,
-//! `futures_intrusive::sync::Semaphore` (fair mode) and `maitake_sync::Semaphore`, next to
-//! `admit::Semaphore`, and (with the `fleet` feature) the fleet semaphore
+//! The semaphores compared, seen through one trait, [`PeerSemaphore`]: admit under both
+//! fairness policies ([`AdmitFifo`], [`AdmitThroughput`]), `tokio::sync::Semaphore`,
+//! `async_lock::Semaphore`, `futures_intrusive::sync::Semaphore` (fair mode) and
+//! `maitake_sync::Semaphore`, and (with the `fleet` feature) the fleet semaphore
 //! `admit_redis::FleetSemaphore` on a real Redis (the wrapper is `admit_conformance::fleet`).
 //!
-//! Each semaphore is seen through the small [`PeerSemaphore`] trait. A guarantee a peer has
-//! no operation for (async-lock has no weighted acquire and no close) is
-//! [`Verdict::NotApplicable`]; a guarantee it breaks is a finding ([`Verdict::Broken`]), never
-//! an error of the run.
+//! The same implementations serve two users: the peer guarantees here (the single-permit and
+//! weighted cases, checked on every semaphore) and the benches (`admit-benches`), which
+//! measure the acquire-await-drop loop through this trait. So the trait costs nothing: its
+//! futures and permits are each semaphore's own ([`PeerSemaphore::Permit`] is a generic
+//! associated type, the acquires return `impl Future`), and the only adaptation, turning
+//! the peer's error into [`PeerClosed`], happens inside `poll`, with no state machine of its
+//! own.
+//!
+//! A guarantee a semaphore has no operation for (async-lock has no weighted acquire and no
+//! close) is [`Verdict::NotApplicable`]; a guarantee it breaks is a finding
+//! ([`Verdict::Broken`]), never an error of the run. [`AdmitThroughput`] is not
+//! [`FAIR`](PeerSemaphore::FAIR) and breaks the two guarantees against overtaking by design.
 //!
 //! Peers have no `waiter_count`, so a case knows a task is queued when the task says so:
 //! it polls its acquire future once (which registers it in the queue) before announcing
@@ -16,32 +24,25 @@
 //! # Examples
 //!
 //! ```
-//! use admit_conformance::Flavor;
 //! use admit_conformance::adapters::TokioMultiThread;
-//! use admit_conformance::peers::{self, Verdict};
+//! use admit_conformance::peers::{self, AdmitFifo, Verdict};
 //!
-//! let verdicts = peers::run_peer::<admit::Semaphore, _>(&TokioMultiThread::default());
+//! let verdicts = peers::run_peer::<AdmitFifo, _>(&TokioMultiThread::default());
 //! assert!(verdicts.iter().all(|(_, verdict)| *verdict == Verdict::Kept), "{verdicts:?}");
 //! ```
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use admit_runtime::Runtime;
 use futures_lite::future;
 
 use crate::harness::{MS, PROMPTLY, eventually, join, lock, within};
 use crate::{Case, CaseResult, Failure, Flavor, Options, run_case};
-
-/// A held permit of some semaphore, released when dropped.
-pub type PeerPermit<'a> = Box<dyn Send + 'a>;
-
-/// An acquire in progress; resolves to the permit or to [`PeerClosed`].
-pub type PeerAcquire<'a> =
-    Pin<Box<dyn Future<Output = Result<PeerPermit<'a>, PeerClosed>> + Send + 'a>>;
 
 /// The semaphore was closed.
 ///
@@ -59,12 +60,32 @@ impl fmt::Display for PeerClosed {
     }
 }
 
-/// The operations the peer cases need, implemented for each semaphore compared.
+impl std::error::Error for PeerClosed {}
+
+/// A semaphore as the peer guarantees and the benches see it, implemented once for each
+/// semaphore compared.
+///
+/// `Send + Sync + 'static` so that an `Arc<Self>` can move into tasks of a multi-thread
+/// runtime. Every method forwards to the semaphore's own operation (`#[inline]`), and the
+/// futures and permits are the semaphore's own types: measuring through the trait measures
+/// the semaphore.
 ///
 /// # Examples
 ///
 /// ```
-/// use admit_conformance::peers::PeerSemaphore;
+/// use admit_conformance::peers::{AdmitFifo, PeerSemaphore};
+///
+/// fn one_at_a_time<S: PeerSemaphore>() {
+///     let sem = S::with_permits(1);
+///     let permit = futures_lite::future::block_on(sem.acquire()).expect("never closed");
+///     assert!(sem.try_acquire().is_none(), "{}: the only permit is out", S::NAME);
+///     drop(permit);
+///     assert!(sem.try_acquire().is_some());
+/// }
+///
+/// one_at_a_time::<AdmitFifo>();
+/// one_at_a_time::<tokio::sync::Semaphore>();
+/// one_at_a_time::<async_lock::Semaphore>();
 ///
 /// fn describe<S: PeerSemaphore>() -> String {
 ///     format!("{}: weighted {}, closable {}", S::NAME, S::WEIGHTED, S::CLOSABLE)
@@ -72,26 +93,61 @@ impl fmt::Display for PeerClosed {
 /// assert_eq!(describe::<async_lock::Semaphore>(), "async-lock: weighted false, closable false");
 /// ```
 pub trait PeerSemaphore: Send + Sync + Sized + 'static {
-    /// The column name.
+    /// The name in the peer table and in bench rows. Ours start with `admit`; a peer uses its
+    /// crate name (`tokio`, `async-lock`, ...), which is what the reports match on.
     const NAME: &'static str;
+    /// Whether waiters are served strictly in arrival order, a newcomer never overtaking a
+    /// queued waiter (the reports compare admit with the best fair peer).
+    const FAIR: bool;
     /// Whether it can acquire several permits at once.
     const WEIGHTED: bool;
     /// Whether it can be closed.
     const CLOSABLE: bool;
 
+    /// The RAII permit; dropping it returns the permits.
+    type Permit<'a>: Send
+    where
+        Self: 'a;
+
     /// A semaphore with `permits` permits (fair, where fairness is an option).
     fn with_permits(permits: usize) -> Self;
 
-    /// Waits for `n` permits (`n` is 1 unless [`WEIGHTED`](Self::WEIGHTED)).
-    fn acquire_many(&self, n: usize) -> PeerAcquire<'_>;
+    /// Waits for one permit.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerClosed`] if the semaphore is closed.
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send;
+
+    /// Waits for `n` permits.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerClosed`] if the semaphore is closed.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is not 1 and the semaphore is not [`WEIGHTED`](Self::WEIGHTED).
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send;
+
+    /// Takes one permit if one is free now (and the semaphore allows it).
+    fn try_acquire(&self) -> Option<Self::Permit<'_>>;
 
     /// Takes `n` permits now, if it allows it.
-    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>>;
+    ///
+    /// # Panics
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    fn try_acquire_many(&self, n: usize) -> Option<Self::Permit<'_>>;
 
     /// Adds `n` permits.
     fn add_permits(&self, n: usize);
 
-    /// Closes the semaphore (only called if [`CLOSABLE`](Self::CLOSABLE)).
+    /// Closes the semaphore.
+    ///
+    /// # Panics
+    ///
+    /// If it is not [`CLOSABLE`](Self::CLOSABLE).
     fn close(&self);
 
     /// The permits free now.
@@ -100,74 +156,194 @@ pub trait PeerSemaphore: Send + Sync + Sized + 'static {
     /// Runs after each check, inside the runtime: waits for what the check's semaphores left
     /// to settle and fails if anything was left behind. Nothing to do for an in-process
     /// semaphore (the default); the fleet semaphore checks that Redis is clean.
-    fn settle() -> Pin<Box<dyn Future<Output = CaseResult> + Send>> {
-        Box::pin(async { Ok(()) })
+    fn settle() -> impl Future<Output = CaseResult> + Send {
+        std::future::ready(Ok(()))
     }
 }
 
-fn permit<'a>(permit: impl Send + 'a) -> PeerPermit<'a> {
-    Box::new(permit)
+/// What an acquire of `S` resolves to: its permit, or [`PeerClosed`].
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::peers::{Acquired, AdmitFifo, PeerSemaphore};
+///
+/// let sem = AdmitFifo::with_permits(1);
+/// let acquired: Acquired<'_, AdmitFifo> = futures_lite::future::block_on(sem.acquire());
+/// assert!(acquired.is_ok());
+/// ```
+pub type Acquired<'a, S> = Result<<S as PeerSemaphore>::Permit<'a>, PeerClosed>;
+
+pin_project_lite::pin_project! {
+    /// A peer's acquire future with its output mapped by `map` in `poll`: the peers' own
+    /// `Result`s become [`PeerClosed`] errors without an `async` block around the peer's
+    /// future (no state machine, no extra move of the inner future on the measured path).
+    pub(crate) struct Resolve<F, M> {
+        #[pin]
+        inner: F,
+        map: M,
+    }
 }
 
-impl PeerSemaphore for admit::Semaphore {
-    const NAME: &'static str = "admit";
+impl<F, M> Resolve<F, M> {
+    #[inline]
+    pub(crate) fn new(inner: F, map: M) -> Self {
+        Self { inner, map }
+    }
+}
+
+impl<F: Future, M: FnMut(F::Output) -> T, T> Future for Resolve<F, M> {
+    type Output = T;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.project();
+        match this.inner.poll(cx) {
+            Poll::Ready(output) => Poll::Ready((this.map)(output)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// `Err(_)` becomes [`PeerClosed`]: the one error of an acquire the cases make.
+#[inline]
+fn closed<P, E>(result: Result<P, E>) -> Result<P, PeerClosed> {
+    result.map_err(|_| PeerClosed)
+}
+
+/// admit's semaphore, with [`admit::Fairness::Throughput`] when `THROUGHPUT` is set.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::peers::{AdmitThroughput, PeerSemaphore};
+///
+/// let sem = AdmitThroughput::with_permits(2);
+/// assert_eq!(sem.0.fairness(), admit::Fairness::Throughput);
+/// assert!(!AdmitThroughput::FAIR);
+/// ```
+#[derive(Debug)]
+pub struct Admit<const THROUGHPUT: bool>(pub admit::Semaphore);
+
+/// admit with [`admit::Fairness::Fifo`] (the default policy).
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::peers::{AdmitFifo, PeerSemaphore};
+///
+/// assert_eq!((AdmitFifo::NAME, AdmitFifo::FAIR), ("admit-fifo", true));
+/// ```
+pub type AdmitFifo = Admit<false>;
+
+/// admit with [`admit::Fairness::Throughput`] (bounded barging).
+///
+/// Not [`FAIR`](PeerSemaphore::FAIR), and it breaks three peer guarantees by design: a
+/// newcomer may take a free permit ahead of the queue (`no_overtaking_by_try_acquire`, and
+/// `weighted_head_blocks_smaller`: a `try_acquire(1)` takes a free permit while
+/// `acquire_many(3)` waits), and a release frees permits and notifies the head instead of
+/// handing them over, so the next waiter is woken when the head takes its permit
+/// (`release_wakes_every_servable_waiter`). It keeps the others: waiters among themselves
+/// are served in FIFO order, cancellation returns permits, `close` wakes every waiter.
+///
+/// # Examples
+///
+/// ```
+/// use admit_conformance::peers::{AdmitThroughput, PeerSemaphore};
+///
+/// assert_eq!(AdmitThroughput::NAME, "admit-throughput");
+/// ```
+pub type AdmitThroughput = Admit<true>;
+
+impl<const THROUGHPUT: bool> PeerSemaphore for Admit<THROUGHPUT> {
+    const NAME: &'static str = if THROUGHPUT {
+        "admit-throughput"
+    } else {
+        "admit-fifo"
+    };
+    const FAIR: bool = !THROUGHPUT;
     const WEIGHTED: bool = true;
     const CLOSABLE: bool = true;
+    type Permit<'a> = admit::Permit<'a>;
 
+    #[inline]
     fn with_permits(permits: usize) -> Self {
-        Self::new(permits)
+        let fairness = if THROUGHPUT {
+            admit::Fairness::Throughput
+        } else {
+            admit::Fairness::Fifo
+        };
+        Self(admit::Semaphore::new(permits).with_fairness(fairness))
     }
 
-    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
-        Box::pin(async move {
-            self.acquire_many(n)
-                .await
-                .map(permit)
-                .map_err(|_| PeerClosed)
-        })
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.0.acquire(), closed)
     }
 
-    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
-        self.try_acquire_many(n).ok().map(permit)
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.0.acquire_many(n), closed)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.0.try_acquire().ok()
+    }
+
+    #[inline]
+    fn try_acquire_many(&self, n: usize) -> Option<Self::Permit<'_>> {
+        self.0.try_acquire_many(n).ok()
     }
 
     fn add_permits(&self, n: usize) {
-        self.add_permits(n);
+        self.0.add_permits(n);
     }
 
     fn close(&self) {
-        self.close();
+        self.0.close();
     }
 
     fn available_permits(&self) -> usize {
-        self.available_permits()
+        self.0.available_permits()
     }
 }
 
 fn as_u32(n: usize) -> u32 {
-    u32::try_from(n).expect("the cases ask for a few permits")
+    u32::try_from(n).expect("tokio counts permits in u32")
 }
 
+/// `tokio::sync::Semaphore`: fair (FIFO), weighted, closable.
 impl PeerSemaphore for tokio::sync::Semaphore {
     const NAME: &'static str = "tokio";
+    const FAIR: bool = true;
     const WEIGHTED: bool = true;
     const CLOSABLE: bool = true;
+    type Permit<'a> = tokio::sync::SemaphorePermit<'a>;
 
+    #[inline]
     fn with_permits(permits: usize) -> Self {
         Self::new(permits)
     }
 
-    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
-        Box::pin(async move {
-            self.acquire_many(as_u32(n))
-                .await
-                .map(permit)
-                .map_err(|_| PeerClosed)
-        })
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.acquire(), closed)
     }
 
-    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
-        self.try_acquire_many(as_u32(n)).ok().map(permit)
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.acquire_many(as_u32(n)), closed)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.try_acquire().ok()
+    }
+
+    #[inline]
+    fn try_acquire_many(&self, n: usize) -> Option<Self::Permit<'_>> {
+        self.try_acquire_many(as_u32(n)).ok()
     }
 
     fn add_permits(&self, n: usize) {
@@ -183,23 +359,41 @@ impl PeerSemaphore for tokio::sync::Semaphore {
     }
 }
 
+fn one_at_a_time(n: usize) {
+    assert_eq!(n, 1, "async-lock acquires one permit at a time");
+}
+
+/// `async_lock::Semaphore`: unfair (newcomers may barge), no weighted acquire, no close.
 impl PeerSemaphore for async_lock::Semaphore {
     const NAME: &'static str = "async-lock";
+    const FAIR: bool = false;
     const WEIGHTED: bool = false;
     const CLOSABLE: bool = false;
+    type Permit<'a> = async_lock::SemaphoreGuard<'a>;
 
+    #[inline]
     fn with_permits(permits: usize) -> Self {
         Self::new(permits)
     }
 
-    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
-        assert_eq!(n, 1, "async-lock acquires one permit at a time");
-        Box::pin(async move { Ok(permit(self.acquire().await)) })
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.acquire(), Ok)
     }
 
-    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
-        assert_eq!(n, 1, "async-lock acquires one permit at a time");
-        self.try_acquire().map(permit)
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        one_at_a_time(n);
+        Resolve::new(self.acquire(), Ok)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.try_acquire()
+    }
+
+    fn try_acquire_many(&self, n: usize) -> Option<Self::Permit<'_>> {
+        one_at_a_time(n);
+        self.try_acquire()
     }
 
     fn add_permits(&self, n: usize) {
@@ -215,21 +409,38 @@ impl PeerSemaphore for async_lock::Semaphore {
     }
 }
 
+/// `futures_intrusive::sync::Semaphore`, always built fair (`Semaphore::new(true, n)`);
+/// weighted, not closable.
 impl PeerSemaphore for futures_intrusive::sync::Semaphore {
     const NAME: &'static str = "futures-intrusive";
+    const FAIR: bool = true;
     const WEIGHTED: bool = true;
     const CLOSABLE: bool = false;
+    type Permit<'a> = futures_intrusive::sync::SemaphoreReleaser<'a>;
 
+    #[inline]
     fn with_permits(permits: usize) -> Self {
         Self::new(true, permits)
     }
 
-    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
-        Box::pin(async move { Ok(permit(self.acquire(n).await)) })
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.acquire(1), Ok)
     }
 
-    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
-        self.try_acquire(n).map(permit)
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.acquire(n), Ok)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.try_acquire(1)
+    }
+
+    #[inline]
+    fn try_acquire_many(&self, n: usize) -> Option<Self::Permit<'_>> {
+        self.try_acquire(n)
     }
 
     fn add_permits(&self, n: usize) {
@@ -245,21 +456,37 @@ impl PeerSemaphore for futures_intrusive::sync::Semaphore {
     }
 }
 
+/// `maitake_sync::Semaphore` (default spin lock): fair (FIFO), weighted, closable.
 impl PeerSemaphore for maitake_sync::Semaphore {
     const NAME: &'static str = "maitake-sync";
+    const FAIR: bool = true;
     const WEIGHTED: bool = true;
     const CLOSABLE: bool = true;
+    type Permit<'a> = maitake_sync::semaphore::Permit<'a>;
 
+    #[inline]
     fn with_permits(permits: usize) -> Self {
         Self::new(permits)
     }
 
-    fn acquire_many(&self, n: usize) -> PeerAcquire<'_> {
-        Box::pin(async move { self.acquire(n).await.map(permit).map_err(|_| PeerClosed) })
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.acquire(1), closed)
     }
 
-    fn try_acquire_many(&self, n: usize) -> Option<PeerPermit<'_>> {
-        self.try_acquire(n).ok().map(permit)
+    #[inline]
+    fn acquire_many(&self, n: usize) -> impl Future<Output = Acquired<'_, Self>> + Send {
+        Resolve::new(self.acquire(n), closed)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Self::Permit<'_>> {
+        self.try_acquire(1).ok()
+    }
+
+    #[inline]
+    fn try_acquire_many(&self, n: usize) -> Option<Self::Permit<'_>> {
+        self.try_acquire(n).ok()
     }
 
     fn add_permits(&self, n: usize) {
@@ -356,13 +583,15 @@ guarantees![
 
 macro_rules! peers {
     ($($(#[$attr:meta])* $peer:ty),* $(,)?) => {
-        /// The names of the semaphores compared (the columns of the peer table), `admit`
-        /// first; with the `fleet` feature, the fleet semaphore last.
+        /// The names of the semaphores compared (the columns of the peer table), admit's
+        /// two policies first; with the `fleet` feature, the fleet semaphore last.
         ///
         /// # Examples
         ///
         /// ```
-        /// assert_eq!(admit_conformance::peers::PEER_NAMES[0], "admit");
+        /// use admit_conformance::peers::PEER_NAMES;
+        ///
+        /// assert_eq!(PEER_NAMES[..2], ["admit-fifo", "admit-throughput"]);
         /// ```
         pub const PEER_NAMES: &[&str] = &[$($(#[$attr])* <$peer as PeerSemaphore>::NAME),*];
 
@@ -374,7 +603,8 @@ macro_rules! peers {
 }
 
 peers![
-    admit::Semaphore,
+    AdmitFifo,
+    AdmitThroughput,
     tokio::sync::Semaphore,
     async_lock::Semaphore,
     futures_intrusive::sync::Semaphore,
@@ -406,7 +636,7 @@ fn spawn_waiter<S: PeerSemaphore, R: Runtime>(
 ) -> R::JoinHandle<Result<(), PeerClosed>> {
     let (sem, log) = (Arc::clone(sem), Arc::clone(log));
     R::spawn(async move {
-        let mut acquire = sem.acquire_many(n);
+        let mut acquire = pin!(sem.acquire_many(n));
         let first = future::poll_once(&mut acquire).await;
         log.queued.fetch_add(1, SeqCst);
         let permit = match first {
@@ -471,7 +701,7 @@ async fn no_overtaking_by_try_acquire<S: PeerSemaphore, R: Runtime>() -> CaseRes
     // The waiter is a future in this task, queued by one poll and not polled
     // again until after the `try_acquire`: nothing else can race for the
     // released permit, so the verdict does not depend on scheduling.
-    let mut waiter = sem.acquire_many(1);
+    let mut waiter = pin!(sem.acquire_many(1));
     ensure!(
         future::poll_once(&mut waiter).await.is_none(),
         "acquire succeeded while the only permit was held"
@@ -551,7 +781,7 @@ async fn release_wakes_every_servable_waiter<S: PeerSemaphore, R: Runtime>() -> 
     let mut waiters: Vec<_> = (0..WAITERS)
         .map(|_| {
             let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
-            (sem.acquire_many(1), waker)
+            (Box::pin(sem.acquire_many(1)), waker)
         })
         .collect();
     for (acquire, waker) in &mut waiters {
@@ -603,7 +833,7 @@ async fn cancel_returns_permits<S: PeerSemaphore, R: Runtime>() -> CaseResult {
     ensure!(held.is_some(), "try_acquire on a fresh semaphore failed");
     // The first waiter is a future in this task: it is handed the permit, then dropped
     // without being polled again.
-    let mut first = sem.acquire_many(1);
+    let mut first = Box::pin(sem.acquire_many(1));
     ensure!(
         future::poll_once(&mut first).await.is_none(),
         "acquire succeeded while the only permit was held"
@@ -627,7 +857,7 @@ async fn cancel_returns_partial_permits<S: PeerSemaphore, R: Runtime>() -> CaseR
     let two = sem.try_acquire_many(2);
     let one = sem.try_acquire_many(1);
     ensure!(two.is_some() && one.is_some(), "taking 2 + 1 of 3 failed");
-    let mut big = sem.acquire_many(3);
+    let mut big = Box::pin(sem.acquire_many(3));
     ensure!(
         future::poll_once(&mut big).await.is_none(),
         "acquire_many(3) succeeded with nothing free"
@@ -679,9 +909,17 @@ async fn close_wakes_all<S: PeerSemaphore, R: Runtime>() -> CaseResult {
 /// use admit_conformance::adapters::TokioMultiThread;
 /// use admit_conformance::peers::{self, Verdict};
 ///
-/// let verdicts = peers::run_peer::<async_lock::Semaphore, _>(&TokioMultiThread::default());
-/// let close = verdicts.iter().find(|(name, _)| *name == "close_wakes_all").unwrap();
-/// assert!(matches!(close.1, Verdict::NotApplicable(_)));
+/// let verdict = |verdicts: &[(&str, Verdict)], guarantee| {
+///     verdicts.iter().find(|(name, _)| *name == guarantee).unwrap().1.clone()
+/// };
+/// let flavor = TokioMultiThread::default();
+/// let async_lock = peers::run_peer::<async_lock::Semaphore, _>(&flavor);
+/// assert!(matches!(verdict(&async_lock, "close_wakes_all"), Verdict::NotApplicable(_)));
+///
+/// // Throughput mode lets a newcomer take a permit ahead of a queued waiter, by design.
+/// let throughput = peers::run_peer::<peers::AdmitThroughput, _>(&flavor);
+/// let overtaking = verdict(&throughput, "no_overtaking_by_try_acquire");
+/// assert!(matches!(overtaking, Verdict::Broken(_)), "{overtaking:?}");
 /// ```
 pub fn run_peer<S: PeerSemaphore, F: Flavor>(flavor: &F) -> Vec<(&'static str, Verdict)> {
     let options = Options::default().with_case_timeout(PROMPTLY * 5);

@@ -35,7 +35,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 const SELECT: &str = "ADMIT_CONFORMANCE_ADAPTER";
 
 /// The columns of the peer table that are this project's and must keep every guarantee.
-const OURS: [&str; 2] = ["admit", "admit-redis (fleet)"];
+const OURS: [&str; 2] = ["admit-fifo", "admit-redis (fleet)"];
 
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();

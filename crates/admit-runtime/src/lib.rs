@@ -118,6 +118,62 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// future in [`cooperative`](Runtime::cooperative), which keeps their futures `Send`.
     /// Runtimes without a budget return `std::future::ready(())`.
     fn budget() -> Self::Budget;
+
+    /// A future that gives the rest of the task's turn to the scheduler once: it returns
+    /// `Pending` on its first poll and is ready on the next, so other tasks of the same worker
+    /// run in between.
+    ///
+    /// The adapters return their runtime's own (`tokio::task::yield_now`, which also lets the
+    /// runtime's I/O and timer drivers run first; `async_std::task::yield_now`;
+    /// `smol::future::yield_now`). The default, for runtimes without one, wakes its own task
+    /// and returns `Pending` once (`futures_lite::future::yield_now`).
+    ///
+    /// # Examples
+    ///
+    /// Two futures taking turns, each yielding after every step (`Toy` is a runtime that
+    /// keeps the default):
+    ///
+    /// ```
+    /// use admit_runtime::Runtime;
+    /// use std::sync::Mutex;
+    ///
+    /// async fn steps<R: Runtime>(id: u8, log: &Mutex<Vec<u8>>) {
+    ///     for _ in 0..2 {
+    ///         log.lock().unwrap().push(id);
+    ///         R::yield_now().await;
+    ///     }
+    /// }
+    ///
+    /// # use std::future::{Future, Pending, Ready, pending, ready};
+    /// # use std::time::Instant;
+    /// # enum Toy {}
+    /// # impl Runtime for Toy {
+    /// #     type JoinHandle<T: Send + 'static> = Pending<T>;
+    /// #     type Sleep = Ready<()>;
+    /// #     type Cooperative<F: Future> = F;
+    /// #     type Instant = Instant;
+    /// #     type Budget = Ready<()>;
+    /// #     fn spawn<F: Future + Send + 'static>(_: F) -> Pending<F::Output>
+    /// #     where
+    /// #         F::Output: Send + 'static,
+    /// #     {
+    /// #         pending()
+    /// #     }
+    /// #     fn sleep_until(_: Instant) -> Ready<()> { ready(()) }
+    /// #     fn now() -> Instant { Instant::now() }
+    /// #     fn cooperative<F: Future>(future: F) -> F { future }
+    /// #     fn budget() -> Ready<()> { ready(()) }
+    /// # }
+    /// let log = Mutex::new(Vec::new());
+    /// futures_lite::future::block_on(futures_lite::future::zip(
+    ///     steps::<Toy>(1, &log),
+    ///     steps::<Toy>(2, &log),
+    /// ));
+    /// assert_eq!(*log.lock().unwrap(), [1, 2, 1, 2]);
+    /// ```
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
 }
 
 /// Running a future to completion on the current thread: for tests, benches and examples only.

@@ -138,6 +138,31 @@ impl Runtime for Smol {
     fn budget() -> Self::Budget {
         std::future::ready(())
     }
+
+    /// `smol::future::yield_now`: the task wakes itself and returns `Pending` once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_smol::{Runtime, Smol};
+    /// use std::sync::Mutex;
+    ///
+    /// let log = Mutex::new(Vec::new());
+    /// let steps = |id| {
+    ///     let log = &log;
+    ///     async move {
+    ///         for _ in 0..2 {
+    ///             log.lock().unwrap().push(id);
+    ///             Smol::yield_now().await;
+    ///         }
+    ///     }
+    /// };
+    /// smol::block_on(smol::future::zip(steps(1), steps(2)));
+    /// assert_eq!(*log.lock().unwrap(), [1, 2, 1, 2]);
+    /// ```
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        smol::future::yield_now()
+    }
 }
 
 impl BlockOn for Smol {

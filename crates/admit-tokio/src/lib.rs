@@ -110,6 +110,30 @@ impl Runtime for Tokio {
     fn budget() -> Self::Budget {
         tokio::task::coop::cooperative(std::future::ready(()))
     }
+
+    /// `tokio::task::yield_now`: the task goes to the back of its worker's queue, after the
+    /// I/O and timer drivers had a turn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_tokio::{Runtime, Tokio};
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let ran = Arc::new(AtomicBool::new(false));
+    /// let flag = Arc::clone(&ran);
+    /// let task = Tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    /// Tokio::yield_now().await; // one thread: the spawned task runs now
+    /// assert!(ran.load(Ordering::SeqCst));
+    /// task.await;
+    /// # }
+    /// ```
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
 }
 
 impl BlockOn for Tokio {
