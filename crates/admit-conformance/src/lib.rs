@@ -1,56 +1,6 @@
-//! The behaviour suite of [`admit`], written once and run identically on every runtime
-//! adapter: proof that `admit-tokio`, `admit-async-std`, `admit-smol` (and your adapter) behave
-//! the same.
-//!
-//! The suite is a list of named [cases](suite), each an `async` function generic over
-//! [`admit_runtime::Runtime`] that uses real spawned tasks, the runtime's clock and timers. A
-//! case returns `Ok(())` or a [`Failure`] that says what went wrong; it never relies on
-//! panicking assertions. The runner ([`run_case`], [`run_suite`]) drives each case on a
-//! [`Flavor`] (a runtime plus a way to block on it, with its thread count) on a thread of its
-//! own, catches panics, and gives every case a deadline, so that a hang is reported as a
-//! failure instead of stalling CI.
-//!
-//! What the suite covers:
-//!
-//! * the core's semantics seen through real tasks: FIFO order, no overtaking, weighted heads
-//!   holding back smaller requests, cancellation by timeout and by dropping a task, close
-//!   with tasks waiting, resizing under load, bounded release;
-//! * the helpers of `admit-runtime` on that runtime: timeouts, task pools (order, fail-fast,
-//!   progress) and the rate limiter's accuracy against the runtime's clock;
-//! * a soak: many tasks doing random weighted acquires, cancellations and timeouts, checking
-//!   that holders never exceed the capacity and that every permit comes back.
-//!
-//! With the `peers` feature, [`peers`] runs the single-permit and weighted guarantees against
-//! other async semaphores (tokio, async-lock, futures-intrusive, maitake-sync), to show which
-//! of them each keeps; with the `fleet` feature, the fleet semaphore of `admit-redis` on a
-//! real `redis-server` is one more column (see `fleet`). With the `adapters` feature,
-//! [`adapters`] has the built-in flavors. The
-//! `matrix` test (both features) runs every case on every adapter and the peer guarantees as
-//! cargo tests, one process per adapter; `cargo xtask conformance` runs it and renders the
-//! adapter × behaviour matrix and the peer table.
-//!
-//! What does not live here: unit tests of the core (in `admit`) and of the helpers (in
-//! `admit-runtime`'s `testing` module, run by each adapter's own tests).
-//!
-//! # Examples
-//!
-//! A third-party adapter runs the whole suite against its runtime in one test (here with the
-//! async-std adapter standing in for it):
-//!
-//! ```
-//! use admit_conformance::{BlockOnFlavor, Options};
-//!
-//! # #[cfg(feature = "adapters")] {
-//! let flavor = BlockOnFlavor::<admit_async_std::AsyncStd>::named("async-std");
-//! let reports = admit_conformance::run_suite(&flavor, &Options::quick());
-//! let failures: Vec<String> = reports
-//!     .iter()
-//!     .filter(|report| !report.passed())
-//!     .map(ToString::to_string)
-//!     .collect();
-//! assert!(failures.is_empty(), "{failures:#?}");
-//! # }
-//! ```
+// The front page is the crate's README, shared with crates.io (so its links are absolute);
+// its example runs as a doctest.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
@@ -173,14 +123,14 @@ impl Case {
         Self { name, run }
     }
 
-    /// The case's name, as printed in the matrix (`fifo_order`).
+    /// The case's name, as printed in the matrix (`semaphore::fifo_order`).
     ///
     /// # Examples
     ///
     /// ```
     /// # #[cfg(feature = "adapters")] {
     /// let cases = admit_conformance::suite::<admit_smol::Smol>();
-    /// assert_eq!(cases[0].name(), "fifo_order");
+    /// assert_eq!(cases[0].name(), "runtime::spawn_returns_output");
     /// # }
     /// ```
     #[must_use]
@@ -433,12 +383,15 @@ impl<R: BlockOn> Flavor for BlockOnFlavor<R> {
 ///
 /// let report = CaseReport {
 ///     flavor: "tokio-mt".into(),
-///     case: "fifo_order".into(),
+///     case: "semaphore::fifo_order".into(),
 ///     outcome: Err(Failure::new("out of order")),
 ///     elapsed: Duration::from_millis(12),
 /// };
 /// assert!(!report.passed());
-/// assert_eq!(report.to_string(), "tokio-mt/fifo_order: FAILED in 12 ms: out of order");
+/// assert_eq!(
+///     report.to_string(),
+///     "tokio-mt/semaphore::fifo_order: FAILED in 12 ms: out of order"
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseReport {
@@ -607,4 +560,74 @@ pub fn run_suite_with<F: Flavor>(
             report
         })
         .collect()
+}
+
+#[cfg(all(test, feature = "adapters"))]
+mod tests {
+    use super::*;
+
+    /// A panic in a case's body or in a task it awaits, and a hang, are failures of that case
+    /// with what happened, and the next case runs: on every built-in runtime (the peers run
+    /// through the same [`run_case`]).
+    fn panics_and_hangs_are_failures<R: BlockOn>(name: &str) {
+        let flavor = BlockOnFlavor::<R>::named(name);
+        let options = Options::default().with_case_timeout(Duration::from_millis(500));
+        let cases = [
+            Case::new("in_body", |_| {
+                Box::pin(async { panic!("boom in the case") })
+            }),
+            Case::new("in_task", |_| {
+                Box::pin(async {
+                    R::spawn(async {
+                        R::sleep(Duration::from_millis(1)).await;
+                        panic!("boom in a task");
+                    })
+                    .await
+                })
+            }),
+            Case::new("formatted", |_| {
+                Box::pin(async { panic!("boom {} of {}", 1, 2) })
+            }),
+            Case::new("hangs", |_| Box::pin(std::future::pending())),
+            Case::new("fails", |_| {
+                Box::pin(async {
+                    ensure!(1 + 1 == 3, "1 + 1 is {}", 1 + 1);
+                    Ok(())
+                })
+            }),
+            Case::new("passes", |_| Box::pin(async { Ok(()) })),
+        ];
+        let outcomes: Vec<_> = cases
+            .into_iter()
+            .map(|case| run_case(&flavor, case, &options).outcome)
+            .collect();
+        let failure = |message: &str| Err(Failure::new(message));
+        assert_eq!(
+            outcomes,
+            [
+                failure("panicked: boom in the case"),
+                failure("panicked: boom in a task"),
+                failure("panicked: boom 1 of 2"),
+                failure("hung: no result after 500ms"),
+                failure("1 + 1 is 2"),
+                Ok(()),
+            ],
+            "on {name}"
+        );
+    }
+
+    #[test]
+    fn panics_and_hangs_are_failures_on_tokio() {
+        panics_and_hangs_are_failures::<admit_tokio::Tokio>("tokio");
+    }
+
+    #[test]
+    fn panics_and_hangs_are_failures_on_async_std() {
+        panics_and_hangs_are_failures::<admit_async_std::AsyncStd>("async-std");
+    }
+
+    #[test]
+    fn panics_and_hangs_are_failures_on_smol() {
+        panics_and_hangs_are_failures::<admit_smol::Smol>("smol");
+    }
 }

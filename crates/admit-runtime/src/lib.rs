@@ -16,9 +16,6 @@ mod rate;
 mod semaphore;
 mod timeout;
 
-#[cfg(feature = "testing")]
-pub mod testing;
-
 pub use pool::{
     AsCompleted, Incomplete, Inline, IntoJobs, JobStream, PoolError, PoolSet, Progress, Spawned,
     TaskPool, ZeroLimitError,
@@ -196,7 +193,7 @@ pub trait BlockOn: Runtime {
 }
 
 /// A one-way signal: once [`set`](Signal::set), every [`wait`](Signal::wait) returns. Stops a
-/// dropped pool's spawned tasks, and is the testing suite's `Gate`.
+/// dropped pool's spawned tasks.
 #[derive(Default)]
 pub(crate) struct Signal {
     set: AtomicBool,

@@ -47,8 +47,6 @@ mod set;
 
 pub use as_completed::AsCompleted;
 use engine::Engine;
-#[cfg(feature = "testing")]
-pub(crate) use engine::sealed::Mode;
 pub use engine::{Inline, Spawned};
 pub use error::{Incomplete, PoolError, ZeroLimitError};
 pub use jobs::{IntoJobs, JobStream};

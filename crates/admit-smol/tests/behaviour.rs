@@ -1,3 +1,0 @@
-//! The shared behaviour suite of `admit-runtime`, run on this runtime.
-
-admit_runtime::runtime_tests!(admit_smol::Smol);
