@@ -25,7 +25,7 @@ use std::process::{Command, ExitCode};
 use std::sync::OnceLock;
 
 use admit_conformance::adapters::{
-    Adapter, AsyncStdFlavor, SmolFlavor, TokioCurrentThread, TokioMultiThread,
+    self, Adapter, AsyncStdFlavor, SmolFlavor, TokioCurrentThread, TokioMultiThread,
 };
 use admit_conformance::peers::{self, GUARANTEE_NAMES, PEER_NAMES, PeerTable, Verdict};
 use admit_conformance::{Flavor, Options, run_case, suite};
@@ -50,32 +50,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             Some(adapter) => {
-                if let Some(code) = rerun_with_environment(adapter) {
-                    return code;
+                if let Some(code) = adapters::rerun_with(&adapter.environment()) {
+                    return ExitCode::from(u8::try_from(code).unwrap_or(1));
                 }
                 case_trials(adapter)
             }
         },
     };
     libtest_mimic::run(&args, trials).exit_code()
-}
-
-/// Runs this binary again with `adapter`'s environment when this process lacks it, and
-/// returns the child's exit code; `None` when the environment is already right.
-fn rerun_with_environment(adapter: Adapter) -> Option<ExitCode> {
-    let environment = adapter.environment();
-    let matches = environment
-        .iter()
-        .all(|(key, value)| std::env::var(key).is_ok_and(|set| set == *value));
-    if matches {
-        return None;
-    }
-    let status = Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(std::env::args_os().skip(1))
-        .envs(environment)
-        .status()
-        .expect("the test binary runs again");
-    Some(ExitCode::from(status.code().map_or(1, |code| code as u8)))
 }
 
 /// `cargo test`'s view: one test per adapter (a child process each) and the peer check.

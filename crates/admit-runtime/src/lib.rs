@@ -35,7 +35,8 @@ pub use timeout::AcquireTimeoutError;
 ///
 /// # Contract
 ///
-/// Implementations normalise the runtimes' differences, and the adapters' tests check it:
+/// Implementations normalise the runtimes' differences, and the `runtime::` cases
+/// of `admit-conformance` check it on every adapter:
 ///
 /// * **Dropping a [`JoinHandle`](Runtime::JoinHandle) detaches the task**; it keeps running
 ///   (smol's `Task` cancels on drop, so its adapter detaches explicitly).
