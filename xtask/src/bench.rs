@@ -1,14 +1,15 @@
-//! `cargo xtask bench [--quick] [--no-run] [--bench NAME]...`: runs the benchmarks that feed
-//! the report and writes `docs/benchmarks.{md,json,svg}` from their rows files.
+//! `cargo xtask bench [--quick] [--bench NAME]... [--no-run]`: runs the benchmarks and writes
+//! `docs/benchmarks.{md,json,svg}` from their rows files.
 //!
-//! Each benchmark in [`BENCHES`] writes one rows file per group into the directory named by
+//! Each benchmark of [`BENCHES`] writes one rows file per group into the directory named by
 //! `ADMIT_BENCH_OUT` (here `target/admit-bench/`); the report reads every file there, so the
-//! rows of a benchmark that is not in the table yet (a new one run by hand) are shown too.
-//! Only this command writes the tracked `docs/benchmarks.*`; `cargo xtask compare` writes
-//! under `target/`.
+//! rows of a benchmark run by hand are shown too. `--no-run` renders `docs/benchmarks.json`
+//! again (after a change to the report, with the setup it recorded). Only this command
+//! writes the tracked `docs/benchmarks.*`; `cargo xtask compare` writes under `target/`.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use xshell::{Shell, cmd};
 
@@ -21,173 +22,130 @@ use crate::report::{self, Environment, Group};
 pub struct Options {
     /// Quick settings (fewer rounds): for trying things out, not for the tracked report.
     pub quick: bool,
-    /// Do not run anything: render the rows already on disk.
+    /// Run nothing: render `docs/benchmarks.json` again.
     pub no_run: bool,
-    /// Run only these benchmarks of [`BENCHES`] (all when empty).
+    /// Run only these of [`BENCHES`] (all when empty).
     pub benches: Vec<String>,
 }
 
-/// A benchmark that writes rows: its name, the cargo arguments that run it, and whether it
-/// needs a local `redis-server` (then started here and passed as `ADMIT_REDIS_URL`).
-pub struct Bench {
-    pub name: &'static str,
-    pub cargo: &'static [&'static str],
-    pub redis: bool,
-}
-
-/// The benchmarks that feed the report, in the order they run. Quick runs add `-- --quick`.
-/// The fleet benchmark measures npm `redis-semaphore` too, installed under `target/` from
-/// `crates/admit-redis/bench`'s lockfile when `npm` is available ([`install_redis_peer`]).
-pub const BENCHES: [Bench; 4] = [
-    Bench {
-        name: "interleaved",
-        cargo: &["bench", "-p", "admit-benches", "--bench", "interleaved"],
-        redis: false,
-    },
-    Bench {
-        name: "pool",
-        cargo: &["bench", "-p", "admit-benches", "--bench", "pool"],
-        redis: false,
-    },
-    Bench {
-        name: "rate",
-        cargo: &["bench", "-p", "admit-benches", "--bench", "rate"],
-        redis: false,
-    },
-    Bench {
-        name: "redis",
-        cargo: &[
-            "run",
-            "--release",
-            "-p",
-            "admit-redis",
-            "--example",
-            "fleet_bench",
-        ],
-        redis: true,
-    },
+/// The benchmarks that write rows, in the order they run, as the cargo arguments that run
+/// them (quick runs add `-- --quick`); `--bench` names one by its last word. The fleet
+/// benchmark runs against a `redis-server` started here (`ADMIT_REDIS_URL`), beside npm
+/// `redis-semaphore` when `npm` can install it under `target/`.
+const BENCHES: [&str; 4] = [
+    "bench -p admit-benches --bench interleaved",
+    "bench -p admit-benches --bench pool",
+    "bench -p admit-benches --bench rate",
+    "run --release -p admit-redis --example fleet_bench",
 ];
 
 /// Runs the benchmarks (unless `--no-run`) and writes the report into `docs/`.
 ///
 /// # Errors
 ///
-/// An unknown benchmark name, a benchmark fails, or no rows could be read.
+/// An unknown benchmark, a benchmark fails, or no rows could be read.
 pub fn run(options: &Options) -> Result {
     let sh = crate::shell()?;
-    let rows = crate::target_dir().join("admit-bench");
-    let environment = if options.no_run {
-        environment(&sh, String::from("unknown (rendered from earlier rows)"))
+    let docs = crate::project_root().join("docs");
+    let (environment, groups) = if options.no_run {
+        report::read_json(&sh.read_file(docs.join("benchmarks.json"))?)?
     } else {
-        measure(&sh, &options.benches, options.quick, &rows)?
+        let rows = crate::target_dir().join("admit-bench");
+        let environment = measure(&sh, &options.benches, options.quick, &rows)?;
+        (environment, report::load(&rows)?)
     };
-    let groups = report::load(&rows)?;
     print!("\n{}", report::screen(&groups));
-    write_report(&sh, &sh.current_dir().join("docs"), &environment, &groups)
+    write_report(&sh, &docs, &environment, &groups)
 }
 
 /// Runs `names` of [`BENCHES`] (all when empty) with their rows going to `out`, and returns
-/// where they ran. Without a selection, earlier rows files in `out` are removed first, so
+/// the setup they ran in. Without a selection, the rows files in `out` are removed first, so
 /// that no stale group passes for this run's.
 ///
 /// # Errors
 ///
 /// An unknown name, or a benchmark fails.
 pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<Environment> {
-    if let Some(unknown) = names.iter().find(|n| !BENCHES.iter().any(|b| b.name == *n)) {
-        let known: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
-        return Err(format!(
-            "no benchmark `{unknown}` (benchmarks: {})",
-            known.join(", ")
-        )
-        .into());
+    let name = |bench: &str| bench.rsplit(' ').next().unwrap_or_default().to_owned();
+    let known: Vec<String> = BENCHES.map(name).into();
+    if let Some(unknown) = names.iter().find(|n| !known.contains(n)) {
+        return Err(format!("no benchmark `{unknown}` (benchmarks: {known:?})").into());
     }
+    let chosen: Vec<&str> = BENCHES
+        .into_iter()
+        .filter(|b| names.is_empty() || names.contains(&name(b)))
+        .collect();
     sh.create_dir(out)?;
-    if names.is_empty() {
-        for path in sh.read_dir(out)? {
-            if path.extension().is_some_and(|ext| ext == "json") {
-                sh.remove_path(path)?;
-            }
+    for rows in sh
+        .read_dir(out)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        if names.is_empty() {
+            sh.remove_path(rows)?;
         }
     }
-    let load_before = load_average();
-    let revision = revision(sh);
-    let selected: Vec<&Bench> = BENCHES
-        .iter()
-        .filter(|b| names.is_empty() || names.iter().any(|n| n == b.name))
-        .collect();
-    let started = Instant::now();
-    for (index, bench) in selected.iter().enumerate() {
+    let (revision, round_trip_before, started) = (revision(sh), round_trip_ns(), Instant::now());
+    for (index, bench) in chosen.iter().enumerate() {
+        let elapsed = started.elapsed().as_secs_f64();
         println!(
-            "==> bench [{}/{}] {} ({:.0} s elapsed)",
+            "==> bench [{}/{}] {bench} ({elapsed:.0} s elapsed)",
             index + 1,
-            selected.len(),
-            bench.name,
-            started.elapsed().as_secs_f64()
+            chosen.len()
         );
-        let redis = if bench.redis {
+        let quick = quick.then_some(["--", "--quick"]).into_iter().flatten();
+        let args = bench.split(' ');
+        let command = cmd!(sh, "cargo {args...} {quick...}").env("ADMIT_BENCH_OUT", out);
+        let redis = if bench.contains("admit-redis") {
             Some(Redis::start()?)
         } else {
             None
         };
-        let quick = quick.then_some(["--", "--quick"]).into_iter().flatten();
-        let args = bench.cargo;
-        let mut command = cmd!(sh, "cargo {args...} {quick...}").env("ADMIT_BENCH_OUT", out);
-        if let Some(redis) = &redis {
-            command = command.env("ADMIT_REDIS_URL", &redis.url);
-            if let Some(node_modules) = install_redis_peer(sh) {
-                command = command.env("ADMIT_REDIS_BENCH_NODE_MODULES", node_modules);
-            }
-        }
-        command.run()?;
+        let redis_url = redis
+            .as_ref()
+            .map(|redis| ("ADMIT_REDIS_URL", redis.url.clone()));
+        let node_modules = redis.as_ref().and_then(|_| install_redis_peer(sh));
+        let node_modules = node_modules.map(|dir| ("ADMIT_REDIS_BENCH_NODE_MODULES", dir));
+        command.envs(redis_url).envs(node_modules).run()?;
     }
-    let mut environment = environment(sh, revision);
-    environment.load_before = load_before;
-    Ok(environment)
+    let ask = |program: &str, args: &[&str]| {
+        let answer = cmd!(sh, "{program} {args...}")
+            .quiet()
+            .ignore_stderr()
+            .read();
+        answer
+            .ok()
+            .filter(|a| !a.is_empty())
+            .unwrap_or("unknown".to_owned())
+    };
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
+    Ok(Environment {
+        date: ask("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        machine: ask("uname", &["-srm"]),
+        cpu: model
+            .map_or("unknown", |m| m.trim_start_matches([' ', '\t', ':']))
+            .to_owned(),
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        toolchain: ask("rustc", &["--version"]),
+        revision,
+        round_trip_ns: Some((round_trip_before, round_trip_ns())),
+    })
 }
 
 /// Writes `benchmarks.md`, `.json` and `.svg` into `dir`.
+///
+/// # Errors
+///
+/// A file cannot be written.
 pub fn write_report(sh: &Shell, dir: &Path, environment: &Environment, groups: &[Group]) -> Result {
-    sh.create_dir(dir)?;
-    for (name, contents) in [
-        ("benchmarks.md", report::markdown(environment, groups)),
-        ("benchmarks.json", report::json(environment, groups)?),
-        ("benchmarks.svg", report::svg(groups)),
-    ] {
+    let markdown = ("benchmarks.md", report::markdown(environment, groups));
+    let json = ("benchmarks.json", report::json(environment, groups)?);
+    for (name, contents) in [markdown, json, ("benchmarks.svg", report::svg(groups))] {
         sh.write_file(dir.join(name), contents)?;
         println!("wrote {}", dir.join(name).display());
     }
     Ok(())
-}
-
-/// The machine, toolchain and load now, with `revision` read before the run. What cannot be
-/// found out is `unknown`.
-fn environment(sh: &Shell, revision: String) -> Environment {
-    let ask = |program: &str, args: &[&str]| {
-        cmd!(sh, "{program} {args...}")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .ok()
-            .filter(|out| !out.is_empty())
-            .unwrap_or_else(|| "unknown".to_owned())
-    };
-    Environment {
-        date: ask("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-        machine: ask("uname", &["-srm"]),
-        cpu: std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|info| {
-                let line = info.lines().find(|line| line.starts_with("model name"))?;
-                Some(line.split_once(':')?.1.trim().to_owned())
-            })
-            .unwrap_or_else(|| "unknown CPU".to_owned()),
-        cores: std::thread::available_parallelism().map_or(1, usize::from),
-        toolchain: ask("rustc", &["--version"]),
-        revision,
-        load_before: load_average(),
-        load_after: load_average(),
-    }
 }
 
 /// `git rev-parse --short HEAD`, with `-dirty` when anything but the generated reports is
@@ -196,58 +154,74 @@ fn revision(sh: &Shell) -> String {
     let Ok(hash) = cmd!(sh, "git rev-parse --short HEAD").quiet().read() else {
         return "unknown".to_owned();
     };
-    let changes = cmd!(
-        sh,
-        "git status --porcelain -- . :(exclude)docs/benchmarks.* :(exclude)docs/conformance.md"
-    )
-    .quiet()
-    .read()
-    .unwrap_or_default();
-    if changes.is_empty() {
+    let reports = [
+        ":(exclude)docs/benchmarks.*",
+        ":(exclude)docs/conformance.md",
+    ];
+    let status = cmd!(sh, "git status --porcelain -- . {reports...}")
+        .quiet()
+        .read();
+    if status.is_ok_and(|changes| changes.is_empty()) {
         hash
     } else {
         format!("{hash}-dirty")
     }
 }
 
-/// The 1, 5 and 15 minute load averages (`0.52 0.61 0.70`), or `unknown`.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_owned())
+/// The median time, over five windows of 20 ms, for a cache line to go to another thread (on
+/// another core when one is free) and back: two threads bounce a counter.
+fn round_trip_ns() -> f64 {
+    let ball = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            loop {
+                match ball.load(Ordering::Acquire) {
+                    u64::MAX => return,
+                    odd if odd % 2 == 1 => ball.store(odd + 1, Ordering::Release),
+                    _ => std::hint::spin_loop(),
+                }
+            }
+        });
+        let mut next = 1;
+        let mut window = || {
+            let (started, mut trips) = (Instant::now(), 0u32);
+            while trips % 64 != 0 || started.elapsed() < Duration::from_millis(20) {
+                ball.store(next, Ordering::Release);
+                while ball.load(Ordering::Acquire) != next + 1 {
+                    std::hint::spin_loop();
+                }
+                (next, trips) = (next + 2, trips + 1);
+            }
+            started.elapsed().as_nanos() as f64 / f64::from(trips)
+        };
+        let mut windows: Vec<f64> = (0..5).map(|_| window()).collect();
+        ball.store(u64::MAX, Ordering::Release);
+        windows.sort_by(f64::total_cmp);
+        windows[2]
+    })
 }
 
 /// Installs the fleet benchmark's npm peer (`redis-semaphore`, from the lockfile in
-/// `crates/admit-redis/bench`) under `target/admit-redis-bench/`, so that the checkout is left
-/// as it was, and returns its `node_modules`. Without `npm`, or when the install fails, says so
-/// and returns `None`: the benchmark then measures admit-redis and the floor only.
-fn install_redis_peer(sh: &Shell) -> Option<PathBuf> {
+/// `crates/admit-redis/bench`) under `target/admit-redis-bench/`, so that the checkout stays
+/// as it was, and returns its `node_modules`. Without `npm`, or when the install fails, says
+/// so and returns `None`: the benchmark then measures admit-redis and the floor only.
+fn install_redis_peer(sh: &Shell) -> Option<String> {
     let dir = crate::target_dir().join("admit-redis-bench");
-    let node_modules = dir.join("node_modules");
     let installed = (|| -> Result {
-        sh.create_dir(&dir)?;
         for file in ["package.json", "package-lock.json"] {
-            sh.copy_file(format!("crates/admit-redis/bench/{file}"), &dir)?;
+            let lock = sh.read_file(format!("crates/admit-redis/bench/{file}"))?;
+            sh.write_file(dir.join(file), lock)?;
         }
-        if !node_modules.is_dir() {
+        if !dir.join("node_modules").is_dir() {
             cmd!(sh, "npm ci --prefix {dir} --no-audit --no-fund").run()?;
         }
         Ok(())
     })();
-    match installed {
-        Ok(()) => Some(node_modules),
-        Err(error) => {
-            println!(
-                "!!! npm redis-semaphore not installed ({error}): the fleet bench measures admit-redis only"
-            );
-            None
-        }
+    if let Err(error) = installed {
+        println!("!!! npm redis-semaphore not installed ({error}): admit-redis is measured alone");
+        return None;
     }
+    Some(dir.join("node_modules").display().to_string())
 }
 
 #[cfg(test)]
@@ -256,26 +230,19 @@ mod tests {
 
     #[test]
     fn unknown_benchmarks_are_refused_before_anything_runs() {
-        let sh = crate::shell().unwrap();
         let out = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
-        let err = measure(&sh, &["criterion".to_owned()], true, &out).unwrap_err();
-        assert!(
-            err.to_string().contains("no benchmark `criterion`"),
-            "{err}"
-        );
+        let sh = crate::shell().unwrap();
+        let err = measure(&sh, &["criterion".to_owned()], true, &out)
+            .unwrap_err()
+            .to_string();
+        let known = r#"(benchmarks: ["interleaved", "pool", "rate", "fleet_bench"])"#;
+        assert_eq!(err, format!("no benchmark `criterion` {known}"));
         assert!(!out.exists(), "nothing is written for a refused run");
     }
 
     #[test]
-    fn every_benchmark_is_a_cargo_bench_or_example_of_a_package() {
-        for bench in &BENCHES {
-            let target = match bench.cargo[0] {
-                "bench" => "--bench",
-                "run" => "--example",
-                other => panic!("{}: `cargo {other}`", bench.name),
-            };
-            assert!(bench.cargo.contains(&"-p"), "{}", bench.name);
-            assert!(bench.cargo.contains(&target), "{}", bench.name);
-        }
+    fn the_round_trip_takes_a_plausible_time() {
+        let ns = round_trip_ns();
+        assert!(ns > 1.0 && ns < 1e7, "{ns} ns");
     }
 }

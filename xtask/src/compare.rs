@@ -3,15 +3,15 @@
 //!
 //! Runs the conformance matrix, then the benchmarks with quick settings, and ends with one
 //! screen: per workload and runtime the fastest contender, admit against the best peer and
-//! the best fair peer (with the range over rounds), CPU time per unit, and which guarantees
-//! each peer broke in the conformance run. Everything is written under `target/` (the
-//! tracked `docs/` reports are `cargo xtask bench`'s).
+//! the best fair peer (with the spread over rounds), wall and CPU time per unit, and the
+//! guarantees each semaphore broke in the conformance run. Everything is written under
+//! `target/` (the tracked `docs/` reports are `cargo xtask bench`'s).
 
 use std::time::Instant;
 
 use crate::{Result, bench, conformance, report};
 
-/// Runs both, stopping at the first failure, and prints the answer.
+/// Runs both, stopping at the first failure, and prints the answers.
 ///
 /// # Errors
 ///
@@ -33,30 +33,31 @@ pub fn run(benches: &[String]) -> Result {
     let groups = report::load(&dir.join("rows"))?;
     bench::write_report(&sh, &dir, &environment, &groups)?;
 
+    let round_trip = environment.round_trip_ns.unwrap_or_default().0;
     println!(
-        "\n==> admit next to its peers ({}; {} cores; {:.0} s)\n",
+        "\n==> admit next to its peers ({}; {} cores; cross-core round trip {round_trip:.0} ns; {:.0} s)\n",
         environment.revision,
         environment.cores,
         started.elapsed().as_secs_f64()
     );
     print!("{}", report::screen(&groups));
-    println!("Guarantees each peer broke in the conformance run (admit broke none):");
-    for (peer, _) in results.peers.iter().filter(|(peer, _)| peer != "admit") {
-        let broken: Vec<&str> = results.broken(peer).into_iter().map(|(g, _)| g).collect();
+    println!("Guarantees each semaphore broke in the conformance run:");
+    for (peer, guarantees) in &results.peers {
+        let broken = guarantees.iter().filter(|(_, cell)| *cell == "✗");
+        let broken: Vec<&str> = broken.map(|(guarantee, _)| guarantee.as_str()).collect();
         let broken = if broken.is_empty() {
             "none".to_owned()
         } else {
             broken.join(", ")
         };
-        println!("  {peer:<18} {broken}");
+        println!("  {peer:<20} {broken}");
     }
-    let conformance_report = crate::target_dir().join("admit-conformance/conformance.md");
+    let conformance = crate::target_dir().join("admit-conformance/conformance.md");
     println!(
-        "\nFull report: {}  chart: {}\nWhat each guarantee means and what was seen: {}\n\
-         Which adapter and policy to pick: docs/choosing-an-adapter.md",
+        "\nFull report: {}\nChart: {}\nConformance, with what was seen where a guarantee broke: {}",
         dir.join("benchmarks.md").display(),
         dir.join("benchmarks.svg").display(),
-        conformance_report.display()
+        conformance.display()
     );
     Ok(())
 }

@@ -1,17 +1,15 @@
-//! The benchmark report, from the rows files the benchmarks write (one `<group>.json` each:
-//! a group's id, title, unit and command, then its rows, as [`Group`] and [`Row`] read them):
-//! Markdown, JSON and an SVG chart, and the one-screen summary of `cargo xtask compare`.
+//! The benchmark report, from the rows files the benchmarks write (one `<group>.json` each,
+//! as [`Group`] and [`Row`] read them): `benchmarks.md`, `.json` and `.svg`, and the closing
+//! screen of `cargo xtask compare`.
 //!
-//! Every row is one contender on one workload and runtime, measured in interleaved rounds
-//! (every contender once per round, in rotating order), with the median, fastest and slowest
-//! round. Rows are compared only within their *series*: the same group, workload and runtime.
-//! Contenders whose name starts with `admit` are admit's; `floor` and `baseline-*` rows are
-//! references (what nothing can beat, or admit's own building block); every other row is a
-//! peer. For each series the report shows the fastest contender and admit's ratio to the best
-//! peer and to the best fair (FIFO) peer, with the range the ratio of two rounds can take
-//! (admit's fastest round against the peer's slowest, and its slowest against their fastest).
-//! A group without peers (admit's rows only, as the rate limiter's) has nothing to compare:
-//! it is shown as one table of its rows with their `extra` values, and judged on those.
+//! A row is one contender on one workload and runtime over interleaved rounds: the median,
+//! fastest and slowest round's wall time and the mean CPU time per unit. Rows are compared
+//! only within a *series*: the same group, workload and runtime. Contenders whose name starts
+//! with `admit` are admit's, `floor` and `baseline-*` are references, every other one is a
+//! peer. A goal ([`GOALS`]) divides a number of admit's best row by the best peer's, or by
+//! a limit its own row carries, and says where the ratio must be. Against a peer, the spread
+//! is the range the ratio of two rounds can take: admit's fastest round against the peer's
+//! slowest, and its slowest against their fastest.
 //!
 //! Everything here is pure (rows in, text out) except [`load`].
 
@@ -21,14 +19,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::{Result, table};
 
 /// One rows file: a group of workloads, every contender of each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
-    /// Short id (`contended`), also the file name.
+    /// Short id (`contended`), also the file's name.
     pub group: String,
-    /// Human heading.
     pub title: String,
     /// What the times are per (`ns/op`).
     pub unit: String,
@@ -47,9 +44,9 @@ pub struct Row {
     pub fair: bool,
     pub rounds: u32,
     pub wall_ns: Wall,
-    /// Process CPU time (user + sys) per unit, when measured.
+    /// Process CPU time (user + system) per unit, when measured.
     pub cpu_ns: Option<Cpu>,
-    /// Further numbers (`p99_wait_ns`), free-form.
+    /// Further numbers (`p99_wait_ns`, `floor_ns`), free-form.
     #[serde(default)]
     pub extra: BTreeMap<String, f64>,
 }
@@ -73,21 +70,35 @@ impl Row {
         self.contender.starts_with("admit")
     }
 
-    fn is_reference(&self) -> bool {
-        self.contender == "floor" || self.contender.starts_with("baseline")
-    }
-
     fn is_peer(&self) -> bool {
-        !self.is_admit() && !self.is_reference()
+        let reference = self.contender == "floor" || self.contender.starts_with("baseline");
+        !self.is_admit() && !reference
     }
 
-    /// The number a goal is judged on: wall median, or an `extra` value.
-    fn metric(&self, metric: Option<&str>) -> Option<f64> {
-        match metric {
-            None => Some(self.wall_ns.median),
-            Some(key) => self.extra.get(key).copied(),
-        }
+    /// The wall median (`value` `None`), or the `extra` value named.
+    fn value(&self, value: Option<&str>) -> Option<f64> {
+        value.map_or(Some(self.wall_ns.median), |key| {
+            self.extra.get(key).copied()
+        })
     }
+
+    fn cpu(&self) -> String {
+        self.cpu_ns.map_or("–".to_owned(), |cpu| ns(cpu.mean))
+    }
+}
+
+/// Where and when the numbers were taken (`unknown` what could not be found out).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Environment {
+    pub date: String,
+    pub machine: String,
+    pub cpu: String,
+    pub cores: usize,
+    pub toolchain: String,
+    pub revision: String,
+    /// A cache line's round trip to another core and back, before and after the run.
+    pub round_trip_ns: Option<(f64, f64)>,
 }
 
 /// Reads every `*.json` rows file in `dir`, in the order of [`GOALS`] (then by name).
@@ -97,45 +108,65 @@ impl Row {
 /// The directory cannot be read, holds no rows file, or a file is not in the rows format.
 pub fn load(dir: &Path) -> Result<Vec<Group>> {
     let mut groups = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
-    for entry in entries {
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let path = entry?.path();
         if path.extension().is_some_and(|ext| ext == "json") {
-            let text = std::fs::read_to_string(&path)?;
-            let group: Group = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: not a rows file: {e}", path.display()))?;
-            groups.push(group);
+            let group = serde_json::from_str(&std::fs::read_to_string(&path)?);
+            groups.push(group.map_err(|e| format!("{}: not rows: {e}", path.display()))?);
         }
     }
     if groups.is_empty() {
         return Err(format!("no rows files (*.json) in {}", dir.display()).into());
     }
-    groups.sort_by_key(|g| {
-        let known = GOALS.iter().position(|(name, ..)| *name == g.group);
+    groups.sort_by_key(|g: &Group| {
+        let known = GOALS.iter().position(|goal| goal.0 == g.group);
         (known.unwrap_or(GOALS.len()), g.group.clone())
     });
     Ok(groups)
 }
 
+/// Reads a report written by [`json`] back: its environment and groups.
+///
+/// # Errors
+///
+/// The text is not such a report.
+pub fn read_json(text: &str) -> Result<(Environment, Vec<Group>)> {
+    #[derive(Deserialize)]
+    struct Report {
+        environment: Environment,
+        groups: Vec<Group>,
+    }
+    let report: Report = serde_json::from_str(text)?;
+    Ok((report.environment, report.groups))
+}
+
+/// `benchmarks.json`: the environment and every group as its rows file has it.
+///
+/// # Errors
+///
+/// Serialising fails (it does not, for these types).
+pub fn json(environment: &Environment, groups: &[Group]) -> Result<String> {
+    let report = serde_json::json!({ "environment": environment, "groups": groups });
+    Ok(serde_json::to_string_pretty(&report)? + "\n")
+}
+
 /// The rows of one workload on one runtime, fastest first.
-pub struct Series<'a> {
-    pub workload: &'a str,
-    pub runtime: &'a str,
-    pub rows: Vec<&'a Row>,
+struct Series<'a> {
+    workload: &'a str,
+    runtime: &'a str,
+    rows: Vec<&'a Row>,
 }
 
 /// A group's series, in the order their first rows appear.
-pub fn series(group: &Group) -> Vec<Series<'_>> {
+fn series(group: &Group) -> Vec<Series<'_>> {
     let mut all: Vec<Series<'_>> = Vec::new();
     for row in &group.rows {
-        match all
-            .iter_mut()
-            .find(|s| s.workload == row.workload && s.runtime == row.runtime)
-        {
+        let key = (row.workload.as_str(), row.runtime.as_str());
+        match all.iter_mut().find(|s| (s.workload, s.runtime) == key) {
             Some(series) => series.rows.push(row),
             None => all.push(Series {
-                workload: &row.workload,
-                runtime: &row.runtime,
+                workload: key.0,
+                runtime: key.1,
                 rows: vec![row],
             }),
         }
@@ -148,511 +179,225 @@ pub fn series(group: &Group) -> Vec<Series<'_>> {
     all
 }
 
-/// admit's best row next to the best peer it is compared with.
-#[derive(Debug, Clone, Copy)]
-pub struct Comparison<'a> {
-    pub admit: &'a Row,
-    pub peer: &'a Row,
-    /// admit's metric divided by the peer's: below 1 admit is ahead.
-    pub ratio: f64,
-    /// The lowest and highest ratio of one of admit's rounds to one of the peer's, on wall
-    /// time.
-    pub range: (f64, f64),
-}
-
-impl<'a> Series<'a> {
-    /// The lowest-`metric` row that `select` accepts.
-    fn best(&self, metric: Option<&str>, select: impl Fn(&Row) -> bool) -> Option<&'a Row> {
-        self.rows
-            .iter()
-            .copied()
-            .filter(|row| select(row) && row.metric(metric).is_some())
-            .min_by(|a, b| {
-                a.metric(metric)
-                    .unwrap_or(0.0)
-                    .total_cmp(&b.metric(metric).unwrap_or(0.0))
-            })
-    }
-
-    /// admit's best (fair, if `fair`) row against the best (fair) peer, on wall time.
-    pub fn versus_peers(&self, fair: bool) -> Option<Comparison<'a>> {
-        self.compare(
-            None,
-            |r| r.is_admit() && (r.fair || !fair),
-            |r| r.is_peer() && (r.fair || !fair),
-        )
-    }
-
-    fn compare(
-        &self,
-        metric: Option<&str>,
-        ours: impl Fn(&Row) -> bool,
-        theirs: impl Fn(&Row) -> bool,
-    ) -> Option<Comparison<'a>> {
-        let admit = self.best(metric, ours)?;
-        let peer = self.best(metric, theirs)?;
-        let ratio = admit.metric(metric)? / peer.metric(metric)?;
-        // The widest the ratio of two rounds can be: admit's fastest round against the peer's
-        // slowest, and admit's slowest against the peer's fastest.
-        let range = (
-            admit.wall_ns.min / peer.wall_ns.max,
-            admit.wall_ns.max / peer.wall_ns.min,
-        );
-        Some(Comparison {
-            admit,
-            peer,
-            ratio,
-            range,
-        })
-    }
-}
-
-/// What admit must reach on a group's workloads; lower numbers are better everywhere.
+/// What a goal holds admit's number against.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Goal {
-    /// admit's best fair contender at or below the best fair peer, on wall time or on the
-    /// `extra` value named.
-    AheadOfFairPeers(Option<&'static str>),
-    /// admit's best contender at or below the best peer.
-    AheadOfPeers,
-    /// admit's best contender within this many times the limit its row carries in `extra`.
-    AtLimit(&'static str, f64),
-    /// Every admit row's `extra` value `value`, divided by its `extra` value `of`, within
-    /// `low..=high` (the farthest out is shown).
-    ExtraRatio {
-        value: &'static str,
-        of: &'static str,
-        low: f64,
-        high: f64,
-    },
+pub enum Against {
+    /// The same number of the best fair peer (admit's fair rows only).
+    FairPeers,
+    /// The same number of the best peer.
+    Peers,
+    /// Another number of admit's own row, from `extra`: a limit, a configured rate.
+    Own(&'static str),
 }
 
-/// The project's goals, per group (a group may have several), with how the report states
-/// them. A group not listed is held to "ahead of every fair peer" (of every peer when it has
-/// no fair one).
-pub const GOALS: [(&str, Goal, &str); 9] = [
-    (
-        "uncontended",
-        Goal::AtLimit("floor_ns", 1.3),
-        "within 1.30× of the floor (bare atomics)",
-    ),
-    (
-        "contended",
-        Goal::AheadOfFairPeers(None),
-        "ahead of every fair peer",
-    ),
-    (
-        "oversubscribed",
-        Goal::AheadOfFairPeers(None),
-        "ahead of every fair peer",
-    ),
-    (
-        "wait-times",
-        Goal::AheadOfFairPeers(Some("p99_wait_ns")),
-        "p99 wait ≤ best fair peer's",
-    ),
-    (
-        "waiter-scaling",
-        Goal::AheadOfFairPeers(None),
-        "ahead of every fair peer",
-    ),
-    ("pool", Goal::AheadOfPeers, "ahead of every peer"),
+use Against::{FairPeers, Own, Peers};
+
+/// A goal: in a group, admit's number (the wall median, or an `extra` value) divided by what
+/// it is held against must be in the range, for admit's best row.
+type Goal = (&'static str, Option<&'static str>, Against, (f64, f64));
+
+const AHEAD: (f64, f64) = (0.0, 1.0);
+
+/// What admit must reach on each group (a group may have several goals). A group not listed
+/// has to be ahead of every fair peer.
+pub const GOALS: [Goal; 9] = [
+    ("uncontended", None, Own("floor_ns"), (0.0, 1.3)),
+    ("contended", None, FairPeers, AHEAD),
+    ("oversubscribed", None, FairPeers, AHEAD),
+    ("wait-times", Some("p99_wait_ns"), FairPeers, AHEAD),
+    ("waiter-scaling", None, FairPeers, AHEAD),
+    ("pool", None, Peers, AHEAD),
     (
         "rate",
-        Goal::ExtraRatio {
-            value: "achieved_per_s",
-            of: "configured_per_s",
-            low: 0.99,
-            high: 1.01,
-        },
-        "achieved rate within 1 % of the configured rate",
+        Some("achieved_per_s"),
+        Own("configured_per_s"),
+        (0.99, 1.01),
     ),
-    (
-        "rate",
-        Goal::ExtraRatio {
-            value: "max_window",
-            of: "window_bound",
-            low: 0.0,
-            high: 1.0,
-        },
-        "most grants in one period ≤ count + burst",
-    ),
-    (
-        "redis",
-        Goal::AheadOfPeers,
-        "ahead of every peer on the same server",
-    ),
+    ("rate", Some("max_window"), Own("window_bound"), AHEAD),
+    ("redis", None, Peers, AHEAD),
 ];
 
-/// A goal judged on one series.
-pub struct Verdict<'a> {
-    pub text: &'a str,
-    /// admit's row judged, what it was measured against, and the ratio; `None` when the
-    /// series lacks the rows (or numbers) the goal needs.
-    pub measured: Option<(&'a Row, String, f64)>,
-    /// The measurement as the report's goal table shows it.
-    pub shown: String,
-    pub met: Option<bool>,
-}
-
-/// The goals of `group`, judged on `series`.
-pub fn judge<'a>(group: &str, series: &Series<'a>) -> Vec<Verdict<'a>> {
-    // A series of references only (a floor such as the PING round trip) has no goal.
-    if !series.rows.iter().any(|row| row.is_admit()) {
-        return Vec::new();
-    }
-    let mut goals: Vec<(Goal, &'static str)> = GOALS
-        .iter()
-        .filter(|(name, ..)| *name == group)
-        .map(|&(_, goal, text)| (goal, text))
-        .collect();
-    if goals.is_empty() {
-        let fair_peer = series.rows.iter().any(|r| r.is_peer() && r.fair);
-        goals.push(if fair_peer {
-            (Goal::AheadOfFairPeers(None), "ahead of every fair peer")
-        } else {
-            (Goal::AheadOfPeers, "ahead of every peer")
-        });
-    }
-    goals
-        .into_iter()
-        .map(|(goal, text)| judge_goal(goal, text, series))
-        .collect()
-}
-
-fn judge_goal<'a>(goal: Goal, text: &'a str, series: &Series<'a>) -> Verdict<'a> {
-    let against = |c: Comparison<'a>| (c.admit, c.peer.contender.clone(), c.ratio);
-    let (measured, bound) = match goal {
-        Goal::AheadOfFairPeers(metric) => {
-            let fair = |r: &Row| r.fair;
-            let c = series.compare(
-                metric,
-                |r| r.is_admit() && fair(r),
-                |r| r.is_peer() && fair(r),
-            );
-            (c.map(against), 1.0)
-        }
-        Goal::AheadOfPeers => (
-            series
-                .compare(None, Row::is_admit, Row::is_peer)
-                .map(against),
-            1.0,
-        ),
-        Goal::AtLimit(key, bound) => {
-            let admit = series.best(None, Row::is_admit);
-            let limit = admit.and_then(|row| Some((row, *row.extra.get(key)?)));
-            let measured = limit.map(|(row, limit)| {
-                let name = key.strip_suffix("_ns").unwrap_or(key).to_owned();
-                (row, name, row.wall_ns.median / limit)
-            });
-            (measured, bound)
-        }
-        Goal::ExtraRatio {
-            value,
-            of,
-            low,
-            high,
-        } => {
-            let outside = |ratio: f64| (low - ratio).max(ratio - high);
-            let worst = series
-                .rows
-                .iter()
-                .copied()
-                .filter(|row| row.is_admit())
-                .filter_map(|row| Some((row, row.extra.get(value)? / row.extra.get(of)?)))
-                .max_by(|a, b| outside(a.1).total_cmp(&outside(b.1)));
-            let shown = worst.map_or_else(
-                || "no rows to compare".to_owned(),
-                |(row, ratio)| {
-                    format!(
-                        "{value} / {of} = {} / {} = {ratio:.4} ({})",
-                        number(row.extra[value]),
-                        number(row.extra[of]),
-                        row.contender
-                    )
-                },
-            );
-            return Verdict {
-                text,
-                met: worst.map(|(_, ratio)| (low..=high).contains(&ratio)),
-                measured: worst.map(|(row, ratio)| (row, of.to_owned(), ratio)),
-                shown,
-            };
-        }
-    };
-    let shown = measured.as_ref().map_or_else(
-        || "no rows to compare".to_owned(),
-        |(admit, against, ratio)| format!("{ratio:.2}× ({} vs {against})", admit.contender),
-    );
-    Verdict {
-        text,
-        met: measured.as_ref().map(|m| m.2 <= bound),
-        measured,
-        shown,
-    }
-}
-
-/// Where and how the numbers were taken.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Environment {
-    pub date: String,
-    pub machine: String,
-    pub cpu: String,
-    pub cores: usize,
-    pub toolchain: String,
-    pub revision: String,
-    pub load_before: String,
-    pub load_after: String,
-}
-
-/// Nanoseconds with a precision that suits their size.
-pub fn ns(value: f64) -> String {
-    if value >= 1e6 {
-        format!("{:.2} ms", value / 1e6)
-    } else if value >= 1e4 {
-        format!("{:.1} µs", value / 1e3)
-    } else if value >= 100.0 {
-        format!("{value:.0} ns")
+/// How the report states a goal: `ahead of every fair peer`, `p99_wait_ns ≤ best fair
+/// peer's`, `wall / floor_ns ≤ 1.30`, `achieved_per_s / configured_per_s in 0.99–1.01`.
+fn stated(&(_, value, against, (low, high)): &Goal) -> String {
+    let peers = if against == FairPeers {
+        "fair peer"
     } else {
-        format!("{value:.1} ns")
-    }
-}
-
-/// A free-form `extra` number: whole numbers as they are, others to a precision that suits
-/// their size.
-pub fn number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else if value.abs() >= 100.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.3}")
-    }
-}
-
-/// `0.83× (0.60–1.30) admit-fifo vs tokio`.
-fn ratio_cell(comparison: Option<Comparison<'_>>) -> String {
-    comparison.map_or_else(
-        || "–".to_owned(),
-        |c| {
-            let (low, high) = c.range;
-            let (admit, peer) = (&c.admit.contender, &c.peer.contender);
-            format!("{:.2}× ({low:.2}–{high:.2}) {admit} vs {peer}", c.ratio)
-        },
-    )
-}
-
-fn cpu_cell(row: &Row) -> String {
-    row.cpu_ns
-        .map_or_else(|| "–".to_owned(), |cpu| ns(cpu.mean))
-}
-
-/// One line per series: fastest contender, admit against the best peer and the best fair
-/// peer, and CPU time per unit for admit's row and the best peer's.
-pub fn summary_rows(group: &Group) -> Vec<Vec<String>> {
-    series(group)
-        .iter()
-        .map(|s| {
-            let all = s.versus_peers(false);
-            let fair = s.versus_peers(true);
-            let cpu = all.map_or_else(
-                || "–".to_owned(),
-                |c| format!("{}, {}", cpu_cell(c.admit), cpu_cell(c.peer)),
-            );
-            vec![
-                s.workload.to_owned(),
-                s.runtime.to_owned(),
-                format!("{} ({})", s.rows[0].contender, ns(s.rows[0].wall_ns.median)),
-                ratio_cell(all),
-                ratio_cell(fair),
-                cpu,
-            ]
-        })
-        .collect()
-}
-
-const SUMMARY_HEADER: [&str; 6] = [
-    "workload",
-    "runtime",
-    "fastest",
-    "admit / best peer",
-    "admit / best fair peer",
-    "cpu/unit: admit, peer",
-];
-
-/// A table with a header row, as aligned text (indented by two spaces) or Markdown.
-pub fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> String {
-    let mut out = String::new();
-    if markdown {
-        let _ = writeln!(out, "| {} |", header.join(" | "));
-        let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
-        for row in rows {
-            let cells: Vec<String> = row.iter().map(|c| c.as_ref().replace('|', "\\|")).collect();
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-        }
-        return out;
-    }
-    let width = |column: usize| {
-        let cells = rows
-            .iter()
-            .filter_map(|row| row.get(column))
-            .map(|c| c.as_ref().chars().count());
-        cells
-            .chain([header[column].chars().count()])
-            .max()
-            .unwrap_or(0)
+        "peer"
     };
-    let widths: Vec<usize> = (0..header.len()).map(width).collect();
-    let mut line = |cells: Vec<&str>| {
-        let text: String = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width + 2 - cell.chars().count())))
-            .collect();
-        let _ = writeln!(out, "  {}", text.trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(AsRef::as_ref).collect());
-    }
-    out
-}
-
-/// The closing screen of `cargo xtask compare`: one summary table per group (its rows, for a
-/// group without peers).
-pub fn screen(groups: &[Group]) -> String {
-    let mut out = String::new();
-    for group in groups {
-        let _ = writeln!(
-            out,
-            "{} ({}, {}; median over interleaved rounds)",
-            group.title, group.group, group.unit
-        );
-        if has_peers(group) {
-            out.push_str(&table(&SUMMARY_HEADER, &summary_rows(group), false));
-        } else {
-            out.push_str(&rows_table(group, false));
+    match (value, against) {
+        (_, Own(key)) if low > 0.0 => {
+            format!("{} / {key} in {low:.2}–{high:.2}", value.unwrap_or("wall"))
         }
-        out.push('\n');
+        (_, Own(key)) => format!("{} / {key} ≤ {high:.2}", value.unwrap_or("wall")),
+        (None, _) => format!("ahead of every {peers}"),
+        (Some(value), _) => format!("{value} ≤ best {peers}'s"),
     }
-    out
 }
 
-/// `docs/benchmarks.md`.
-pub fn markdown(environment: &Environment, groups: &[Group]) -> String {
-    let e = environment;
-    let mut out = format!(
-        "# Benchmarks\n\n\
-         Written by `cargo xtask bench` from the rows the benchmarks write (`target/admit-bench/*.json`);\n\
-         do not edit by hand, run it again instead.\n\n\
-         ## Setup\n\n\
-         | | |\n| --- | --- |\n\
-         | date | {} |\n| machine | {}; {}; {} cores |\n| toolchain | {} |\n| revision | `{}` |\n\
-         | load average (1/5/15 min) | {} before, {} after |\n\n\
-         ## How to read the tables\n\n\
-         Every contender of a workload runs once per round, in rotating order, so all of them see the\n\
-         same machine conditions; a time is the median over the rounds, per unit of the group. Rows are\n\
-         compared only on the same workload and runtime. A ratio divides admit's time by the peer's:\n\
-         below 1.00× admit is faster. In brackets, the range of the ratio of one round to\n\
-         another: admit's fastest round against the peer's slowest, and admit's slowest against\n\
-         their fastest. CPU time is the process's user + system time per unit, the mean over the\n\
-         rounds (kernels that count it in scheduler ticks make one round's figure coarse): a\n\
-         contender that is fast by putting a worker to sleep shows less CPU time, one that spins\n\
-         shows more. `floor`\n\
-         and `baseline-*` rows are references, not peers. Fair contenders serve waiters in arrival order.\n\n\
-         ![Bar chart of the medians](benchmarks.svg)\n\n\
-         ## Goals\n\n\
-         What admit must reach on each workload; judged on the median ratio.\n\n",
-        e.date, e.machine, e.cpu, e.cores, e.toolchain, e.revision, e.load_before, e.load_after
-    );
-    let mut goal_rows = Vec::new();
+/// admit's best row held against the best peer's or against a limit of its own.
+struct Judged<'a> {
+    admit: &'a Row,
+    /// The peer held against (`None` for a limit).
+    peer: Option<&'a Row>,
+    /// admit's number (the wall median when `None`), and the peer or `extra` value it is
+    /// divided by.
+    value: Option<&'a str>,
+    against: &'a str,
+    ratio: f64,
+}
+
+impl Judged<'_> {
+    /// `0.80× (0.60–1.30) admit-fifo vs tokio`, with the spread over rounds, or against a
+    /// limit `wall / floor_ns = 27.5 ns / 18.6 ns = 1.478 (admit-fifo)`.
+    fn shown(&self) -> String {
+        let (admit, ratio, against) = (self.admit, self.ratio, self.against);
+        if let Some(peer) = self.peer {
+            let low = admit.wall_ns.min / peer.wall_ns.max;
+            let high = admit.wall_ns.max / peer.wall_ns.min;
+            let names = format!("{} vs {against}", admit.contender);
+            return format!("{ratio:.2}× ({low:.2}–{high:.2}) {names}");
+        }
+        let show = |key: Option<&str>| {
+            let value = admit.value(key).unwrap_or(f64::NAN);
+            let time = key.is_none_or(|k| k.ends_with("_ns"));
+            if time { ns(value) } else { number(value) }
+        };
+        let (mine, limit) = (show(self.value), show(Some(against)));
+        let name = self.value.unwrap_or("wall");
+        let sum = format!("{name} / {against} = {mine} / {limit}");
+        format!("{sum} = {ratio:.3} ({})", admit.contender)
+    }
+}
+
+/// The row with the lowest number.
+fn lowest<'a>(rows: impl Iterator<Item = (&'a Row, f64)>) -> Option<(&'a Row, f64)> {
+    rows.min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// admit's row with the lowest ratio of its `value` to what it is held `against`; `None`
+/// when the series lacks the rows or numbers for it.
+fn judge<'a>(s: &Series<'a>, value: Option<&'a str>, against: Against) -> Option<Judged<'a>> {
+    let fair = |row: &Row| row.fair || against != FairPeers;
+    let peers = s.rows.iter().filter(|r| r.is_peer() && fair(r));
+    let peer = lowest(peers.filter_map(|row| Some((*row, row.value(value)?))));
+    let admits = s.rows.iter().filter(|r| r.is_admit() && fair(r));
+    let ratios = admits.filter_map(|admit| {
+        let reference = match against {
+            Own(key) => admit.extra.get(key).copied(),
+            _ => peer.map(|(_, value)| value),
+        };
+        Some((*admit, admit.value(value)? / reference?))
+    });
+    let (admit, ratio) = lowest(ratios)?;
+    let (peer, against) = match against {
+        Own(key) => (None, key),
+        _ => (Some(peer?.0), peer?.0.contender.as_str()),
+    };
+    Some(Judged {
+        admit,
+        peer,
+        value,
+        against,
+        ratio,
+    })
+}
+
+/// A goal judged on a series: group, series, the goal as stated, and how it went (`None`
+/// when the series lacks the rows or numbers it needs).
+type Verdict<'a> = (&'a str, String, String, Option<(Judged<'a>, bool)>);
+
+/// Every goal judged on every series with admit rows.
+fn verdicts(groups: &[Group]) -> Vec<Verdict<'_>> {
+    let mut verdicts = Vec::new();
     for group in groups {
-        for s in series(group) {
-            for verdict in judge(&group.group, &s) {
-                let status = match verdict.met {
-                    Some(true) => "met",
-                    Some(false) => "**not met**",
-                    None => "no data",
-                };
-                goal_rows.push(vec![
-                    group.group.clone(),
-                    format!("{} / {}", s.workload, s.runtime),
-                    verdict.text.to_owned(),
-                    verdict.shown,
-                    status.to_owned(),
-                ]);
+        let mut goals: Vec<&Goal> = GOALS.iter().filter(|g| g.0 == group.group).collect();
+        if goals.is_empty() {
+            goals.push(&GOALS[1]);
+        }
+        for s in series(group)
+            .into_iter()
+            .filter(|s| s.rows.iter().any(|r| r.is_admit()))
+        {
+            let series = format!("{} / {}", s.workload, s.runtime);
+            for &goal in &goals {
+                let (_, value, against, (low, high)) = *goal;
+                let judged = judge(&s, value, against).map(|j| {
+                    let met = (low..=high).contains(&j.ratio);
+                    (j, met)
+                });
+                verdicts.push((group.group.as_str(), series.clone(), stated(goal), judged));
             }
         }
     }
-    out.push_str(&table(
-        &["group", "workload / runtime", "goal", "measured", "status"],
-        &goal_rows,
-        true,
-    ));
-    for group in groups {
-        let _ = write!(
-            out,
-            "\n## {}\n\nGroup `{}`, {}; produced by `{}`.\n\n",
-            group.title, group.group, group.unit, group.command
-        );
-        if has_peers(group) {
-            out.push_str(&table(&SUMMARY_HEADER, &summary_rows(group), true));
-            out.push('\n');
-        }
-        out.push_str(&rows_table(group, true));
-    }
-    out
+    verdicts
 }
 
-/// Whether any row of `group` is a peer (neither admit's nor a reference).
+/// Nanoseconds with a precision that suits their size.
+fn ns(value: f64) -> String {
+    match value {
+        v if v >= 1e6 => format!("{:.2} ms", v / 1e6),
+        v if v >= 1e4 => format!("{:.1} µs", v / 1e3),
+        v if v >= 100.0 => format!("{v:.0} ns"),
+        v => format!("{v:.1} ns"),
+    }
+}
+
+/// A free-form number: whole numbers as they are, others to a precision that suits them.
+fn number(value: f64) -> String {
+    match value {
+        v if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+        v if v.abs() >= 100.0 => format!("{v:.1}"),
+        v => format!("{v:.3}"),
+    }
+}
+
 fn has_peers(group: &Group) -> bool {
     group.rows.iter().any(Row::is_peer)
 }
 
-/// Every row of `group`, fastest first within its series, with every `extra` value the group's
-/// rows carry. Without peers there is nothing to rank: the `fair` and `× fastest` columns are
-/// left out.
-pub fn rows_table(group: &Group, markdown: bool) -> String {
-    let peers = has_peers(group);
-    let extras: Vec<&String> = {
-        let mut keys: Vec<&String> = group.rows.iter().flat_map(|r| r.extra.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        keys
-    };
-    let mut header = vec!["workload", "runtime", "contender"];
-    if peers {
-        header.push("fair");
-    }
-    header.extend(["rounds", "wall median", "fastest–slowest round", "cpu"]);
-    if peers {
-        header.push("× fastest");
-    }
-    header.extend(extras.iter().map(|k| k.as_str()));
+/// One line per series: the fastest contender, admit against the best peer and the best fair
+/// peer, and the wall and CPU time per unit of admit's row and the best peer's.
+fn summary_table(group: &Group, markdown: bool) -> String {
+    let header = "workload|runtime|fastest|admit / best peer|admit / best fair peer|\
+                  admit wall, cpu|peer wall, cpu";
+    let wall_cpu = |row: &Row| format!("{}, {}", ns(row.wall_ns.median), row.cpu());
     let mut rows = Vec::new();
     for s in series(group) {
-        let fastest = s.rows[0].wall_ns.median;
+        let fastest = format!("{} ({})", s.rows[0].contender, ns(s.rows[0].wall_ns.median));
+        let mut cells = vec![s.workload.to_owned(), s.runtime.to_owned(), fastest];
+        let (any, fair) = (judge(&s, None, Peers), judge(&s, None, FairPeers));
+        let shown = |j: &Option<Judged>| j.as_ref().map_or("–".to_owned(), Judged::shown);
+        cells.extend([shown(&any), shown(&fair)]);
+        cells.push(any.as_ref().map_or("–".to_owned(), |j| wall_cpu(j.admit)));
+        cells.push(any.and_then(|j| j.peer).map_or("–".to_owned(), wall_cpu));
+        rows.push(cells);
+    }
+    table(&header.split('|').collect::<Vec<_>>(), &rows, markdown)
+}
+
+/// Every row of `group`, fastest first within its series, with every `extra` value.
+fn rows_table(group: &Group, markdown: bool) -> String {
+    let mut extras: Vec<&String> = group.rows.iter().flat_map(|r| r.extra.keys()).collect();
+    extras.sort();
+    extras.dedup();
+    let header = "workload|runtime|contender|fair|rounds|wall median|fastest–slowest round|cpu";
+    let mut header: Vec<&str> = header.split('|').collect();
+    header.push("× fastest");
+    header.extend(extras.iter().map(|key| key.as_str()));
+    let mut rows = Vec::new();
+    for s in series(group) {
         for row in &s.rows {
-            let name = if row.is_admit() && markdown {
-                format!("**{}**", row.contender)
-            } else {
-                row.contender.clone()
-            };
-            let mut cells = vec![row.workload.clone(), row.runtime.clone(), name];
-            if peers {
-                cells.push(if row.fair { "yes" } else { "no" }.to_owned());
-            }
-            cells.extend([
-                row.rounds.to_string(),
-                ns(row.wall_ns.median),
-                format!("{}–{}", ns(row.wall_ns.min), ns(row.wall_ns.max)),
-                cpu_cell(row),
-            ]);
-            if peers {
-                cells.push(format!("{:.2}×", row.wall_ns.median / fastest));
-            }
-            cells.extend(extras.iter().map(|k| match row.extra.get(*k) {
-                Some(v) if k.ends_with("_ns") => ns(*v),
+            let bold = if row.is_admit() && markdown { "**" } else { "" };
+            let wall = row.wall_ns;
+            let mut cells = vec![s.workload.to_owned(), s.runtime.to_owned()];
+            cells.push(format!("{bold}{}{bold}", row.contender));
+            cells.push(if row.fair { "yes" } else { "no" }.to_owned());
+            cells.extend([row.rounds.to_string(), ns(wall.median)]);
+            cells.extend([format!("{}–{}", ns(wall.min), ns(wall.max)), row.cpu()]);
+            cells.push(format!("{:.2}×", wall.median / s.rows[0].wall_ns.median));
+            cells.extend(extras.iter().map(|key| match row.extra.get(*key) {
+                Some(v) if key.ends_with("_ns") => ns(*v),
                 Some(v) => number(*v),
                 None => "–".to_owned(),
             }));
@@ -662,344 +407,279 @@ pub fn rows_table(group: &Group, markdown: bool) -> String {
     table(&header, &rows, markdown)
 }
 
-/// `docs/benchmarks.json`: the environment, the goals judged, and every row.
-pub fn json(environment: &Environment, groups: &[Group]) -> Result<String> {
-    let mut goals = Vec::new();
-    for group in groups {
-        for s in series(group) {
-            for v in judge(&group.group, &s) {
-                let m = v.measured.as_ref();
-                goals.push(serde_json::json!({
-                    "group": group.group, "workload": s.workload, "runtime": s.runtime,
-                    "goal": v.text, "met": v.met, "admit": m.map(|m| &m.0.contender),
-                    "versus": m.map(|m| &m.1), "ratio": m.map(|m| m.2),
-                }));
-            }
-        }
+/// The closing screen of `cargo xtask compare`: per group its summary table, or its rows when
+/// it has no peers.
+pub fn screen(groups: &[Group]) -> String {
+    let mut out = String::new();
+    for g in groups {
+        let (title, group, unit) = (&g.title, &g.group, &g.unit);
+        let _ = writeln!(
+            out,
+            "{title} ({group}, {unit}; medians of interleaved rounds)"
+        );
+        let table = if has_peers(g) {
+            summary_table(g, false)
+        } else {
+            rows_table(g, false)
+        };
+        out.push_str(&table);
+        out.push('\n');
     }
-    let document =
-        serde_json::json!({ "environment": environment, "goals": goals, "groups": groups });
-    Ok(serde_json::to_string_pretty(&document)? + "\n")
+    out
 }
 
-/// `docs/benchmarks.svg`: per series, one bar per contender, scaled to the series' slowest.
-pub fn svg(groups: &[Group]) -> String {
-    const WIDTH: f64 = 900.0;
-    const LABEL: f64 = 330.0;
-    const BAR: f64 = 14.0;
-    let mut body = String::new();
-    let mut y = 20.0;
-    for group in groups {
-        let _ = writeln!(
-            body,
-            r#"<text x="4" y="{y}" font-weight="bold">{}</text>"#,
-            xml(&group.title)
+const HOW_TO_READ: &str = "\
+## How to read the tables
+
+Every contender of a workload runs once per round, in rotating order, so that all of them see
+the same machine; a time is the median over the rounds, per unit of the group. Rows are
+compared only on the same workload and runtime. A ratio divides admit's time by the peer's:
+below 1.00× admit is faster. In brackets, the range of the ratio of one round to another:
+admit's fastest round against the peer's slowest, and its slowest against their fastest. CPU
+time is the process's user + system time per unit, the mean over the rounds: a contender that
+is fast by putting a worker to sleep shows less of it, one that spins shows more. `floor` and
+`baseline-*` rows are references, not peers. Fair contenders serve waiters in arrival order.
+The cross-core round trip is a cache line's trip to another core and back, before and after
+the run: on a shared virtual machine the contended rows move with it.
+
+![admit against the peer or limit of each goal](benchmarks.svg)
+
+## Goals
+
+What admit must reach on each workload, judged on the medians: the number of admit's best row
+divided by the best (fair) peer's, or by a limit in its own row (`floor_ns`: bare atomics).
+";
+
+/// `benchmarks.md`.
+pub fn markdown(e: &Environment, groups: &[Group]) -> String {
+    let (date, cpu, cores, toolchain, revision) =
+        (&e.date, &e.cpu, e.cores, &e.toolchain, &e.revision);
+    let machine = format!("{}; {cpu}; {cores} cores", e.machine);
+    let trips = e
+        .round_trip_ns
+        .map(|(a, b)| format!("{} before, {} after", ns(a), ns(b)));
+    let trips = trips.unwrap_or("–".to_owned());
+    let mut out = format!(
+        "# Benchmarks\n\n\
+         Written by `cargo xtask bench` from the rows the benchmarks write \
+         (`target/admit-bench/*.json`);\ndo not edit by hand, run it again.\n\n\
+         ## Setup\n\n| | |\n|---|---|\n| date | {date} |\n| machine | {machine} |\n\
+         | toolchain | {toolchain} |\n| revision | `{revision}` |\n\
+         | cross-core round trip | {trips} |\n\n{HOW_TO_READ}\n"
+    );
+    let mut goals = Vec::new();
+    for (group, series, goal, judged) in verdicts(groups) {
+        let (shown, status) = match judged {
+            Some((j, met)) => (j.shown(), if met { "met" } else { "**not met**" }),
+            None => ("no rows to compare".to_owned(), "no data"),
+        };
+        let status = status.to_owned();
+        goals.push(vec![group.to_owned(), series, goal, shown, status]);
+    }
+    let header = ["group", "workload / runtime", "goal", "measured", "status"];
+    out.push_str(&table(&header, &goals, true));
+    for g in groups {
+        let (title, group, unit, command) = (&g.title, &g.group, &g.unit, &g.command);
+        let _ = write!(
+            out,
+            "\n## {title}\n\nGroup `{group}`, {unit}; produced by `{command}`.\n\n"
         );
-        y += 20.0;
-        for s in series(group) {
-            let _ = writeln!(
-                body,
-                r#"<text x="8" y="{y}" font-style="italic">{} · {}</text>"#,
-                xml(s.workload),
-                xml(s.runtime)
-            );
-            y += 4.0;
-            let slowest = s
-                .rows
-                .iter()
-                .map(|r| r.wall_ns.median)
-                .fold(f64::MIN_POSITIVE, f64::max);
-            for row in &s.rows {
-                let width = (WIDTH - LABEL - 90.0) * row.wall_ns.median / slowest;
-                let colour = if row.is_admit() {
-                    "#2a7ab0"
-                } else if row.is_reference() {
-                    "#999999"
-                } else {
-                    "#e39c37"
-                };
-                let _ = writeln!(
-                    body,
-                    r#"<text x="16" y="{:.0}">{}</text><rect x="{LABEL}" y="{y:.0}" width="{width:.1}" height="{}" fill="{colour}"/><text x="{:.1}" y="{:.0}">{}{}</text>"#,
-                    y + BAR - 3.0,
-                    xml(&row.contender),
-                    BAR - 2.0,
-                    LABEL + width + 4.0,
-                    y + BAR - 3.0,
-                    xml(&ns(row.wall_ns.median)),
-                    xml(group.unit.strip_prefix("ns").unwrap_or("")),
-                );
-                y += BAR;
-            }
-            y += 10.0;
+        if has_peers(g) {
+            out.push_str(&summary_table(g, true));
+            out.push('\n');
         }
+        out.push_str(&rows_table(g, true));
+    }
+    out
+}
+
+/// `benchmarks.svg`: a bar per goal judged, admit's ratio on a scale to 2×, green where the
+/// goal is met, with a line at 1×.
+pub fn svg(groups: &[Group]) -> String {
+    let mut bars = String::new();
+    let mut y = 30;
+    for (group, series, _, judged) in verdicts(groups) {
+        let Some((j, met)) = judged else { continue };
+        let width = 200.0 * j.ratio.min(2.0);
+        let colour = if met { "#3a7d44" } else { "#c0392b" };
+        let label = xml(&format!("{group} · {series}"));
+        let text = xml(&format!(
+            "{:.2}× {} vs {}",
+            j.ratio, j.admit.contender, j.against
+        ));
+        let _ = writeln!(
+            bars,
+            "<text x=\"424\" y=\"{0}\" text-anchor=\"end\">{label}</text>\
+             <rect x=\"430\" y=\"{y}\" width=\"{width:.1}\" height=\"12\" fill=\"{colour}\"/>\
+             <text x=\"836\" y=\"{0}\">{text}</text>",
+            y + 10,
+        );
+        y += 16;
     }
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{body}</svg>\n",
-        y + 10.0
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1100\" height=\"{}\" \
+         font-family=\"sans-serif\" font-size=\"11\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"430\" y=\"16\">admit / the peer or limit of each goal (below 1× admit is \
+         faster)</text>\n{bars}\
+         <line x1=\"630\" x2=\"630\" y1=\"22\" y2=\"{y}\" stroke=\"black\" stroke-dasharray=\"3\"/>\n\
+         </svg>\n",
+        y + 10
     )
 }
 
-/// Escapes text for SVG content and attributes.
+/// Escapes text for SVG.
 fn xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A small rows file: two runtimes of one workload, admit ahead on one and behind on the
-    /// other, a throughput-policy admit row and an unfair peer.
-    pub const SAMPLE: &str = r#"{
-      "group": "contended",
-      "title": "Contended acquire/release, tasks holding a permit",
-      "unit": "ns/op",
-      "command": "cargo bench -p admit-benches --bench interleaved -- --quick",
-      "rows": [
-        {"workload": "T16-P4", "runtime": "tokio mt-2", "contender": "admit-fifo", "fair": true, "rounds": 15,
-         "wall_ns": {"median": 200.0, "min": 180.0, "max": 260.0}, "cpu_ns": {"mean": 400.0}},
-        {"workload": "T16-P4", "runtime": "tokio mt-2", "contender": "admit-throughput", "fair": false, "rounds": 15,
-         "wall_ns": {"median": 150.0, "min": 140.0, "max": 170.0}, "cpu_ns": null},
-        {"workload": "T16-P4", "runtime": "tokio mt-2", "contender": "tokio", "fair": true, "rounds": 15,
-         "wall_ns": {"median": 250.0, "min": 200.0, "max": 300.0}, "cpu_ns": {"mean": 300.0},
-         "extra": {"p99_wait_ns": 5000}},
-        {"workload": "T16-P4", "runtime": "tokio mt-2", "contender": "async-lock", "fair": false, "rounds": 15,
-         "wall_ns": {"median": 120.0, "min": 100.0, "max": 130.0}, "cpu_ns": {"mean": 240.0}},
-        {"workload": "T16-P4", "runtime": "smol-2", "contender": "admit-fifo", "fair": true, "rounds": 15,
-         "wall_ns": {"median": 330.0, "min": 300.0, "max": 400.0}, "cpu_ns": {"mean": 600.0}},
-        {"workload": "T16-P4", "runtime": "smol-2", "contender": "futures-intrusive", "fair": true, "rounds": 15,
-         "wall_ns": {"median": 300.0, "min": 290.0, "max": 320.0}, "cpu_ns": {"mean": 390.0}}
-      ]
-    }"#;
+    /// Rows of two groups: `contended` on two runtimes (admit ahead of the fair peers on one
+    /// and behind on the other, a throughput-policy admit row, an unfair peer), and `rate`
+    /// (no peers; the second runtime too slow and over its window bound).
+    const ROWS: [&str; 2] = [
+        r#"{"group": "contended", "title": "Contended", "unit": "ns/op", "command": "cargo bench --bench interleaved", "rows": [
+            {"workload": "T16-P4", "runtime": "tokio", "contender": "admit-fifo", "fair": true, "rounds": 15, "wall_ns": {"median": 200, "min": 180, "max": 260}, "cpu_ns": {"mean": 400}},
+            {"workload": "T16-P4", "runtime": "tokio", "contender": "admit-throughput", "fair": false, "rounds": 15, "wall_ns": {"median": 150, "min": 140, "max": 170}, "cpu_ns": null},
+            {"workload": "T16-P4", "runtime": "tokio", "contender": "tokio", "fair": true, "rounds": 15, "wall_ns": {"median": 250, "min": 200, "max": 300}, "cpu_ns": {"mean": 300}, "extra": {"p99_wait_ns": 5000}},
+            {"workload": "T16-P4", "runtime": "tokio", "contender": "async-lock", "fair": false, "rounds": 15, "wall_ns": {"median": 120, "min": 100, "max": 130}, "cpu_ns": {"mean": 240}},
+            {"workload": "T16-P4", "runtime": "smol", "contender": "admit-fifo", "fair": true, "rounds": 15, "wall_ns": {"median": 330, "min": 300, "max": 400}, "cpu_ns": {"mean": 600}},
+            {"workload": "T16-P4", "runtime": "smol", "contender": "futures-intrusive", "fair": true, "rounds": 15, "wall_ns": {"median": 300, "min": 290, "max": 320}, "cpu_ns": {"mean": 390}}]}"#,
+        r#"{"group": "rate", "title": "Rate limiter", "unit": "ns/grant", "command": "cargo bench --bench rate", "rows": [
+            {"workload": "500/s", "runtime": "tokio", "contender": "admit RateLimiter", "fair": true, "rounds": 1, "wall_ns": {"median": 2000400, "min": 2000400, "max": 2000400}, "cpu_ns": {"mean": 60000},
+             "extra": {"configured_per_s": 500, "achieved_per_s": 499.9, "max_window": 501, "window_bound": 501}},
+            {"workload": "500/s", "runtime": "smol", "contender": "admit RateLimiter", "fair": true, "rounds": 1, "wall_ns": {"median": 2040000, "min": 2040000, "max": 2040000}, "cpu_ns": null,
+             "extra": {"configured_per_s": 500, "achieved_per_s": 490.2, "max_window": 502, "window_bound": 501}}]}"#,
+    ];
 
-    fn sample() -> Vec<Group> {
-        vec![serde_json::from_str(SAMPLE).expect("the sample is a rows file")]
+    fn groups() -> Vec<Group> {
+        ROWS.map(|text| serde_json::from_str(text).expect("a rows file"))
+            .into()
+    }
+
+    fn environment() -> Environment {
+        let revision = "abc1234".to_owned();
+        Environment {
+            revision,
+            round_trip_ns: Some((180.0, 212.4)),
+            ..Default::default()
+        }
     }
 
     #[test]
-    fn series_compare_admit_with_the_best_peer_and_the_best_fair_peer() {
-        let groups = sample();
-        let all = series(&groups[0]);
-        assert_eq!(all.len(), 2);
-        let tokio = &all[0];
-        assert_eq!((tokio.workload, tokio.runtime), ("T16-P4", "tokio mt-2"));
-        assert_eq!(tokio.rows[0].contender, "async-lock", "fastest first");
-        let any = tokio.versus_peers(false).unwrap();
+    fn markdown_has_the_setup_the_goals_and_every_row() {
+        let text = markdown(&environment(), &groups());
+        for line in [
+            "| revision | `abc1234` |\n| cross-core round trip | 180 ns before, 212 ns after |",
+            "| contended | T16-P4 / tokio | ahead of every fair peer | 0.80× (0.60–1.30) admit-fifo vs tokio | met |",
+            "| contended | T16-P4 / smol | ahead of every fair peer | 1.10× (0.94–1.38) admit-fifo vs futures-intrusive | **not met** |",
+            "| rate | 500/s / tokio | achieved_per_s / configured_per_s in 0.99–1.01 | achieved_per_s / configured_per_s = 499.9 / 500 = 1.000 (admit RateLimiter) | met |",
+            "| rate | 500/s / smol | achieved_per_s / configured_per_s in 0.99–1.01 | achieved_per_s / configured_per_s = 490.2 / 500 = 0.980 (admit RateLimiter) | **not met** |",
+            "| rate | 500/s / smol | max_window / window_bound ≤ 1.00 | max_window / window_bound = 502 / 501 = 1.002 (admit RateLimiter) | **not met** |",
+            "Group `contended`, ns/op; produced by `cargo bench --bench interleaved`.",
+            "| T16-P4 | tokio | async-lock (120 ns) | 1.25× (1.08–1.70) admit-throughput vs async-lock | 0.80× (0.60–1.30) admit-fifo vs tokio | 150 ns, – | 120 ns, 240 ns |",
+            "| T16-P4 | tokio | **admit-fifo** | yes | 15 | 200 ns | 180 ns–260 ns | 400 ns | 1.67× | – |",
+            "| 500/s | smol | **admit RateLimiter** | yes | 1 | 2.04 ms | 2.04 ms–2.04 ms | – | 1.00× | 490.2 | 500 | 502 | 501 |",
+        ] {
+            assert!(text.contains(line), "missing {line}\nin\n{text}");
+        }
         assert_eq!(
-            (any.admit.contender.as_str(), any.peer.contender.as_str()),
-            ("admit-throughput", "async-lock")
+            text.matches("| admit / best peer |").count(),
+            1,
+            "no summary without peers"
         );
-        assert!((any.ratio - 1.25).abs() < 1e-9);
-        let fair = tokio.versus_peers(true).unwrap();
-        assert_eq!(
-            (fair.admit.contender.as_str(), fair.peer.contender.as_str()),
-            ("admit-fifo", "tokio")
-        );
-        assert!((fair.ratio - 0.8).abs() < 1e-9);
-        let (low, high) = fair.range;
-        assert!(
-            (low - 0.6).abs() < 1e-9 && (high - 1.3).abs() < 1e-9,
-            "{low} {high}"
-        );
-
-        let verdict = judge("contended", tokio).remove(0);
-        assert_eq!(verdict.met, Some(true));
-        let verdict = judge("contended", &all[1]).remove(0);
-        assert_eq!(
-            verdict.met,
-            Some(false),
-            "330 vs 300 ns is behind the fair peer"
-        );
-        // The p99 goal needs p99 on both sides: admit has none here.
-        assert_eq!(judge("wait-times", tokio)[0].met, None);
-    }
-
-    #[test]
-    fn a_limit_goal_divides_admit_by_the_limit_its_row_carries() {
-        let text = SAMPLE.replace("\"contended\"", "\"uncontended\"").replace(
-            "\"cpu_ns\": {\"mean\": 600.0}",
-            "\"cpu_ns\": {\"mean\": 600.0}, \"extra\": {\"floor_ns\": 300.0}",
-        );
-        let group: Group = serde_json::from_str(&text).unwrap();
-        let all = series(&group);
-        let verdict = judge("uncontended", &all[1]).remove(0);
-        let (row, against, ratio) = verdict.measured.unwrap();
-        assert_eq!(
-            (row.contender.as_str(), against.as_str()),
-            ("admit-fifo", "floor")
-        );
-        assert!((ratio - 1.1).abs() < 1e-9);
-        assert_eq!(
-            verdict.met,
-            Some(true),
-            "1.10× is within 1.30× of the floor"
-        );
-        assert_eq!(
-            judge("uncontended", &all[0])[0].met,
-            None,
-            "no floor in these rows"
-        );
-    }
-
-    #[test]
-    fn markdown_has_setup_goals_and_every_row() {
-        let environment = Environment {
-            date: "2026-12-03 09:00 UTC".into(),
-            cores: 2,
-            revision: "abc1234".into(),
-            ..Environment::default()
-        };
-        let text = markdown(&environment, &sample());
-        assert!(text.contains("| revision | `abc1234` |"));
-        assert!(
-            text.contains("| contended | T16-P4 / tokio mt-2 | ahead of every fair peer"),
-            "{text}"
-        );
-        assert!(
-            text.contains("| 0.80× (admit-fifo vs tokio) | met |"),
-            "{text}"
-        );
-        assert!(
-            text.contains("| 1.10× (admit-fifo vs futures-intrusive) | **not met** |"),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "produced by `cargo bench -p admit-benches --bench interleaved -- --quick`"
-            )
-        );
-        assert!(text.contains("| T16-P4 | tokio mt-2 | **admit-fifo** | yes | 15 | 200 ns | 180 ns–260 ns | 400 ns | 1.67× | – |"), "{text}");
-        assert!(text.contains("| p99_wait_ns |"));
         assert!(!text.to_lowercase().contains("issue"));
     }
 
-    /// A group without peers: admit's rate limiter on two runtimes, the second too slow and
-    /// over its window bound.
-    const PEERLESS: &str = r#"{
-      "group": "rate",
-      "title": "Rate limiter",
-      "unit": "ns/grant",
-      "command": "cargo bench -p admit-benches --bench rate -- --quick",
-      "rows": [
-        {"workload": "500/s burst 1", "runtime": "tokio mt-2", "contender": "admit RateLimiter", "fair": true, "rounds": 1,
-         "wall_ns": {"median": 2000400.0, "min": 2000400.0, "max": 2000400.0}, "cpu_ns": {"mean": 60000.0},
-         "extra": {"configured_per_s": 500, "achieved_per_s": 499.9, "error_pct": -0.02, "max_window": 501, "window_bound": 501}},
-        {"workload": "500/s burst 1", "runtime": "smol 2", "contender": "admit RateLimiter", "fair": true, "rounds": 1,
-         "wall_ns": {"median": 2040000.0, "min": 2040000.0, "max": 2040000.0}, "cpu_ns": null,
-         "extra": {"configured_per_s": 500, "achieved_per_s": 490.2, "error_pct": -1.96, "max_window": 502, "window_bound": 501}}
-      ]
-    }"#;
-
     #[test]
-    fn a_group_without_peers_shows_its_rows_and_extra_values_and_is_judged_on_them() {
-        let group: Group = serde_json::from_str(PEERLESS).unwrap();
-        let all = series(&group);
-        let tokio = judge("rate", &all[0]);
-        assert_eq!(tokio.len(), 2, "two goals for the rate group");
+    fn goals_need_their_numbers_and_a_limit_is_the_rows_own() {
+        let mut groups = groups();
+        groups[0].group = "wait-times".to_owned();
+        groups[0].rows[4].extra.insert("floor_ns".to_owned(), 300.0);
+        let verdicts = verdicts(&groups);
+        assert_eq!(verdicts[0].2, "p99_wait_ns ≤ best fair peer's");
+        assert!(verdicts[0].3.is_none(), "admit has no p99 here");
+        let floor = judge(&series(&groups[0])[1], None, Own("floor_ns")).unwrap();
         assert_eq!(
-            tokio.iter().map(|v| v.met).collect::<Vec<_>>(),
-            [Some(true), Some(true)]
+            floor.shown(),
+            "wall / floor_ns = 330 ns / 300 ns = 1.100 (admit-fifo)"
         );
-        assert_eq!(
-            tokio[1].shown,
-            "max_window / window_bound = 501 / 501 = 1.0000 (admit RateLimiter)"
-        );
-        let smol = judge("rate", &all[1]);
-        assert_eq!(
-            smol.iter().map(|v| v.met).collect::<Vec<_>>(),
-            [Some(false), Some(false)],
-            "1.96 % slow and one grant over the bound"
-        );
-
-        let text = markdown(&Environment::default(), std::slice::from_ref(&group));
-        assert!(
-            text.contains(
-                "| rate | 500/s burst 1 / smol 2 | achieved rate within 1 % of the configured rate | \
-                 achieved_per_s / configured_per_s = 490.2 / 500 = 0.9804 (admit RateLimiter) | **not met** |"
-            ),
-            "{text}"
-        );
-        assert!(
-            !text.contains("admit / best peer"),
-            "no ratio table: {text}"
-        );
-        assert!(
-            text.contains(
-                "| workload | runtime | contender | rounds | wall median | fastest–slowest round | cpu | \
-                 achieved_per_s | configured_per_s | error_pct | max_window | window_bound |"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "| 500/s burst 1 | tokio mt-2 | **admit RateLimiter** | 1 | 2.00 ms | 2.00 ms–2.00 ms | \
-                 60.0 µs | 499.9 | 500 | -0.020 | 501 | 501 |"
-            ),
-            "{text}"
-        );
-
-        let screen = screen(std::slice::from_ref(&group));
-        assert!(
-            screen
-                .lines()
-                .any(|line| line.contains("smol 2") && line.contains("-1.960")),
-            "{screen}"
-        );
+        assert!(judge(&series(&groups[0])[0], None, Own("floor_ns")).is_none());
+        assert_eq!(stated(&GOALS[0]), "wall / floor_ns ≤ 1.30");
     }
 
     #[test]
-    fn the_screen_has_one_line_per_series() {
-        let text = screen(&sample());
+    fn the_screen_json_and_chart() {
+        let groups = groups();
+        let text = screen(&groups);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("Contended acquire/release"));
-        assert!(lines[1].trim_start().starts_with("workload"));
+        assert_eq!(
+            lines[0],
+            "Contended (contended, ns/op; medians of interleaved rounds)"
+        );
+        let smol = "  T16-P4    smol     futures-intrusive (300 ns)  1.10× (0.94–1.38)";
+        assert!(lines[3].starts_with(smol), "{text}");
         assert!(
-            lines[2].contains("async-lock (120 ns)")
-                && lines[2].contains("1.25× (1.08–1.70) admit-throughput vs async-lock"),
+            lines[3].ends_with("330 ns, 600 ns   300 ns, 390 ns"),
             "{text}"
         );
         assert!(
-            lines[2].contains("0.80× (0.60–1.30) admit-fifo vs tokio")
-                && lines[2].contains("–, 240 ns"),
+            lines
+                .iter()
+                .any(|l| l.contains("smol") && l.contains("490.2")),
             "{text}"
         );
-        assert!(
-            lines[3].contains("futures-intrusive (300 ns)") && lines[3].contains("600 ns, 390 ns"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn json_and_svg_hold_every_row() {
-        let groups = sample();
-        let text = json(&Environment::default(), &groups).unwrap();
-        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(back["groups"][0]["rows"].as_array().unwrap().len(), 6);
-        assert_eq!(back["goals"][0]["met"], true);
+        let json = json(&environment(), &groups).unwrap();
+        assert_eq!(read_json(&json).unwrap(), (environment(), groups.clone()));
         let chart = svg(&groups);
-        assert_eq!(chart.matches("<rect x=").count(), 6);
-        assert!(chart.contains("futures-intrusive"));
+        assert_eq!(
+            chart.matches("<rect x=\"430\"").count(),
+            6,
+            "a bar per goal judged"
+        );
+        assert!(
+            chart.contains("1.10× admit-fifo vs futures-intrusive"),
+            "{chart}"
+        );
     }
 
     #[test]
-    fn load_reads_every_rows_file_and_rejects_others() {
+    fn load_reads_every_rows_file_in_goal_order_and_rejects_others() {
         let dir = std::env::temp_dir().join(format!("xtask-rows-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("contended.json"), SAMPLE).unwrap();
+        std::fs::write(dir.join("rate.json"), ROWS[1]).unwrap();
+        std::fs::write(dir.join("contended.json"), ROWS[0]).unwrap();
         std::fs::write(dir.join("notes.txt"), "not rows").unwrap();
-        let pool = SAMPLE.replace("\"contended\"", "\"pool\"");
-        std::fs::write(dir.join("pool.json"), pool).unwrap();
-        let groups = load(&dir).unwrap();
-        let names: Vec<&str> = groups.iter().map(|g| g.group.as_str()).collect();
-        assert_eq!(names, ["contended", "pool"]);
+        let names: Vec<String> = load(&dir).unwrap().into_iter().map(|g| g.group).collect();
+        assert_eq!(names, ["contended", "rate"]);
         std::fs::write(dir.join("broken.json"), "{\"group\": 1}").unwrap();
         assert!(load(&dir).unwrap_err().to_string().contains("broken.json"));
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(load(&dir).is_err());
+    }
+
+    /// The committed report renders again: every group has its section, every series with
+    /// admit rows its goals, each with the numbers it needs.
+    #[test]
+    fn the_committed_report_renders_again() {
+        let path = crate::project_root().join("docs/benchmarks.json");
+        let (environment, groups) = read_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let page = markdown(&environment, &groups);
+        for group in &groups {
+            let section = format!("Group `{}`, {}; produced by `", group.group, group.unit);
+            assert!(page.contains(&section), "{section}");
+            for s in series(group)
+                .iter()
+                .filter(|s| s.rows.iter().any(|r| r.is_admit()))
+            {
+                let line = format!("| {} | {} / {} |", group.group, s.workload, s.runtime);
+                assert!(page.contains(&line), "no goal for {line}");
+            }
+        }
+        assert!(page.contains(&format!("| revision | `{}` |", environment.revision)));
+        assert!(!page.contains("| no data |"), "{page}");
     }
 }
