@@ -215,7 +215,9 @@ fn render(results: &Results, markdown: bool) -> String {
              hand. Each adapter runs in its own process (`ADMIT_CONFORMANCE_ADAPTER=NAME cargo test\n\
              -p admit-conformance --release --test matrix`), and so do the peer semaphores\n\
              (`ADMIT_CONFORMANCE_ADAPTER=peers`). What each case and guarantee checks, and how each\n\
-             peer is driven, is documented in the `admit-conformance` crate.\n\n\
+             peer is driven, is documented in the `admit-conformance` crate. `admit-fifo` and the\n\
+             fleet semaphore must keep every guarantee; `admit-throughput` lets a running task take\n\
+             free permits ahead of queued waiters, so it breaks the overtaking guarantees by design.\n\n\
              ## admit on every adapter\n\n",
         );
     }
