@@ -345,8 +345,14 @@ async fn fencing_tokens_increase_with_every_grant() {
     for waiter in waiters {
         tokens.push(waiter.await.unwrap().fencing_token());
     }
-    assert_ne!(tokens[0], tokens[1], "two grants of one release share a token");
-    assert!(tokens.iter().all(|&token| token > last), "{tokens:?} after {last}");
+    assert_ne!(
+        tokens[0], tokens[1],
+        "two grants of one release share a token"
+    );
+    assert!(
+        tokens.iter().all(|&token| token > last),
+        "{tokens:?} after {last}"
+    );
     redis.assert_clean(&name);
 }
 
