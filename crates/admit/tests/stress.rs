@@ -22,6 +22,21 @@ fn next(seed: &mut u64) -> u64 {
     *seed
 }
 
+/// Joins `t`, failing the test if the thread has not finished within a minute (these runs take
+/// well under a second): a thread blocked for good, by a lost permit or wakeup, fails the
+/// test instead of hanging it.
+fn join<T>(t: std::thread::JoinHandle<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !t.is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a thread is still blocked after a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    t.join().unwrap()
+}
+
 fn stress(fairness: Fairness) {
     let threads = 6;
     let ops = if cfg!(miri) { 30 } else { 20_000 };
@@ -64,7 +79,7 @@ fn stress(fairness: Fairness) {
         })
         .collect();
     for h in handles {
-        h.join().unwrap();
+        join(h);
     }
     assert_eq!(sem.available_permits(), CAPACITY, "every permit is back");
     assert_eq!(sem.waiter_count(), 0);
@@ -99,7 +114,7 @@ fn stress_close_while_waiting() {
         for w in waiters {
             // The only permit was held until after the close: whether it queued before the
             // close or arrived after it, every waiter sees the close.
-            assert_eq!(w.join().unwrap(), Err(AcquireError::Closed));
+            assert_eq!(join(w), Err(AcquireError::Closed));
         }
         assert_eq!(sem.available_permits(), 1);
         assert_eq!(sem.waiter_count(), 0);
