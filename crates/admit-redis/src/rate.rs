@@ -352,12 +352,13 @@ impl<R: Runtime> FleetRateLimiter<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetRateLimiter;
     /// # use admit_tokio::Tokio;
     /// # use std::time::{Duration, Instant};
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// # let limit = FleetRateLimiter::<Tokio>::connect("redis://127.0.0.1/", "doc-many", 5, Duration::from_secs(1)).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// # let limit = FleetRateLimiter::<Tokio>::connect(server.url(), "doc-many", 5, Duration::from_secs(1)).await?;
     /// assert!(limit.acquire_many(2).await.is_err()); // the burst is 1
     /// # Ok(()) }
     /// ```
@@ -380,12 +381,13 @@ impl<R: Runtime> FleetRateLimiter<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetRateLimiter;
     /// # use admit_tokio::Tokio;
     /// # use std::time::{Duration, Instant};
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// # let limit = FleetRateLimiter::<Tokio>::connect("redis://127.0.0.1/", "doc-try", 1, Duration::from_secs(60)).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// # let limit = FleetRateLimiter::<Tokio>::connect(server.url(), "doc-try", 1, Duration::from_secs(60)).await?;
     /// limit.try_acquire_many(1).await?;
     /// assert!(limit.try_acquire_many(1).await.is_err());
     /// # Ok(()) }
@@ -410,12 +412,13 @@ impl<R: Runtime> FleetRateLimiter<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::{Error, FleetRateLimiter};
     /// # use admit_tokio::Tokio;
     /// # use std::time::{Duration, Instant};
     /// # #[tokio::main] async fn main() -> Result<(), Error> {
-    /// # let limit = FleetRateLimiter::<Tokio>::connect("redis://127.0.0.1/", "doc-timeout", 1, Duration::from_secs(60)).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// # let limit = FleetRateLimiter::<Tokio>::connect(server.url(), "doc-timeout", 1, Duration::from_secs(60)).await?;
     /// limit.acquire().await?;
     /// let next = limit.acquire_many_timeout(1, Duration::from_millis(10)).await;
     /// assert!(matches!(next, Err(Error::Timeout)));
@@ -441,12 +444,13 @@ impl<R: Runtime> FleetRateLimiter<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetRateLimiter;
     /// # use admit_tokio::Tokio;
     /// # use std::time::{Duration, Instant};
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// # let limit = FleetRateLimiter::<Tokio>::connect("redis://127.0.0.1/", "doc-limit", 7, Duration::from_secs(1)).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// # let limit = FleetRateLimiter::<Tokio>::connect(server.url(), "doc-limit", 7, Duration::from_secs(1)).await?;
     /// assert_eq!(limit.limit().count(), 7);
     /// # Ok(()) }
     /// ```

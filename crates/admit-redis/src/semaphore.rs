@@ -470,12 +470,15 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// use admit_redis::FleetSemaphore;
     /// use admit_smol::Smol;
     ///
     /// # <Smol as admit_runtime::BlockOn>::block_on(async {
-    /// let db = FleetSemaphore::<Smol>::connect("redis://127.0.0.1/", "db-connections", 50).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let db = FleetSemaphore::<Smol>::connect(url, "db-connections", 50).await?;
     /// assert_eq!(db.capacity(), 50);
     /// # Ok::<_, admit_redis::Error>(()) }).unwrap();
     /// ```
@@ -574,11 +577,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "example", 3).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "example", 3).await?;
     /// let permit = sem.acquire().await?;
     /// assert_eq!(permit.num_permits(), 1);
     /// # Ok(()) }
@@ -603,11 +609,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let memory = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "gpu-gb", 80).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let memory = FleetSemaphore::<Tokio>::connect(url, "gpu-gb", 80).await?;
     /// let permit = memory.acquire_many(24).await?; // a 24 GB job
     /// assert_eq!(permit.num_permits(), 24);
     /// # Ok(()) }
@@ -632,11 +641,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::{Error, FleetSemaphore};
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "try-example", 1).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "try-example", 1).await?;
     /// let held = sem.try_acquire().await?;
     /// assert!(matches!(sem.try_acquire().await, Err(Error::NoPermits)));
     /// # Ok(()) }
@@ -660,11 +672,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "try-many", 4).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "try-many", 4).await?;
     /// let three = sem.try_acquire_many(3).await?;
     /// assert!(sem.try_acquire_many(2).await.is_err());
     /// # Ok(()) }
@@ -689,12 +704,15 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::{Error, FleetSemaphore};
     /// # use admit_tokio::Tokio;
     /// # use std::time::Duration;
     /// # #[tokio::main] async fn main() -> Result<(), Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "timeout-example", 1).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "timeout-example", 1).await?;
     /// let _held = sem.acquire().await?;
     /// let second = sem.acquire_timeout(Duration::from_millis(50)).await;
     /// assert!(matches!(second, Err(Error::Timeout)));
@@ -753,11 +771,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::{Error, FleetSemaphore};
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "closing", 1).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "closing", 1).await?;
     /// sem.close();
     /// assert!(sem.is_closed());
     /// assert!(matches!(sem.acquire().await, Err(Error::Closed)));
@@ -803,11 +824,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "open", 1).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "open", 1).await?;
     /// assert!(!sem.is_closed());
     /// # Ok(()) }
     /// ```
@@ -820,11 +844,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "cap", 7).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "cap", 7).await?;
     /// assert_eq!(sem.capacity(), 7);
     /// # Ok(()) }
     /// ```
@@ -837,11 +864,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "named", 1).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "named", 1).await?;
     /// assert_eq!(sem.name(), "named");
     /// # Ok(()) }
     /// ```
@@ -854,11 +884,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "ttl", 1).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "ttl", 1).await?;
     /// assert_eq!(sem.lease_ttl().as_secs(), 10);
     /// # Ok(()) }
     /// ```
@@ -876,11 +909,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "avail", 5).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "avail", 5).await?;
     /// let _two = sem.acquire_many(2).await?;
     /// assert_eq!(sem.available_permits().await?, 3);
     /// # Ok(()) }
@@ -899,11 +935,14 @@ impl<R: Runtime> FleetSemaphore<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "waiters", 5).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// let url = "redis://127.0.0.1/";
+    /// # let url = { let _ = url; server.url() };
+    /// let sem = FleetSemaphore::<Tokio>::connect(url, "waiters", 5).await?;
     /// assert_eq!(sem.waiter_count().await?, 0);
     /// # Ok(()) }
     /// ```
@@ -921,11 +960,14 @@ impl<R: Runtime> FleetSemaphore<R> {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// # use admit_redis::FleetSemaphore;
 /// # use admit_tokio::Tokio;
 /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-/// let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "permit", 2).await?;
+/// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+/// let url = "redis://127.0.0.1/";
+/// # let url = { let _ = url; server.url() };
+/// let sem = FleetSemaphore::<Tokio>::connect(url, "permit", 2).await?;
 /// let permit = sem.acquire().await?;
 /// assert!(permit.fencing_token() > 0);
 /// assert!(!permit.is_lease_lost());
@@ -956,11 +998,12 @@ impl<R: Runtime> FleetPermit<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// # let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "n", 3).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// # let sem = FleetSemaphore::<Tokio>::connect(server.url(), "n", 3).await?;
     /// assert_eq!(sem.acquire_many(3).await?.num_permits(), 3);
     /// # Ok(()) }
     /// ```
@@ -976,11 +1019,12 @@ impl<R: Runtime> FleetPermit<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// # let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "fence", 1).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// # let sem = FleetSemaphore::<Tokio>::connect(server.url(), "fence", 1).await?;
     /// let first = sem.acquire().await?.fencing_token();
     /// let second = sem.acquire().await?.fencing_token();
     /// assert!(second > first);
@@ -998,11 +1042,12 @@ impl<R: Runtime> FleetPermit<R> {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use admit_redis::FleetSemaphore;
     /// # use admit_tokio::Tokio;
     /// # #[tokio::main] async fn main() -> Result<(), admit_redis::Error> {
-    /// # let sem = FleetSemaphore::<Tokio>::connect("redis://127.0.0.1/", "lost", 1).await?;
+    /// # let server = admit_redis::test_server::RedisServer::start().unwrap();
+    /// # let sem = FleetSemaphore::<Tokio>::connect(server.url(), "lost", 1).await?;
     /// let permit = sem.acquire().await?;
     /// assert!(!permit.is_lease_lost());
     /// # Ok(()) }

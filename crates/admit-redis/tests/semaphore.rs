@@ -22,6 +22,15 @@ fn fast() -> Options {
         .with_timeout(Duration::from_secs(2))
 }
 
+/// A TTL far beyond every bounded wait of these tests (5 s at most), for the tests of what a
+/// cancelled or closed acquire leaves behind: a ticket or lease a bug failed to remove stays
+/// visible until the checks give up, instead of expiring (and being purged) before them.
+fn long_lease() -> Options {
+    Options::new()
+        .with_lease_ttl(Duration::from_secs(60))
+        .with_timeout(Duration::from_secs(2))
+}
+
 async fn open(redis: &Redis, name: &str, capacity: usize) -> Sem {
     open_with(redis, name, capacity, fast()).await
 }
@@ -64,6 +73,7 @@ async fn fifo_across_processes_large_head_not_overtaken() {
     let holder = open(&redis, &name, 2).await;
     let big_handle = open(&redis, &name, 2).await;
     let small_handle = open(&redis, &name, 2).await;
+    let newcomer = open(&redis, &name, 2).await;
     let first = holder.acquire().await.unwrap();
     let second = holder.acquire().await.unwrap();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -89,6 +99,11 @@ async fn fifo_across_processes_large_head_not_overtaken() {
     assert!(
         order.lock().unwrap().is_empty(),
         "someone was granted out of turn"
+    );
+    // Nor does a newcomer from another process take the free permit ahead of the queue.
+    assert!(
+        matches!(newcomer.try_acquire().await, Err(Error::NoPermits)),
+        "a newcomer overtook the queue"
     );
     drop(second);
     big.await.unwrap();
@@ -145,8 +160,8 @@ async fn try_acquire_never_queues() {
 async fn close_wakes_waiters_and_refuses_new_acquires() {
     let redis = Redis::shared();
     let name = unique("close");
-    let holder = open(&redis, &name, 1).await;
-    let waiter = open(&redis, &name, 1).await;
+    let holder = open_with(&redis, &name, 1, long_lease()).await;
+    let waiter = open_with(&redis, &name, 1, long_lease()).await;
     let held = holder.acquire().await.unwrap();
     let pending = tokio::spawn({
         let waiter = waiter.clone();
@@ -174,8 +189,8 @@ async fn close_wakes_waiters_and_refuses_new_acquires() {
 async fn timeout_leaves_nothing() {
     let redis = Redis::shared();
     let name = unique("timeout");
-    let holder = open(&redis, &name, 1).await;
-    let other = open(&redis, &name, 1).await;
+    let holder = open_with(&redis, &name, 1, long_lease()).await;
+    let other = open_with(&redis, &name, 1, long_lease()).await;
     let held = holder.acquire().await.unwrap();
     let start = Instant::now();
     let result = other.acquire_timeout(Duration::from_millis(200)).await;
@@ -190,8 +205,8 @@ async fn timeout_leaves_nothing() {
 async fn dropped_pending_acquire_removes_its_ticket() {
     let redis = Redis::shared();
     let name = unique("cancel");
-    let holder = open(&redis, &name, 2).await;
-    let other = open(&redis, &name, 2).await;
+    let holder = open_with(&redis, &name, 2, long_lease()).await;
+    let other = open_with(&redis, &name, 2, long_lease()).await;
     let held = holder.acquire_many(2).await.unwrap();
     let pending = tokio::spawn({
         let other = other.clone();
@@ -212,7 +227,7 @@ async fn dropped_pending_acquire_removes_its_ticket() {
 async fn cancel_racing_grant_returns_the_permits() {
     let redis = Redis::shared();
     let name = unique("cancel-race");
-    let sem = open(&redis, &name, 1).await;
+    let sem = open_with(&redis, &name, 1, long_lease()).await;
     // Drop acquires at every stage: before the script, in flight, just after the grant.
     for delay_us in [0, 50, 100, 200, 400, 800, 1600, 3200] {
         let attempt = sem.acquire();
@@ -317,6 +332,27 @@ async fn fencing_tokens_increase_with_every_grant() {
         assert!(permit.fencing_token() > last);
         last = permit.fencing_token();
     }
+    // Two waiters granted by one release (one script run, one reading of the server's clock)
+    // still get distinct tokens, both above every earlier one.
+    let c = open(&redis, &name, 2).await;
+    let held = a.acquire_many(2).await.unwrap();
+    assert!(held.fencing_token() > last);
+    last = held.fencing_token();
+    let waiters = [b, c].map(|sem| tokio::spawn(async move { sem.acquire().await.unwrap() }));
+    until_waiting(&a, 2).await;
+    drop(held);
+    let mut tokens = Vec::new();
+    for waiter in waiters {
+        tokens.push(waiter.await.unwrap().fencing_token());
+    }
+    assert_ne!(
+        tokens[0], tokens[1],
+        "two grants of one release share a token"
+    );
+    assert!(
+        tokens.iter().all(|&token| token > last),
+        "{tokens:?} after {last}"
+    );
     redis.assert_clean(&name);
 }
 
@@ -342,6 +378,7 @@ async fn lost_lease_is_reported() {
     let sem = open(&redis, &name, 1).await;
     let permit = sem.acquire().await.unwrap();
     assert!(!permit.is_lease_lost());
+    let lost_token = permit.fencing_token();
     // The state vanishes behind the holder's back (as after a restart without persistence).
     let keys = admit_redis::semaphore_keys(&name);
     let _: () = redis::cmd("DEL")
@@ -359,6 +396,12 @@ async fn lost_lease_is_reported() {
     assert!(
         start.elapsed() >= Duration::from_millis(1_000),
         "granted during the grace period"
+    );
+    // Fencing tokens stay above every earlier one, even across the loss of the state.
+    assert!(
+        again.fencing_token() > lost_token,
+        "token {} after {lost_token}",
+        again.fencing_token()
     );
     drop(again);
     redis.assert_clean(&name);

@@ -927,6 +927,9 @@ mod tests {
     fn extremes_saturate_instead_of_overflowing() {
         let mut limit = Gcra::new(u64::MAX, Duration::from_nanos(u64::MAX)).with_burst(usize::MAX);
         assert_eq!(limit.try_acquire(u64::MAX, usize::MAX), Ok(()));
+        // Only checked not to overflow: here `now × count + burst × period` passes `u128::MAX`,
+        // the comparisons saturate, and this second full burst at the same instant is granted
+        // too (the limiter is exact only below that).
         let _ = limit.try_acquire(u64::MAX, usize::MAX);
         let _ = limit.available(u64::MAX);
 
@@ -937,7 +940,11 @@ mod tests {
             Err(RateError::Wait { until: u64::MAX })
         );
         assert_eq!(slow.try_acquire(u64::MAX, 1), Ok(()));
-        let _ = slow.try_acquire(u64::MAX, 1);
+        // The next permit is due past the end of time: refused, with the latest instant.
+        assert_eq!(
+            slow.try_acquire(u64::MAX, 1),
+            Err(RateError::Wait { until: u64::MAX })
+        );
     }
 
     #[test]

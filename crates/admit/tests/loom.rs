@@ -19,11 +19,27 @@ use {futures_lite::future::block_on, std::sync::atomic::AtomicBool, std::thread}
 
 use std::sync::atomic::Ordering::{Acquire, Release};
 
-/// Spins (yielding to the model checker) until `done()`.
+/// Spins (yielding to the model checker) until `done()`. Run once without loom, it gives up
+/// after 10 s, so that a state that never comes fails the test instead of hanging it.
 fn wait_until(mut done: impl FnMut() -> bool) {
+    #[cfg(not(admit_loom))]
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !done() {
+        #[cfg(not(admit_loom))]
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the awaited state never came"
+        );
         thread::yield_now();
     }
+}
+
+/// Joins `t`. Run once without loom, gives up after 10 s (see [`wait_until`]): a thread
+/// blocked for good fails the test instead of hanging it.
+fn join<T>(t: thread::JoinHandle<T>) -> T {
+    #[cfg(not(admit_loom))]
+    wait_until(|| t.is_finished());
+    t.join().unwrap()
 }
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -91,7 +107,7 @@ fn loom_acquire_release_two_threads() {
                 move || drop(block_on(sem.acquire()).unwrap())
             });
             drop(block_on(sem.acquire()).unwrap());
-            t.join().unwrap();
+            join(t);
             assert_eq!(sem.available_permits(), 1);
         });
     }
@@ -107,7 +123,7 @@ fn loom_weighted_release_wakes_waiter() {
         let t = spawn_waiter(&sem, 2, 1);
         drop(held.split(1).unwrap());
         drop(held);
-        assert_eq!(t.join().unwrap(), Ok(2));
+        assert_eq!(join(t), Ok(2));
         assert_eq!(sem.available_permits(), 2);
     });
 }
@@ -121,7 +137,7 @@ fn loom_cancel_queued_races_release() {
         // and never polled again.
         let t = spawn_queued(&sem, 1, |_| ());
         drop(held);
-        t.join().unwrap();
+        join(t);
         assert_eq!(sem.available_permits(), 1, "no permit lost");
         assert_eq!(sem.waiter_count(), 0);
     });
@@ -142,8 +158,8 @@ fn loom_cancel_partly_assigned_passes_permits_on() {
         drop(held.split(1).unwrap()); // assigned to the big head
         go.store(true, Release);
         drop(held);
-        canceller.join().unwrap();
-        assert_eq!(waiter.join().unwrap(), Ok(1));
+        join(canceller);
+        assert_eq!(join(waiter), Ok(1));
         assert_eq!(sem.available_permits(), 2);
     });
 }
@@ -159,7 +175,7 @@ fn loom_close_races_cancel_and_release() {
         });
         sem.close();
         drop(held);
-        match t.join().unwrap() {
+        match join(t) {
             Poll::Ready(Err(AcquireError::Closed)) | Poll::Pending => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -174,7 +190,7 @@ fn loom_close_wakes_blocked_waiter() {
         let sem = Arc::new(Semaphore::new(0));
         let t = spawn_waiter(&sem, 1, 1);
         sem.close();
-        assert_eq!(t.join().unwrap(), Err(AcquireError::Closed));
+        assert_eq!(join(t), Err(AcquireError::Closed));
     });
 }
 
@@ -185,7 +201,7 @@ fn loom_add_and_forget_race_with_waiter() {
         let t = spawn_waiter(&sem, 1, 1);
         sem.add_permits(2);
         let forgot = sem.forget_permits(1);
-        assert_eq!(t.join().unwrap(), Ok(1));
+        assert_eq!(join(t), Ok(1));
         assert_eq!(sem.available_permits() + forgot, 2);
         assert_eq!(sem.capacity(), 2 - forgot);
     });
@@ -202,8 +218,8 @@ fn loom_resize_races_release_and_waiter() {
             move || sem.set_capacity(1)
         });
         drop(held);
-        resizer.join().unwrap();
-        assert_eq!(t.join().unwrap(), Ok(1));
+        join(resizer);
+        assert_eq!(join(t), Ok(1));
         assert_eq!(sem.available_permits(), 1);
         assert_eq!(sem.capacity(), 1);
     });
@@ -220,7 +236,7 @@ fn loom_throughput_newcomer_races_notified_head() {
         if let Ok(p) = sem.try_acquire() {
             drop(p);
         }
-        assert_eq!(head.join().unwrap(), Ok(1));
+        assert_eq!(join(head), Ok(1));
         assert_eq!(sem.available_permits(), 1);
     });
 }

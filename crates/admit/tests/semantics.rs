@@ -439,8 +439,12 @@ fn throughput_notified_head_takes_permits_when_polled_with_a_new_waker() {
         panic!("the head should take the free permit")
     };
     drop(permit);
-    // The wakers' drops and wakes added permits along the way: none was lost.
-    assert!(sem.available_permits() >= 1);
+    // The wakers' wakes and drops added permits along the way (the first waker's wake added
+    // one and took one for good, its drop and the second's added one each): none was lost,
+    // none was counted twice, and nobody is left waiting.
+    assert_eq!(sem.capacity(), 3);
+    assert_eq!(sem.available_permits(), 3);
+    assert_eq!(sem.waiter_count(), 0);
 }
 
 #[test]

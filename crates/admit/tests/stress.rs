@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use admit::{Fairness, Semaphore};
+use admit::{AcquireError, Fairness, Semaphore};
 use futures_lite::future::block_on;
 
 const CAPACITY: usize = 6;
@@ -20,6 +20,21 @@ fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed >> 7;
     *seed ^= *seed << 17;
     *seed
+}
+
+/// Joins `t`, failing the test if the thread has not finished within a minute (these runs take
+/// well under a second): a thread blocked for good, by a lost permit or wakeup, fails the
+/// test instead of hanging it.
+fn join<T>(t: std::thread::JoinHandle<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !t.is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a thread is still blocked after a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    t.join().unwrap()
 }
 
 fn stress(fairness: Fairness) {
@@ -64,7 +79,7 @@ fn stress(fairness: Fairness) {
         })
         .collect();
     for h in handles {
-        h.join().unwrap();
+        join(h);
     }
     assert_eq!(sem.available_permits(), CAPACITY, "every permit is back");
     assert_eq!(sem.waiter_count(), 0);
@@ -97,8 +112,9 @@ fn stress_close_while_waiting() {
         sem.close();
         drop(held);
         for w in waiters {
-            // Either it got in before the close, or it saw the close.
-            let _ = w.join().unwrap();
+            // The only permit was held until after the close: whether it queued before the
+            // close or arrived after it, every waiter sees the close.
+            assert_eq!(join(w), Err(AcquireError::Closed));
         }
         assert_eq!(sem.available_permits(), 1);
         assert_eq!(sem.waiter_count(), 0);
