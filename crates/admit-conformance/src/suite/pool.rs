@@ -245,9 +245,11 @@ pub(super) async fn try_gather_fails_fast<R: Runtime>(_: Options) -> CaseResult 
             mode(spawned)
         );
         // A stopped task drops its job, then its permit: both come back soon, not at once.
-        eventually::<R>(PROMPTLY, "the other jobs are dropped, their permits back", || {
-            tracker.all_dropped() && pool.semaphore().available_permits() == 4
-        })
+        eventually::<R>(
+            PROMPTLY,
+            "the other jobs are dropped, their permits back",
+            || tracker.all_dropped() && pool.semaphore().available_permits() == 4,
+        )
         .await?;
         let (started, finished) = (
             Tracker::get(&tracker.started),
@@ -338,9 +340,11 @@ pub(super) async fn dropped_halfway_stops_everything<R: Runtime>(_: Options) -> 
             mode(spawned)
         );
         // The stream is dropped: everything started is dropped, every permit comes back...
-        eventually::<R>(PROMPTLY, "every started job is dropped, its permit back", || {
-            tracker.all_dropped() && pool.semaphore().available_permits() == 6
-        })
+        eventually::<R>(
+            PROMPTLY,
+            "every started job is dropped, its permit back",
+            || tracker.all_dropped() && pool.semaphore().available_permits() == 6,
+        )
         .await?;
         at_rest(pool.semaphore().as_core(), 6)?;
         // ... and nothing keeps running or starts.
@@ -413,9 +417,11 @@ pub(super) async fn task_panic_reaches_caller<R: Runtime>(_: Options) -> CaseRes
             mode(spawned)
         );
         // A stopped task drops its job, then its permit: both come back soon, not at once.
-        eventually::<R>(PROMPTLY, "the other jobs are dropped, their permits back", || {
-            tracker.all_dropped() && pool.semaphore().available_permits() == 4
-        })
+        eventually::<R>(
+            PROMPTLY,
+            "the other jobs are dropped, their permits back",
+            || tracker.all_dropped() && pool.semaphore().available_permits() == 4,
+        )
         .await?;
         let finished = Tracker::get(&tracker.finished);
         ensure!(
