@@ -42,9 +42,12 @@ pub fn run(benches: &[String]) -> Result {
     );
     print!("{}", report::screen(&groups));
     println!("Guarantees each semaphore broke in the conformance run:");
-    for (peer, guarantees) in &results.peers {
-        let broken = guarantees.iter().filter(|(_, cell)| *cell == "✗");
-        let broken: Vec<&str> = broken.map(|(guarantee, _)| guarantee.as_str()).collect();
+    for peer in conformance::names(results.peers.iter().map(|(peer, ..)| peer)) {
+        let broken = results
+            .peers
+            .iter()
+            .filter(|(p, _, cell)| p == peer && *cell == "✗");
+        let broken: Vec<&str> = broken.map(|(_, guarantee, _)| guarantee.as_str()).collect();
         let broken = if broken.is_empty() {
             "none".to_owned()
         } else {
