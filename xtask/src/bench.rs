@@ -28,10 +28,9 @@ pub struct Options {
     pub benches: Vec<String>,
 }
 
-/// The benchmarks that write rows, in the order they run, as the cargo arguments that run
-/// them (quick runs add `-- --quick`); `--bench` names one by its last word. The fleet
-/// benchmark runs against a `redis-server` started here (`ADMIT_REDIS_URL`), beside npm
-/// `redis-semaphore` when `npm` can install it under `target/`.
+/// The benchmarks that write rows, in order, as cargo arguments (`--bench` names one by its
+/// last word). The fleet benchmark gets a `redis-server` started here and, when npm can
+/// install it, its npm peer `redis-semaphore`.
 const BENCHES: [&str; 4] = [
     "bench -p admit-benches --bench interleaved",
     "bench -p admit-benches --bench pool",
@@ -175,10 +174,8 @@ fn round_trip_ns() -> f64 {
     })
 }
 
-/// Installs the fleet benchmark's npm peer (`redis-semaphore`, from the lockfile in
-/// `crates/admit-redis/bench`) under `target/admit-redis-bench/`, so that the checkout stays
-/// as it was, and returns its `node_modules`. Without `npm`, or when the install fails, the
-/// benchmark measures admit-redis and the floor only.
+/// Installs `redis-semaphore` from the lockfile in `crates/admit-redis/bench` under
+/// `target/admit-redis-bench/` (the checkout stays as it was) and returns its `node_modules`.
 fn install_redis_peer(sh: &Shell) -> Result<String> {
     let dir = crate::target_dir().join("admit-redis-bench");
     for file in ["package.json", "package-lock.json"] {

@@ -1,14 +1,10 @@
 //! `cargo xtask ci [--strict]`: if this passes here, CI is green.
 //!
 //! Runs every check CI runs, in order, stops at the first failure, and ends with a table of
-//! steps, results and seconds. Before a step that needs something the machine may lack (the
-//! embedded target, nightly Miri, the MSRV toolchain) rustup is asked for it. Under
-//! `--strict`, which `CI=true` implies, a step whose needs cannot be met fails: a skipped
-//! step never makes CI green. Without it the step is skipped, and the table says so loudly.
-//!
-//! The test step runs against a `redis-server` started here on a free loopback port, without
-//! persistence, and stopped afterwards (also when the tests fail); the tests find it through
-//! `ADMIT_REDIS_URL`. The `loom` and `miri` steps are also commands of their own.
+//! steps, results and seconds. What a step needs (the embedded target, nightly Miri, the MSRV
+//! toolchain) rustup installs first; when it cannot, the step is skipped, loudly, or under
+//! `--strict` (implied by `CI=true`) fails: a skipped step never makes CI green. The test
+//! step gets a private `redis-server` ([`Redis`], `ADMIT_REDIS_URL`).
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::Path;
@@ -145,11 +141,9 @@ fn no_std(sh: &Shell) -> Result {
     Ok(())
 }
 
-/// The loom models: `admit`'s tests named `*loom*`, built only under the crate-prefixed
-/// `--cfg admit_loom` (so that tokio's loom stays off), in release mode (loom explores many
-/// interleavings) and in `target/loom` (the changed `RUSTFLAGS` would invalidate the normal
-/// build). `LOOM_MAX_PREEMPTIONS` is 2 unless set: enough for the bugs that need a couple of
-/// unlucky context switches, and done within CI's time budget.
+/// The loom models: `admit`'s tests named `*loom*`, under `--cfg admit_loom` (crate-prefixed,
+/// so that tokio's loom stays off), in release mode and in `target/loom` (the changed
+/// `RUSTFLAGS` would invalidate the normal build); `LOOM_MAX_PREEMPTIONS` is 2 unless set.
 pub fn loom(sh: &Shell) -> Result {
     let preemptions = sh.var("LOOM_MAX_PREEMPTIONS").unwrap_or("2".to_owned());
     let rustflags = sh.var("RUSTFLAGS").unwrap_or_default() + " --cfg admit_loom";
@@ -165,20 +159,17 @@ pub fn miri_toolchain(sh: &Shell) -> Result {
     rustup(sh, "nightly", &["miri", "rust-src"])
 }
 
-/// Every test of the core crate under Miri (unit, integration and doctests, scaled down under
-/// `cfg(miri)`), to catch undefined behaviour in its `unsafe` code. `MIRIFLAGS` defaults to
-/// strict provenance: the wait queue's pointers must never need an integer-to-pointer cast.
+/// Every test of the core crate under Miri, doctests included; `MIRIFLAGS` defaults to strict
+/// provenance (the wait queue's pointers must never need an integer-to-pointer cast).
 pub fn miri(sh: &Shell) -> Result {
     let flags = sh.var("MIRIFLAGS");
     let flags = flags.as_deref().unwrap_or("-Zmiri-strict-provenance");
     cargo(sh, "+nightly miri test -p admit", &[("MIRIFLAGS", flags)])
 }
 
-/// Every publishable crate packaged and its package built, with the workspace siblings it
-/// needs from a temporary local registry. Cargo unpacks those siblings into
-/// `$CARGO_HOME/registry/src/-<hash>/` (local registries' directories start with `-`) and
-/// never unpacks a version twice, so a second run would build the first run's sources: the
-/// unpacked `admit*` packages are removed first.
+/// Every publishable crate packaged and built. Cargo unpacks the workspace siblings from a
+/// local registry into `$CARGO_HOME/registry/src/-<hash>/` and never unpacks a version twice,
+/// so the unpacked `admit*` packages are removed first (else the last run's sources build).
 fn package(sh: &Shell) -> Result {
     let home = sh.var("HOME").map(|home| format!("{home}/.cargo"));
     let named = |path: &Path, prefix| {
@@ -241,9 +232,8 @@ pub struct Redis {
 }
 
 impl Redis {
-    /// Starts `redis-server` on a free loopback port, without persistence, and waits until it
-    /// accepts connections; fails without `redis-server` (saying how to install it) or when it
-    /// is not up within 10 s.
+    /// Starts `redis-server` on a free loopback port, without persistence, and waits (10 s at
+    /// most) until it accepts connections.
     pub fn start() -> Result<Redis> {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?

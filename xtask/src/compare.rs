@@ -2,10 +2,8 @@
 //! peers, on this machine?
 //!
 //! Runs the conformance matrix, then the benchmarks with quick settings, and ends with one
-//! screen: per workload and runtime the fastest contender, admit against the best peer and
-//! the best fair peer (with the spread over rounds), wall and CPU time per unit, and the
-//! guarantees each semaphore broke in the conformance run. Everything is written under
-//! `target/` (the tracked `docs/` reports are `cargo xtask bench`'s).
+//! screen: the report's summary of each group ([`report::screen`]) and the guarantees each
+//! semaphore broke. Everything is written under `target/`; `docs/` is `cargo xtask bench`'s.
 
 use std::time::Instant;
 

@@ -1,13 +1,12 @@
 //! `cargo xtask conformance [--adapter NAME] [--docs]`: the behaviour suite on every adapter,
 //! and the peer guarantees, from `admit-conformance`'s `matrix` test.
 //!
-//! The test binary lists one test per adapter and `peers`. It runs once per adapter, as its
-//! own process with `ADMIT_CONFORMANCE_ADAPTER` naming it, and once with `peers`; results are
-//! read from the harness's `test NAME ... ok | FAILED | ignored` lines, whatever the tests
-//! are called. Every case on an adapter is admit's: one that fails fails the command. In the
-//! peer table (a test `semaphore::guarantee` each) a broken guarantee is a finding about that
-//! semaphore; which columns are this project's and must keep every guarantee is the matrix
-//! test's to say, so its own `peers` test (run without the variable) decides.
+//! The test binary lists one test per adapter and `peers`, and runs once for each, as its own
+//! process with `ADMIT_CONFORMANCE_ADAPTER` naming it; results are read from the harness's
+//! `test NAME ... ok | FAILED | ignored` lines. A failed case on an adapter fails the command.
+//! In the peer table (a test `semaphore::guarantee` each) a broken guarantee is a finding
+//! about that semaphore; whether our own columns kept every guarantee, the matrix test's own
+//! `peers` test (run without the variable) decides.
 
 use std::io::Write as _;
 use std::time::Instant;
@@ -104,10 +103,9 @@ fn matrix(sh: &Shell) -> Cmd<'_> {
     sh.cmd("cargo").args(args).env_remove(SELECT)
 }
 
-/// Runs the matrix test's tests selected by `select`, or, when `None`, its own `peers` test
-/// with the variable removed. Returns each test's cell and the harness's failure report (the
-/// text between its `failures:` lines); a crash (no closing `test result:` line, or a failed
-/// exit without a failed test) is added to `failures`.
+/// Runs the tests `select` names, or, when `None`, the matrix test's own `peers` test; returns
+/// each test's cell and the harness's failure report. A crash (no `test result:` line, or a
+/// failed exit without a failed test) is added to `failures`.
 fn run_test(
     sh: &Shell,
     select: Option<&str>,

@@ -1,17 +1,12 @@
-//! The benchmark report, from the rows files the benchmarks write (one `<group>.json` each,
-//! as [`Group`] and [`Row`] read them): `benchmarks.md`, `.json` and `.svg`, and the closing
-//! screen of `cargo xtask compare`.
-//!
-//! A row is one contender on one workload and runtime over interleaved rounds: the median,
-//! fastest and slowest round's wall time and the mean CPU time per unit. Rows are compared
-//! only within a *series*: the same group, workload and runtime. Contenders whose name starts
-//! with `admit` are admit's, `floor` and `baseline-*` are references, every other one is a
-//! peer. A goal ([`GOALS`]) divides a number of admit's best row by the best peer's, or by
-//! a limit its own row carries, and says where the ratio must be. Against a peer, the spread
-//! is the range the ratio of two rounds can take: admit's fastest round against the peer's
-//! slowest, and its slowest against their fastest.
-//!
+//! The benchmark report, from the rows files the benchmarks write (a [`Group`] each):
+//! `benchmarks.md`, `.json` and `.svg`, and the closing screen of `cargo xtask compare`.
 //! Everything here is pure (rows in, text out) except [`load`].
+//!
+//! Rows are compared only within a *series*: the same group, workload and runtime. Contenders
+//! named `admit*` are admit's, `floor` and `baseline-*` are references, every other one is a
+//! peer. A goal ([`GOALS`]) divides a number of admit's best row by the best peer's, or by a
+//! limit its own row carries. Against a peer, the spread is the range the ratio of two rounds
+//! can take: admit's fastest round against the peer's slowest, and the other way round.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -330,27 +325,22 @@ fn ns(value: f64) -> String {
 fn summary_table(group: &Group, markdown: bool) -> String {
     let header = "workload|runtime|fastest|admit / best peer|admit / best fair peer|\
                   admit wall, cpu|peer wall, cpu";
-    let rows: Vec<Vec<String>> = series(group)
-        .iter()
-        .map(|s| {
-            let (any, fair) = (judge(s, None, Peers), judge(s, None, FairPeers));
-            let shown = |j: Option<&Judged>| j.map_or("–".to_owned(), Judged::shown);
-            let wall_cpu = |row: Option<&Row>| {
-                row.map_or("–".to_owned(), |r| {
-                    format!("{}, {}", ns(r.wall_ns.median), r.cpu())
-                })
-            };
-            vec![
-                s[0].workload.clone(),
-                s[0].runtime.clone(),
-                format!("{} ({})", s[0].contender, ns(s[0].wall_ns.median)),
-                shown(any.as_ref()),
-                shown(fair.as_ref()),
-                wall_cpu(any.as_ref().map(|j| j.admit)),
-                wall_cpu(any.as_ref().and_then(|j| j.peer)),
-            ]
+    let shown = |j: Option<&Judged>| j.map_or("–".to_owned(), Judged::shown);
+    let wall_cpu = |row: Option<&Row>| {
+        row.map_or("–".to_owned(), |r| {
+            format!("{}, {}", ns(r.wall_ns.median), r.cpu())
         })
-        .collect();
+    };
+    let mut rows = Vec::new();
+    for s in series(group) {
+        let (any, fair) = (judge(&s, None, Peers), judge(&s, None, FairPeers));
+        let fastest = format!("{} ({})", s[0].contender, ns(s[0].wall_ns.median));
+        let mut cells = vec![s[0].workload.clone(), s[0].runtime.clone(), fastest];
+        cells.extend([shown(any.as_ref()), shown(fair.as_ref())]);
+        cells.push(wall_cpu(any.as_ref().map(|j| j.admit)));
+        cells.push(wall_cpu(any.as_ref().and_then(|j| j.peer)));
+        rows.push(cells);
+    }
     table(&header.split('|').collect::<Vec<_>>(), &rows, markdown)
 }
 
@@ -366,17 +356,12 @@ fn rows_table(group: &Group, markdown: bool) -> String {
         for row in &s {
             let bold = if row.is_admit() && markdown { "**" } else { "" };
             let wall = row.wall_ns;
-            let mut cells = vec![
-                row.workload.clone(),
-                row.runtime.clone(),
-                format!("{bold}{}{bold}", row.contender),
-                if row.fair { "yes" } else { "no" }.to_owned(),
-                row.rounds.to_string(),
-                ns(wall.median),
-                format!("{}–{}", ns(wall.min), ns(wall.max)),
-                row.cpu(),
-                format!("{:.2}×", wall.median / s[0].wall_ns.median),
-            ];
+            let mut cells = vec![row.workload.clone(), row.runtime.clone()];
+            cells.push(format!("{bold}{}{bold}", row.contender));
+            cells.push(if row.fair { "yes" } else { "no" }.to_owned());
+            cells.extend([row.rounds.to_string(), ns(wall.median)]);
+            cells.extend([format!("{}–{}", ns(wall.min), ns(wall.max)), row.cpu()]);
+            cells.push(format!("{:.2}×", wall.median / s[0].wall_ns.median));
             cells.extend(extras.iter().map(|key| row.shown(Some(key))));
             rows.push(cells);
         }
