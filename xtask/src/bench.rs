@@ -62,10 +62,8 @@ pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<
     if let Some(unknown) = names.iter().find(|n| !known.contains(n)) {
         return Err(format!("no benchmark `{unknown}` (benchmarks: {known:?})").into());
     }
-    let chosen: Vec<&str> = BENCHES
-        .into_iter()
-        .filter(|b| names.is_empty() || names.contains(&name(b)))
-        .collect();
+    let wanted = |bench: &&str| names.is_empty() || names.contains(&name(bench));
+    let chosen: Vec<&str> = BENCHES.into_iter().filter(wanted).collect();
     sh.create_dir(out)?;
     for rows in sh.read_dir(out)?.iter().filter(|_| names.is_empty()) {
         if rows.extension().is_some_and(|e| e == "json") {
@@ -98,12 +96,11 @@ pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<
     };
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
+    let cpu = model.map_or("unknown", |m| m.trim_start_matches([' ', '\t', ':']));
     Ok(Environment {
         date: ask(cmd!(sh, "date -u '+%Y-%m-%d %H:%M UTC'")),
         machine: ask(cmd!(sh, "uname -srm")),
-        cpu: model
-            .map_or("unknown", |m| m.trim_start_matches([' ', '\t', ':']))
-            .to_owned(),
+        cpu: cpu.to_owned(),
         cores: std::thread::available_parallelism().map_or(1, usize::from),
         toolchain: ask(cmd!(sh, "rustc --version")),
         revision,
@@ -130,15 +127,8 @@ fn revision(sh: &Shell) -> String {
     };
     let reports = ":(exclude)docs/benchmarks.* :(exclude)docs/conformance.md".split(' ');
     let status = cmd!(sh, "git status --porcelain -- . {reports...}");
-    if status
-        .quiet()
-        .read()
-        .is_ok_and(|changes| changes.is_empty())
-    {
-        hash
-    } else {
-        format!("{hash}-dirty")
-    }
+    let clean = status.quiet().read().is_ok_and(|c| c.is_empty());
+    if clean { hash } else { format!("{hash}-dirty") }
 }
 
 /// The median time, over five windows of 20 ms, for a cache line to go to another thread (on
@@ -196,11 +186,9 @@ mod tests {
     fn unknown_benchmarks_are_refused_before_anything_runs() {
         let out = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
         let sh = crate::shell().unwrap();
-        let err = measure(&sh, &["criterion".to_owned()], true, &out)
-            .unwrap_err()
-            .to_string();
+        let err = measure(&sh, &["criterion".to_owned()], true, &out).unwrap_err();
         let known = r#"(benchmarks: ["interleaved", "pool", "rate", "fleet_bench"])"#;
-        assert_eq!(err, format!("no benchmark `criterion` {known}"));
+        assert_eq!(err.to_string(), format!("no benchmark `criterion` {known}"));
         assert!(!out.exists(), "nothing is written for a refused run");
     }
 

@@ -100,10 +100,7 @@ fn summary(done: &[(&str, &str, String, Duration)], total: Duration) -> String {
         let why = why.lines().next().unwrap_or("");
         [name, status, &seconds, why].map(str::to_owned).to_vec()
     };
-    let mut rows: Vec<_> = done
-        .iter()
-        .map(|(n, s, why, t)| row(n, s, why, *t))
-        .collect();
+    let mut rows: Vec<_> = done.iter().map(|(n, s, w, t)| row(n, s, w, *t)).collect();
     rows.push(row("total", "", "", total));
     let table = crate::table(&["step", "status", "seconds", "note"], &rows, false);
     let mut out = format!("\n==> ci summary\n{table}");
@@ -116,9 +113,8 @@ fn summary(done: &[(&str, &str, String, Duration)], total: Duration) -> String {
 /// Runs `cargo ARGS` (split at spaces) with `env` set.
 fn cargo(sh: &Shell, args: &str, env: &[(&str, &str)]) -> Result {
     let args = args.split(' ');
-    Ok(cmd!(sh, "cargo {args...}")
-        .envs(env.iter().copied())
-        .run()?)
+    let cargo = cmd!(sh, "cargo {args...}").envs(env.iter().copied());
+    Ok(cargo.run()?)
 }
 
 /// `cargo test --workspace`, doctests included, against a private `redis-server`; every test
@@ -235,9 +231,8 @@ impl Redis {
     /// Starts `redis-server` on a free loopback port, without persistence, and waits (10 s at
     /// most) until it accepts connections.
     pub fn start() -> Result<Redis> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-            .local_addr()?
-            .port();
+        let free = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?;
+        let port = free.port();
         let args = format!("--port {port} --bind 127.0.0.1 --appendonly no");
         let mut server = Command::new("redis-server");
         server.args(args.split(' ')).args(["--save", ""]);

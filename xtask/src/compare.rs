@@ -37,9 +37,7 @@ pub fn run(benches: &[String]) -> Result {
     println!("Guarantees each semaphore broke in the conformance run:");
     let peers = &results.peers;
     for peer in conformance::names(peers.iter().map(|(peer, ..)| peer)) {
-        let broken = peers
-            .iter()
-            .filter(|(p, _, cell)| p == peer && *cell == "✗");
+        let broken = peers.iter().filter(|(p, _, c)| p == peer && *c == "✗");
         let mut broken: Vec<&str> = broken.map(|(_, guarantee, _)| guarantee.as_str()).collect();
         if broken.is_empty() {
             broken.push("none");

@@ -147,9 +147,7 @@ fn target_dir() -> PathBuf {
 
 /// A table with a header row, as Markdown or as aligned text indented by two spaces.
 fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> String {
-    let body = rows
-        .iter()
-        .map(|row| row.iter().map(AsRef::as_ref).collect());
+    let body = rows.iter().map(|r| r.iter().map(AsRef::as_ref).collect());
     let rows: Vec<Vec<&str>> = std::iter::once(header.to_vec()).chain(body).collect();
     let mut out = String::new();
     if markdown {

@@ -290,16 +290,14 @@ type Verdict<'a> = (&'a str, String, String, Option<(bool, Judged<'a>)>);
 
 /// Every goal judged on every series with admit rows.
 fn verdicts(groups: &[Group]) -> Vec<Verdict<'_>> {
+    let with_admit = |s: &&Series| s.iter().any(|r| r.is_admit());
     let mut verdicts = Vec::new();
     for group in groups {
         let mut goals: Vec<&Goal> = GOALS.iter().filter(|g| g.0 == group.group).collect();
         if goals.is_empty() {
             goals.push(&DEFAULT_GOAL);
         }
-        for s in series(group)
-            .iter()
-            .filter(|s| s.iter().any(|r| r.is_admit()))
-        {
+        for s in series(group).iter().filter(with_admit) {
             let series = format!("{} / {}", s[0].workload, s[0].runtime);
             for goal @ &&(_, value, against, (low, high)) in &goals {
                 let judged = judge(s, value, against).map(|j| ((low..=high).contains(&j.ratio), j));
@@ -515,7 +513,7 @@ mod tests {
     ];
 
     fn groups() -> Vec<Group> {
-        ROWS.map(|text| serde_json::from_str(text).expect("a rows file"))
+        ROWS.map(|text| serde_json::from_str(text).expect("rows"))
             .into()
     }
 
@@ -620,10 +618,8 @@ mod tests {
             let section = format!("Group `{}`, {}; produced by `", group.group, group.unit);
             assert!(page.contains(&section), "{section}");
             let goals = GOALS.iter().filter(|goal| goal.0 == group.group).count();
-            for s in series(group)
-                .iter()
-                .filter(|s| s.iter().any(|r| r.is_admit()))
-            {
+            let with_admit = |s: &&Series| s.iter().any(|r| r.is_admit());
+            for s in series(group).iter().filter(with_admit) {
                 let line = format!("| {} | {} / {} |", group.group, s[0].workload, s[0].runtime);
                 assert_eq!(page.matches(&line).count(), goals.max(1), "{line}");
             }
