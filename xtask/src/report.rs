@@ -210,14 +210,14 @@ pub const GOALS: [Goal; 10] = [
 /// How the report states a goal: `ahead of every fair peer`, `p99_wait_ns ≤ best fair
 /// peer's`, `wall / floor_ns ≤ 1.30`, `achieved_per_s / configured_per_s in 0.99–1.01`.
 fn stated(&(_, value, against, (low, high)): &Goal) -> String {
-    let peers = ["peer", "fair peer"][usize::from(against == FairPeers)];
+    let name = value.unwrap_or("wall");
     match (value, against) {
-        (_, Own(key)) if low > 0.0 => {
-            format!("{} / {key} in {low:.2}–{high:.2}", value.unwrap_or("wall"))
-        }
-        (_, Own(key)) => format!("{} / {key} ≤ {high:.2}", value.unwrap_or("wall")),
-        (None, _) => format!("ahead of every {peers}"),
-        (Some(value), _) => format!("{value} ≤ best {peers}'s"),
+        (_, Own(key)) if low > 0.0 => format!("{name} / {key} in {low:.2}–{high:.2}"),
+        (_, Own(key)) => format!("{name} / {key} ≤ {high:.2}"),
+        (None, Peers) => "ahead of every peer".to_owned(),
+        (None, FairPeers) => "ahead of every fair peer".to_owned(),
+        (Some(_), Peers) => format!("{name} ≤ best peer's"),
+        (Some(_), FairPeers) => format!("{name} ≤ best fair peer's"),
     }
 }
 
@@ -246,10 +246,8 @@ impl Judged<'_> {
         };
         let low = admit.wall_ns.min / peer.wall_ns.max;
         let high = admit.wall_ns.max / peer.wall_ns.min;
-        format!(
-            "{ratio:.2}× ({low:.2}–{high:.2}) {} vs {against}",
-            admit.contender
-        )
+        let names = format!("{} vs {against}", admit.contender);
+        format!("{ratio:.2}× ({low:.2}–{high:.2}) {names}")
     }
 }
 
