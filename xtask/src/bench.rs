@@ -65,9 +65,11 @@ pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<
     let wanted = |bench: &&str| names.is_empty() || names.contains(&name(bench));
     let chosen: Vec<&str> = BENCHES.into_iter().filter(wanted).collect();
     sh.create_dir(out)?;
-    for rows in sh.read_dir(out)?.iter().filter(|_| names.is_empty()) {
-        if rows.extension().is_some_and(|e| e == "json") {
-            sh.remove_path(rows)?;
+    if names.is_empty() {
+        for rows in sh.read_dir(out)? {
+            if rows.extension().is_some_and(|e| e == "json") {
+                sh.remove_path(rows)?;
+            }
         }
     }
     let (revision, round_trip_before, started) = (revision(sh), round_trip_ns(), Instant::now());
