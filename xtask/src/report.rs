@@ -5,8 +5,8 @@
 //! Rows are compared only within a *series*: the same group, workload and runtime. Contenders
 //! named `admit*` are admit's, `floor` and `baseline-*` are references, every other one is a
 //! peer. A goal ([`GOALS`]) divides a number of admit's best row by the best peer's, or by a
-//! limit its own row carries. Against a peer, the spread is the range the ratio of two rounds
-//! can take: admit's fastest round against the peer's slowest, and the other way round.
+//! limit its own row carries. Against a peer, wall times are compared round by round where
+//! both rows carry their rounds ([`paired`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -47,11 +47,36 @@ pub struct Row {
 }
 
 /// Wall time per unit over the rounds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Wall {
     pub median: f64,
     pub min: f64,
     pub max: f64,
+    /// Each round's, in round order, when the benchmark wrote them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<f64>,
+}
+
+/// admit's wall time over a peer's, with its spread: the median and range of the ratios round
+/// by round when both rows carry the same rounds (each round ran both, one after the other, so
+/// the machine's drift between rounds cancels out); else the ratio of the medians, and the
+/// range the ratio of two rounds can take (admit's fastest against the peer's slowest and back).
+fn paired(admit: &Wall, peer: &Wall) -> (f64, f64, f64) {
+    if admit.rounds.is_empty() || admit.rounds.len() != peer.rounds.len() {
+        return (
+            admit.median / peer.median,
+            admit.min / peer.max,
+            admit.max / peer.min,
+        );
+    }
+    let pairs = admit.rounds.iter().zip(&peer.rounds);
+    let mut ratios: Vec<f64> = pairs.map(|(a, p)| a / p).collect();
+    ratios.sort_by(f64::total_cmp);
+    (
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
+    )
 }
 
 /// CPU time per unit, the mean over the rounds (the benches' `rows` module says why).
@@ -234,8 +259,8 @@ struct Judged<'a> {
 }
 
 impl Judged<'_> {
-    /// `0.80× (0.60–1.30) admit-fifo vs tokio`, with the spread over rounds, or against a
-    /// limit `wall / floor_ns = 27.5 ns / 18.6 ns = 1.478 (admit-fifo)`.
+    /// `0.87× (0.80–0.90) admit-fifo vs tokio`, with the spread of wall times ([`paired`]),
+    /// or against a limit `wall / floor_ns = 27.5 ns / 18.6 ns = 1.478 (admit-fifo)`.
     fn shown(&self) -> String {
         let (admit, ratio, against) = (self.admit, self.ratio, self.against);
         let Some(peer) = self.peer else {
@@ -244,9 +269,11 @@ impl Judged<'_> {
             let sum = format!("{name} / {against} = {mine} / {limit}");
             return format!("{sum} = {ratio:.3} ({})", admit.contender);
         };
-        let low = admit.wall_ns.min / peer.wall_ns.max;
-        let high = admit.wall_ns.max / peer.wall_ns.min;
         let names = format!("{} vs {against}", admit.contender);
+        if self.value.is_some() {
+            return format!("{ratio:.2}× {names}");
+        }
+        let (_, low, high) = paired(&admit.wall_ns, &peer.wall_ns);
         format!("{ratio:.2}× ({low:.2}–{high:.2}) {names}")
     }
 }
@@ -262,11 +289,12 @@ fn judge<'a>(s: &[&'a Row], value: Option<&'a str>, against: Against) -> Option<
         .min_by(lowest);
     let admits = s.iter().filter(|r| r.is_admit() && fair(r));
     let ratios = admits.filter_map(|admit| {
-        let reference = match against {
-            Own(key) => admit.extra.get(key).copied(),
-            _ => peer.map(|(_, value)| value),
+        let ratio = match (against, peer) {
+            (Own(key), _) => admit.value(value)? / admit.extra.get(key)?,
+            (_, Some((peer, _))) if value.is_none() => paired(&admit.wall_ns, &peer.wall_ns).0,
+            (_, reference) => admit.value(value)? / reference?.1,
         };
-        Some((*admit, admit.value(value)? / reference?))
+        Some((*admit, ratio))
     });
     let (admit, ratio) = ratios.min_by(lowest)?;
     let (peer, against) = match against {
@@ -351,7 +379,7 @@ fn rows_table(group: &Group, markdown: bool) -> String {
     for s in series(group) {
         for row in &s {
             let bold = if row.is_admit() && markdown { "**" } else { "" };
-            let wall = row.wall_ns;
+            let wall = &row.wall_ns;
             let mut cells = vec![row.workload.clone(), row.runtime.clone()];
             cells.push(format!("{bold}{}{bold}", row.contender));
             cells.push(if row.fair { "yes" } else { "no" }.to_owned());
@@ -390,9 +418,11 @@ const HOW_TO_READ: &str = "\
 
 Every contender of a workload runs once per round, in rotating order, so that all of them see
 the same machine; a time is the median over the rounds, per unit of the group. Rows are
-compared only on the same workload and runtime. A ratio divides admit's time by the peer's:
-below 1.00× admit is faster. In brackets, the range of the ratio of one round to another:
-admit's fastest round against the peer's slowest, and its slowest against their fastest. CPU
+compared only on the same workload and runtime. A ratio divides admit's time by the peer's,
+round by round (both ran in each round, one after the other): the median of those ratios, and
+in brackets the lowest and highest; below 1.00× admit is faster. Rows without their rounds
+(one-run groups) give the ratio of the medians, and in brackets admit's fastest round against
+the peer's slowest and its slowest against their fastest. CPU
 time is the process's user + system time per unit, the mean over the rounds: a contender that
 is fast by putting a worker to sleep shows less of it, one that spins shows more. `floor` and
 `baseline-*` rows are references, not peers. Fair contenders serve waiters in arrival order.
@@ -403,8 +433,8 @@ the run: on a shared virtual machine the contended rows move with it.
 
 ## Goals
 
-What admit must reach on each workload, judged on the medians: the number of admit's best row
-divided by the best (fair) peer's, or by a limit in its own row (`floor_ns`: bare atomics).
+What admit must reach on each workload: admit's best row against the best (fair) peer, its
+time as the ratio above, or against a limit in its own row (`floor_ns`: bare atomics).
 ";
 
 /// `benchmarks.md`.
@@ -497,9 +527,9 @@ mod tests {
     /// (no peers; the second runtime too slow and over its window bound).
     const ROWS: [&str; 2] = [
         r#"{"group": "contended", "title": "Contended", "unit": "ns/op", "command": "cargo bench --bench interleaved", "rows": [
-            {"workload": "T16-P4", "runtime": "tokio", "contender": "admit-fifo", "fair": true, "rounds": 15, "wall_ns": {"median": 200, "min": 180, "max": 260}, "cpu_ns": {"mean": 400}},
+            {"workload": "T16-P4", "runtime": "tokio", "contender": "admit-fifo", "fair": true, "rounds": 3, "wall_ns": {"median": 200, "min": 180, "max": 260, "rounds": [200, 180, 260]}, "cpu_ns": {"mean": 400}},
             {"workload": "T16-P4", "runtime": "tokio", "contender": "admit-throughput", "fair": false, "rounds": 15, "wall_ns": {"median": 150, "min": 140, "max": 170}, "cpu_ns": null},
-            {"workload": "T16-P4", "runtime": "tokio", "contender": "tokio", "fair": true, "rounds": 15, "wall_ns": {"median": 250, "min": 200, "max": 300}, "cpu_ns": {"mean": 300}, "extra": {"p99_wait_ns": 5000}},
+            {"workload": "T16-P4", "runtime": "tokio", "contender": "tokio", "fair": true, "rounds": 3, "wall_ns": {"median": 250, "min": 200, "max": 300, "rounds": [250, 200, 300]}, "cpu_ns": {"mean": 300}, "extra": {"p99_wait_ns": 5000}},
             {"workload": "T16-P4", "runtime": "tokio", "contender": "async-lock", "fair": false, "rounds": 15, "wall_ns": {"median": 120, "min": 100, "max": 130}, "cpu_ns": {"mean": 240}},
             {"workload": "T16-P4", "runtime": "smol", "contender": "admit-fifo", "fair": true, "rounds": 15, "wall_ns": {"median": 330, "min": 300, "max": 400}, "cpu_ns": {"mean": 600}},
             {"workload": "T16-P4", "runtime": "smol", "contender": "futures-intrusive", "fair": true, "rounds": 15, "wall_ns": {"median": 300, "min": 290, "max": 320}, "cpu_ns": {"mean": 390}}]}"#,
@@ -529,14 +559,14 @@ mod tests {
         let text = markdown(&environment(), &groups());
         for line in [
             "| revision | `abc1234` |\n| cross-core round trip | 180 ns before, 212 ns after |",
-            "| contended | T16-P4 / tokio | ahead of every fair peer | 0.80× (0.60–1.30) admit-fifo vs tokio | met |",
+            "| contended | T16-P4 / tokio | ahead of every fair peer | 0.87× (0.80–0.90) admit-fifo vs tokio | met |",
             "| contended | T16-P4 / smol | ahead of every fair peer | 1.10× (0.94–1.38) admit-fifo vs futures-intrusive | **not met** |",
             "| rate | 500/s / tokio | achieved_per_s / configured_per_s in 0.99–1.01 | achieved_per_s / configured_per_s = 499.9 / 500 = 1.000 (admit RateLimiter) | met |",
             "| rate | 500/s / smol | achieved_per_s / configured_per_s in 0.99–1.01 | achieved_per_s / configured_per_s = 490.2 / 500 = 0.980 (admit RateLimiter) | **not met** |",
             "| rate | 500/s / smol | max_window / window_bound ≤ 1.00 | max_window / window_bound = 502 / 501 = 1.002 (admit RateLimiter) | **not met** |",
             "Group `contended`, ns/op; produced by `cargo bench --bench interleaved`.",
-            "| T16-P4 | tokio | async-lock (120 ns) | 1.25× (1.08–1.70) admit-throughput vs async-lock | 0.80× (0.60–1.30) admit-fifo vs tokio | 150 ns, – | 120 ns, 240 ns |",
-            "| T16-P4 | tokio | **admit-fifo** | yes | 15 | 200 ns | 180 ns–260 ns | 400 ns | 1.67× | – |",
+            "| T16-P4 | tokio | async-lock (120 ns) | 1.25× (1.08–1.70) admit-throughput vs async-lock | 0.87× (0.80–0.90) admit-fifo vs tokio | 150 ns, – | 120 ns, 240 ns |",
+            "| T16-P4 | tokio | **admit-fifo** | yes | 3 | 200 ns | 180 ns–260 ns | 400 ns | 1.67× | – |",
             "| 500/s | smol | **admit RateLimiter** | yes | 1 | 2.04 ms | 2.04 ms–2.04 ms | – | 1.00× | 490.2 | 500 | 502 | 501 |",
         ] {
             assert!(text.contains(line), "missing {line}\nin\n{text}");
