@@ -359,7 +359,7 @@ fn main() {
                 "contender": m.contender.name(),
                 "fair": m.contender.fair(),
                 "rounds": rounds,
-                "wall_ns": { "median": median(&mut wall), "min": min, "max": max },
+                "wall_ns": { "median": median(&mut wall), "min": min, "max": max, "rounds": m.wall_ns },
                 "cpu_ns": cpu.map(|mean| json!({ "mean": mean })),
                 "extra": { "in_flight": m.limit, "jobs_per_run": jobs },
             })

@@ -201,6 +201,9 @@ pub struct Measured {
     pub fair: bool,
     /// Wall nanoseconds per operation, one per round, sorted.
     pub wall_ns: Vec<f64>,
+    /// The same, in round order (empty where rounds were not interleaved), so that the
+    /// report can hold each round against the other contenders' same round.
+    pub wall_by_round: Vec<f64>,
     /// CPU nanoseconds per operation, one per round (empty if the OS does
     /// not say), sorted.
     pub cpu_ns: Vec<f64>,
@@ -284,6 +287,7 @@ pub fn interleave(rounds: usize, ops: u64, contenders: &mut [Contender<'_>]) -> 
             name: contender.name,
             fair: contender.fair,
             wall_ns: Vec::with_capacity(rounds),
+            wall_by_round: Vec::new(),
             cpu_ns: Vec::with_capacity(rounds),
             waits: Waits::default(),
         })
@@ -306,6 +310,7 @@ pub fn interleave(rounds: usize, ops: u64, contenders: &mut [Contender<'_>]) -> 
         }
     }
     for results in &mut measured {
+        results.wall_by_round.clone_from(&results.wall_ns);
         results.wall_ns.sort_by(f64::total_cmp);
         results.cpu_ns.sort_by(f64::total_cmp);
         results.waits.p50_ns.sort_unstable();

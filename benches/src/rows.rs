@@ -12,8 +12,8 @@
 //!       "runtime": "tokio mt-2",
 //!       "contender": "admit-fifo",
 //!       "fair": true,
-//!       "rounds": 15,
-//!       "wall_ns": { "median": 123.4, "min": 110.0, "max": 150.2 },
+//!       "rounds": 3,
+//!       "wall_ns": { "median": 123.4, "min": 110.0, "max": 150.2, "rounds": [123.4, 150.2, 110.0] },
 //!       "cpu_ns": { "mean": 240.1 },
 //!       "extra": { "p50_wait_ns": 1000, "p99_wait_ns": 5000, "max_wait_ns": 9000 }
 //!     }
@@ -32,6 +32,9 @@
 //!   better. CPU time is a mean, not a median, because kernels that account it
 //!   in scheduler ticks (4 ms at 250 Hz) make one round's figure coarse, while
 //!   the sum over every round is not biased by it.
+//!   `wall_ns.rounds` lists each round's wall time in round order (empty
+//!   where the rounds were not interleaved): the report divides admit's by a
+//!   peer's round by round.
 //! - `extra` holds free-form numbers (wait percentiles, the floor a workload
 //!   cannot beat).
 //!
@@ -75,6 +78,7 @@ impl Row {
     ///     name: "admit-fifo",
     ///     fair: true,
     ///     wall_ns: vec![1.0, 2.0, 3.0],
+    ///     wall_by_round: vec![2.0, 3.0, 1.0],
     ///     cpu_ns: vec![],
     ///     waits: Waits { p50_ns: vec![5], p99_ns: vec![7], max_ns: vec![9] },
     /// };
@@ -133,6 +137,7 @@ impl Row {
                 "median": self.wall_median(),
                 "min": wall[0],
                 "max": wall[wall.len() - 1],
+                "rounds": self.measured.wall_by_round,
             },
             "cpu_ns": self.cpu_mean().map(|mean| json!({ "mean": mean })),
             "extra": extra,
@@ -215,8 +220,8 @@ mod tests {
           "runtime": "tokio mt-2",
           "contender": "admit-fifo",
           "fair": true,
-          "rounds": 15,
-          "wall_ns": { "median": 123.4, "min": 110.0, "max": 150.2 },
+          "rounds": 3,
+          "wall_ns": { "median": 123.4, "min": 110.0, "max": 150.2, "rounds": [123.4, 150.2, 110.0] },
           "cpu_ns":  { "mean": 240.1 },
           "extra": { "p50_wait_ns": 1000, "p99_wait_ns": 5000, "max_wait_ns": 9000 }
         }
@@ -228,6 +233,7 @@ mod tests {
             name: "admit-fifo",
             fair: true,
             wall_ns: vec![110.0, 123.4, 150.2],
+            wall_by_round: vec![123.4, 150.2, 110.0],
             cpu_ns,
             waits: Waits {
                 p50_ns: vec![900, 1000, 1100],
@@ -277,6 +283,11 @@ mod tests {
         assert_eq!(row["wall_ns"]["median"], 123.4);
         assert_eq!(row["wall_ns"]["min"], 110.0);
         assert_eq!(row["wall_ns"]["max"], 150.2);
+        assert_eq!(
+            row["wall_ns"]["rounds"],
+            json!([123.4, 150.2, 110.0]),
+            "in round order"
+        );
         assert_eq!(row["cpu_ns"]["mean"], 260.0, "the mean, not the median");
         assert_eq!(row["rounds"], 3);
         assert_eq!(row["extra"]["p50_wait_ns"], 1000.0);

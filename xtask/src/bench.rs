@@ -28,10 +28,9 @@ pub struct Options {
     pub benches: Vec<String>,
 }
 
-/// The benchmarks that write rows, in the order they run, as the cargo arguments that run
-/// them (quick runs add `-- --quick`); `--bench` names one by its last word. The fleet
-/// benchmark runs against a `redis-server` started here (`ADMIT_REDIS_URL`), beside npm
-/// `redis-semaphore` when `npm` can install it under `target/`.
+/// The benchmarks that write rows, in order, as cargo arguments (`--bench` names one by its
+/// last word). The fleet benchmark gets a `redis-server` started here and, when npm can
+/// install it, its npm peer `redis-semaphore`.
 const BENCHES: [&str; 4] = [
     "bench -p admit-benches --bench interleaved",
     "bench -p admit-benches --bench pool",
@@ -40,10 +39,6 @@ const BENCHES: [&str; 4] = [
 ];
 
 /// Runs the benchmarks (unless `--no-run`) and writes the report into `docs/`.
-///
-/// # Errors
-///
-/// An unknown benchmark, a benchmark fails, or no rows could be read.
 pub fn run(options: &Options) -> Result {
     let sh = crate::shell()?;
     let docs = crate::project_root().join("docs");
@@ -58,86 +53,64 @@ pub fn run(options: &Options) -> Result {
     write_report(&sh, &docs, &environment, &groups)
 }
 
-/// Runs `names` of [`BENCHES`] (all when empty) with their rows going to `out`, and returns
-/// the setup they ran in. Without a selection, the rows files in `out` are removed first, so
-/// that no stale group passes for this run's.
-///
-/// # Errors
-///
-/// An unknown name, or a benchmark fails.
+/// Runs `names` of [`BENCHES`] (all when empty, after removing the rows files in `out`, so
+/// that no stale group passes for this run's) with their rows going to `out`, and returns
+/// the setup they ran in; fails at an unknown name or a failing benchmark.
 pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<Environment> {
     let name = |bench: &str| bench.rsplit(' ').next().unwrap_or_default().to_owned();
     let known: Vec<String> = BENCHES.map(name).into();
     if let Some(unknown) = names.iter().find(|n| !known.contains(n)) {
         return Err(format!("no benchmark `{unknown}` (benchmarks: {known:?})").into());
     }
-    let chosen: Vec<&str> = BENCHES
-        .into_iter()
-        .filter(|b| names.is_empty() || names.contains(&name(b)))
-        .collect();
+    let wanted = |bench: &&str| names.is_empty() || names.contains(&name(bench));
+    let chosen: Vec<&str> = BENCHES.into_iter().filter(wanted).collect();
     sh.create_dir(out)?;
-    for rows in sh
-        .read_dir(out)?
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-    {
-        if names.is_empty() {
-            sh.remove_path(rows)?;
+    if names.is_empty() {
+        for rows in sh.read_dir(out)? {
+            if rows.extension().is_some_and(|e| e == "json") {
+                sh.remove_path(rows)?;
+            }
         }
     }
     let (revision, round_trip_before, started) = (revision(sh), round_trip_ns(), Instant::now());
     for (index, bench) in chosen.iter().enumerate() {
         let elapsed = started.elapsed().as_secs_f64();
-        println!(
-            "==> bench [{}/{}] {bench} ({elapsed:.0} s elapsed)",
-            index + 1,
-            chosen.len()
-        );
-        let quick = quick.then_some(["--", "--quick"]).into_iter().flatten();
-        let args = bench.split(' ');
-        let command = cmd!(sh, "cargo {args...} {quick...}").env("ADMIT_BENCH_OUT", out);
-        let redis = if bench.contains("admit-redis") {
-            Some(Redis::start()?)
-        } else {
-            None
-        };
-        let redis_url = redis
-            .as_ref()
-            .map(|redis| ("ADMIT_REDIS_URL", redis.url.clone()));
-        let node_modules = redis.as_ref().and_then(|_| install_redis_peer(sh));
-        let node_modules = node_modules.map(|dir| ("ADMIT_REDIS_BENCH_NODE_MODULES", dir));
-        command.envs(redis_url).envs(node_modules).run()?;
+        let (number, count) = (index + 1, chosen.len());
+        println!("==> bench [{number}/{count}] {bench} ({elapsed:.0} s elapsed)");
+        let (args, quick) = (bench.split(' '), quick.then_some(["--", "--quick"]));
+        let mut command = cmd!(sh, "cargo {args...}").args(quick.into_iter().flatten());
+        let fleet = bench.contains("admit-redis");
+        let redis = fleet.then(Redis::start).transpose()?;
+        if let Some(redis) = &redis {
+            command = command.env("ADMIT_REDIS_URL", &redis.url);
+            match install_redis_peer(sh) {
+                Ok(dir) => command = command.env("ADMIT_REDIS_BENCH_NODE_MODULES", dir),
+                Err(error) => println!(
+                    "!!! npm redis-semaphore not installed ({error}): admit-redis is measured alone"
+                ),
+            }
+        }
+        command.env("ADMIT_BENCH_OUT", out).run()?;
     }
-    let ask = |program: &str, args: &[&str]| {
-        let answer = cmd!(sh, "{program} {args...}")
-            .quiet()
-            .ignore_stderr()
-            .read();
-        answer
-            .ok()
-            .filter(|a| !a.is_empty())
-            .unwrap_or("unknown".to_owned())
+    let ask = |command: xshell::Cmd| match command.quiet().ignore_stderr().read() {
+        Ok(answer) if !answer.is_empty() => answer,
+        _ => "unknown".to_owned(),
     };
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
+    let cpu = model.map_or("unknown", |m| m.trim_start_matches([' ', '\t', ':']));
     Ok(Environment {
-        date: ask("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-        machine: ask("uname", &["-srm"]),
-        cpu: model
-            .map_or("unknown", |m| m.trim_start_matches([' ', '\t', ':']))
-            .to_owned(),
+        date: ask(cmd!(sh, "date -u '+%Y-%m-%d %H:%M UTC'")),
+        machine: ask(cmd!(sh, "uname -srm")),
+        cpu: cpu.to_owned(),
         cores: std::thread::available_parallelism().map_or(1, usize::from),
-        toolchain: ask("rustc", &["--version"]),
+        toolchain: ask(cmd!(sh, "rustc --version")),
         revision,
         round_trip_ns: Some((round_trip_before, round_trip_ns())),
     })
 }
 
 /// Writes `benchmarks.md`, `.json` and `.svg` into `dir`.
-///
-/// # Errors
-///
-/// A file cannot be written.
 pub fn write_report(sh: &Shell, dir: &Path, environment: &Environment, groups: &[Group]) -> Result {
     let markdown = ("benchmarks.md", report::markdown(environment, groups));
     let json = ("benchmarks.json", report::json(environment, groups)?);
@@ -154,18 +127,10 @@ fn revision(sh: &Shell) -> String {
     let Ok(hash) = cmd!(sh, "git rev-parse --short HEAD").quiet().read() else {
         return "unknown".to_owned();
     };
-    let reports = [
-        ":(exclude)docs/benchmarks.*",
-        ":(exclude)docs/conformance.md",
-    ];
-    let status = cmd!(sh, "git status --porcelain -- . {reports...}")
-        .quiet()
-        .read();
-    if status.is_ok_and(|changes| changes.is_empty()) {
-        hash
-    } else {
-        format!("{hash}-dirty")
-    }
+    let reports = ":(exclude)docs/benchmarks.* :(exclude)docs/conformance.md".split(' ');
+    let status = cmd!(sh, "git status --porcelain -- . {reports...}");
+    let clean = status.quiet().read().is_ok_and(|c| c.is_empty());
+    if clean { hash } else { format!("{hash}-dirty") }
 }
 
 /// The median time, over five windows of 20 ms, for a cache line to go to another thread (on
@@ -201,27 +166,18 @@ fn round_trip_ns() -> f64 {
     })
 }
 
-/// Installs the fleet benchmark's npm peer (`redis-semaphore`, from the lockfile in
-/// `crates/admit-redis/bench`) under `target/admit-redis-bench/`, so that the checkout stays
-/// as it was, and returns its `node_modules`. Without `npm`, or when the install fails, says
-/// so and returns `None`: the benchmark then measures admit-redis and the floor only.
-fn install_redis_peer(sh: &Shell) -> Option<String> {
+/// Installs `redis-semaphore` from the lockfile in `crates/admit-redis/bench` under
+/// `target/admit-redis-bench/` (the checkout stays as it was) and returns its `node_modules`.
+fn install_redis_peer(sh: &Shell) -> Result<String> {
     let dir = crate::target_dir().join("admit-redis-bench");
-    let installed = (|| -> Result {
-        for file in ["package.json", "package-lock.json"] {
-            let lock = sh.read_file(format!("crates/admit-redis/bench/{file}"))?;
-            sh.write_file(dir.join(file), lock)?;
-        }
-        if !dir.join("node_modules").is_dir() {
-            cmd!(sh, "npm ci --prefix {dir} --no-audit --no-fund").run()?;
-        }
-        Ok(())
-    })();
-    if let Err(error) = installed {
-        println!("!!! npm redis-semaphore not installed ({error}): admit-redis is measured alone");
-        return None;
+    for file in ["package.json", "package-lock.json"] {
+        let lock = sh.read_file(format!("crates/admit-redis/bench/{file}"))?;
+        sh.write_file(dir.join(file), lock)?;
     }
-    Some(dir.join("node_modules").display().to_string())
+    if !dir.join("node_modules").is_dir() {
+        cmd!(sh, "npm ci --prefix {dir} --no-audit --no-fund").run()?;
+    }
+    Ok(dir.join("node_modules").display().to_string())
 }
 
 #[cfg(test)]
@@ -232,11 +188,9 @@ mod tests {
     fn unknown_benchmarks_are_refused_before_anything_runs() {
         let out = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
         let sh = crate::shell().unwrap();
-        let err = measure(&sh, &["criterion".to_owned()], true, &out)
-            .unwrap_err()
-            .to_string();
+        let err = measure(&sh, &["criterion".to_owned()], true, &out).unwrap_err();
         let known = r#"(benchmarks: ["interleaved", "pool", "rate", "fleet_bench"])"#;
-        assert_eq!(err, format!("no benchmark `criterion` {known}"));
+        assert_eq!(err.to_string(), format!("no benchmark `criterion` {known}"));
         assert!(!out.exists(), "nothing is written for a refused run");
     }
 

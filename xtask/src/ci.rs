@@ -1,16 +1,13 @@
 //! `cargo xtask ci [--strict]`: if this passes here, CI is green.
 //!
 //! Runs every check CI runs, in order, stops at the first failure, and ends with a table of
-//! steps, results and seconds. Before a step that needs something the machine may lack (the
-//! embedded target, nightly Miri, the MSRV toolchain) rustup is asked for it. Under
-//! `--strict`, which `CI=true` implies, a step whose needs cannot be met fails: a skipped
-//! step never makes CI green. Without it the step is skipped, and the table says so loudly.
-//!
-//! The test step runs against a `redis-server` started here on a free loopback port, without
-//! persistence, and stopped afterwards (also when the tests fail); the tests find it through
-//! `ADMIT_REDIS_URL`. The `loom` and `miri` steps are also commands of their own.
+//! steps, results and seconds. What a step needs (the embedded target, nightly Miri, the MSRV
+//! toolchain) rustup installs first; when it cannot, the step is skipped, loudly, or under
+//! `--strict` (implied by `CI=true`) fails: a skipped step never makes CI green. The test
+//! step gets a private `redis-server` ([`Redis`], `ADMIT_REDIS_URL`).
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,15 +63,8 @@ const MSRV_CHECKS: [&str; 9] = [
     "-p admit-conformance --all-features",
 ];
 
-/// Tests Miri does not run, by name, each with its reason. None: Miri runs every test.
-const MIRI_EXCLUSIONS: [(&str, &str); 0] = [];
-
-/// Runs every step and prints the closing table; `strict` (or `CI` set to `true` or `1`):
-/// no step may be skipped.
-///
-/// # Errors
-///
-/// The first step that fails.
+/// Runs every step and prints the closing table; fails at the first step that fails.
+/// `strict` (or `CI` set to `true` or `1`): no step may be skipped.
 pub fn run(strict: bool) -> Result {
     let strict = strict || std::env::var("CI").is_ok_and(|v| v == "1" || v == "true");
     let sh = crate::shell()?;
@@ -110,10 +100,7 @@ fn summary(done: &[(&str, &str, String, Duration)], total: Duration) -> String {
         let why = why.lines().next().unwrap_or("");
         [name, status, &seconds, why].map(str::to_owned).to_vec()
     };
-    let mut rows: Vec<_> = done
-        .iter()
-        .map(|(n, s, why, t)| row(n, s, why, *t))
-        .collect();
+    let mut rows: Vec<_> = done.iter().map(|(n, s, w, t)| row(n, s, w, *t)).collect();
     rows.push(row("total", "", "", total));
     let table = crate::table(&["step", "status", "seconds", "note"], &rows, false);
     let mut out = format!("\n==> ci summary\n{table}");
@@ -126,20 +113,16 @@ fn summary(done: &[(&str, &str, String, Duration)], total: Duration) -> String {
 /// Runs `cargo ARGS` (split at spaces) with `env` set.
 fn cargo(sh: &Shell, args: &str, env: &[(&str, &str)]) -> Result {
     let args = args.split(' ');
-    Ok(cmd!(sh, "cargo {args...}")
-        .envs(env.iter().copied())
-        .run()?)
+    let cargo = cmd!(sh, "cargo {args...}").envs(env.iter().copied());
+    Ok(cargo.run()?)
 }
 
 /// `cargo test --workspace`, doctests included, against a private `redis-server`; every test
 /// binary runs even after one fails, so that one failure does not hide another.
 fn test(sh: &Shell) -> Result {
     let redis = Redis::start()?;
-    cargo(
-        sh,
-        "test --workspace --locked --no-fail-fast",
-        &[("ADMIT_REDIS_URL", &redis.url)],
-    )
+    let env = [("ADMIT_REDIS_URL", redis.url.as_str())];
+    cargo(sh, "test --workspace --locked --no-fail-fast", &env)
 }
 
 fn embedded_target(sh: &Shell) -> Result {
@@ -148,90 +131,54 @@ fn embedded_target(sh: &Shell) -> Result {
 
 fn no_std(sh: &Shell) -> Result {
     for build in NO_STD_BUILDS {
-        cargo(
-            sh,
-            &format!("build {build} --target {EMBEDDED_TARGET}"),
-            &[],
-        )?;
+        let build = format!("build {build} --target {EMBEDDED_TARGET}");
+        cargo(sh, &build, &[])?;
     }
     Ok(())
 }
 
-/// The loom models: `#[test]`s of `admit` whose names contain `loom`, compiled only under the
-/// crate-prefixed `--cfg admit_loom` (so loom is not switched on for tokio in the same
-/// build), in release mode (loom explores many interleavings) and in `target/loom`, since
-/// the changed `RUSTFLAGS` would otherwise invalidate the normal build cache.
-/// `LOOM_MAX_PREEMPTIONS` is 2 unless set: enough for the bugs that need a couple of unlucky
-/// context switches, and done within CI's time budget.
-///
-/// # Errors
-///
-/// The build fails or a model finds a bad interleaving.
+/// The loom models: `admit`'s tests named `*loom*`, under `--cfg admit_loom` (crate-prefixed,
+/// so that tokio's loom stays off), in release mode and in `target/loom` (the changed
+/// `RUSTFLAGS` would invalidate the normal build); `LOOM_MAX_PREEMPTIONS` is 2 unless set.
 pub fn loom(sh: &Shell) -> Result {
-    let preemptions = sh
-        .var("LOOM_MAX_PREEMPTIONS")
-        .unwrap_or_else(|_| "2".to_owned());
+    let preemptions = sh.var("LOOM_MAX_PREEMPTIONS").unwrap_or("2".to_owned());
     let rustflags = sh.var("RUSTFLAGS").unwrap_or_default() + " --cfg admit_loom";
-    let target = crate::target_dir().join("loom");
-    let args = format!(
-        "test -p admit --release --lib --tests --target-dir {} loom",
-        target.display()
-    );
-    let env = [
-        ("RUSTFLAGS", rustflags.trim()),
-        ("LOOM_MAX_PREEMPTIONS", &preemptions),
-    ];
-    cargo(sh, &args, &env)
+    let _rustflags = sh.push_env("RUSTFLAGS", rustflags.trim());
+    let _preemptions = sh.push_env("LOOM_MAX_PREEMPTIONS", preemptions);
+    let target = crate::target_dir().join("loom").display().to_string();
+    let args = format!("test -p admit --release --lib --tests --target-dir {target} loom");
+    cargo(sh, &args, &[])
 }
 
 /// Nightly with the `miri` and `rust-src` components, installed when missing.
-///
-/// # Errors
-///
-/// rustup cannot install them.
 pub fn miri_toolchain(sh: &Shell) -> Result {
     rustup(sh, "nightly", &["miri", "rust-src"])
 }
 
-/// Every test of the core crate under Miri (unit, integration and doctests, scaled down under
-/// `cfg(miri)`), to catch undefined behaviour in its `unsafe` code. `MIRIFLAGS` defaults to
-/// strict provenance: the wait queue's pointers must never need an integer-to-pointer cast.
-///
-/// # Errors
-///
-/// A test fails or hits undefined behaviour.
+/// Every test of the core crate under Miri, doctests included; `MIRIFLAGS` defaults to strict
+/// provenance (the wait queue's pointers must never need an integer-to-pointer cast).
 pub fn miri(sh: &Shell) -> Result {
-    let flags = sh
-        .var("MIRIFLAGS")
-        .unwrap_or_else(|_| "-Zmiri-strict-provenance".to_owned());
-    let skips: String = MIRI_EXCLUSIONS
-        .iter()
-        .map(|(name, _why)| format!(" --skip {name}"))
-        .collect();
-    cargo(
-        sh,
-        &format!("+nightly miri test -p admit --{skips}"),
-        &[("MIRIFLAGS", &flags)],
-    )
+    let flags = sh.var("MIRIFLAGS");
+    let flags = flags.as_deref().unwrap_or("-Zmiri-strict-provenance");
+    cargo(sh, "+nightly miri test -p admit", &[("MIRIFLAGS", flags)])
 }
 
-/// Every publishable crate packaged and its package built, with the workspace siblings it
-/// needs from a temporary local registry. Cargo unpacks those siblings into
-/// `$CARGO_HOME/registry/src/-<hash>/` (local registries' directories start with `-`) and
-/// never unpacks a version twice, so a second run would build the first run's sources: the
-/// unpacked `admit*` packages are removed first.
+/// Every publishable crate packaged and built. Cargo unpacks the workspace siblings from a
+/// local registry into `$CARGO_HOME/registry/src/-<hash>/` and never unpacks a version twice,
+/// so the unpacked `admit*` packages are removed first (else the last run's sources build).
 fn package(sh: &Shell) -> Result {
-    let home = std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cargo"));
-    let cargo_home = std::env::var_os("CARGO_HOME").map(Into::into).or(home);
-    for kind in cargo_home
-        .iter()
-        .flat_map(|home| ["src", "cache"].map(|k| home.join("registry").join(k)))
-    {
-        let registries = std::fs::read_dir(kind).into_iter().flatten().flatten();
-        for registry in registries.filter(|r| r.file_name().to_string_lossy().starts_with('-')) {
-            for package in std::fs::read_dir(registry.path())?.flatten() {
-                if package.file_name().to_string_lossy().starts_with("admit") {
-                    sh.remove_path(package.path())?;
+    let home = sh.var("HOME").map(|home| format!("{home}/.cargo"));
+    let named = |path: &Path, prefix| {
+        path.file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with(prefix))
+    };
+    if let Ok(cargo_home) = sh.var("CARGO_HOME").or(home) {
+        for kind in ["src", "cache"] {
+            let registries = sh.read_dir(format!("{cargo_home}/registry/{kind}"));
+            let registries = registries.unwrap_or_default();
+            for registry in registries.iter().filter(|r| named(r, "-")) {
+                for package in sh.read_dir(registry)?.iter().filter(|p| named(p, "admit")) {
+                    sh.remove_path(package)?;
                 }
             }
         }
@@ -251,12 +198,9 @@ fn msrv(sh: &Shell) -> Result {
 fn rust_version(sh: &Shell) -> Result<String> {
     let manifest = sh.read_file("Cargo.toml")?;
     let line = manifest.lines().find(|l| l.starts_with("rust-version"));
-    let version = line
-        .and_then(|l| l.split_once('='))
-        .map(|(_, v)| v.trim().trim_matches('"'));
-    Ok(version
-        .ok_or("no `rust-version = \"...\"` in the root Cargo.toml")?
-        .to_owned())
+    let missing = "no `rust-version = \"...\"` in the root Cargo.toml";
+    let (_, version) = line.and_then(|l| l.split_once('=')).ok_or(missing)?;
+    Ok(version.trim().trim_matches('"').to_owned())
 }
 
 /// Makes sure rustup has `toolchain` (installed with the minimal profile when missing) with
@@ -264,18 +208,13 @@ fn rust_version(sh: &Shell) -> Result<String> {
 fn rustup(sh: &Shell, toolchain: &str, components: &[&str]) -> Result {
     let failed = |e| format!("cannot install rust {toolchain} {components:?} with rustup: {e}");
     let installed = cmd!(sh, "rustup toolchain list").quiet().read()?;
-    if !installed
-        .lines()
-        .any(|line| line.starts_with(&format!("{toolchain}-")))
-    {
+    let prefix = format!("{toolchain}-");
+    if !installed.lines().any(|line| line.starts_with(&prefix)) {
         let install = cmd!(sh, "rustup toolchain install {toolchain} --profile minimal");
         install.run().map_err(failed)?;
     }
     if !components.is_empty() {
-        let add = cmd!(
-            sh,
-            "rustup component add --toolchain {toolchain} {components...}"
-        );
+        let add = cmd!(sh, "rustup +{toolchain} component add {components...}");
         add.run().map_err(failed)?;
     }
     Ok(())
@@ -289,37 +228,18 @@ pub struct Redis {
 }
 
 impl Redis {
-    /// Starts `redis-server` on a free loopback port, without persistence, and waits until it
-    /// accepts connections.
-    ///
-    /// # Errors
-    ///
-    /// No `redis-server` (the message says how to install it), or it is not up within 10 s.
+    /// Starts `redis-server` on a free loopback port, without persistence, and waits (10 s at
+    /// most) until it accepts connections.
     pub fn start() -> Result<Redis> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-            .local_addr()?
-            .port();
+        let free = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?;
+        let port = free.port();
+        let args = format!("--port {port} --bind 127.0.0.1 --appendonly no");
         let mut server = Command::new("redis-server");
-        let args = [
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--port",
-        ];
-        let child = server
-            .args(args)
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .spawn();
+        server.args(args.split(' ')).args(["--save", ""]);
         let hint = |e| format!("cannot start redis-server ({e}): apt-get install -y redis-server");
+        let child = server.stdout(Stdio::null()).spawn().map_err(hint)?;
         let url = format!("redis://127.0.0.1:{port}/");
-        let mut redis = Redis {
-            child: child.map_err(hint)?,
-            url,
-        };
+        let mut redis = Redis { child, url };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
             if let Some(status) = redis.child.try_wait()? {
@@ -348,20 +268,12 @@ mod tests {
 
     #[test]
     fn the_summary_lists_every_step_and_shouts_about_skips() {
+        let step =
+            |name, status, why: &str, ms| (name, status, why.into(), Duration::from_millis(ms));
         let done = [
-            ("fmt", "ok", String::new(), Duration::from_millis(310)),
-            (
-                "miri",
-                "SKIPPED",
-                "no miri\nsecond line".to_owned(),
-                Duration::ZERO,
-            ),
-            (
-                "loom",
-                "FAILED",
-                "exit 101".to_owned(),
-                Duration::from_secs(61),
-            ),
+            step("fmt", "ok", "", 310),
+            step("miri", "SKIPPED", "no miri\nsecond line", 0),
+            step("loom", "FAILED", "exit 101", 61_000),
         ];
         let text = summary(&done, Duration::from_millis(61_290));
         let expected = "\n==> ci summary\n  step   status   seconds  note\n  fmt    ok           0.3\n\
@@ -387,9 +299,7 @@ mod tests {
         connection.read_exact(&mut reply).unwrap();
         assert_eq!(&reply, b"+PONG\r\n");
         drop(redis);
-        assert!(
-            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
-            "still up after drop"
-        );
+        let down = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err();
+        assert!(down, "still up after drop");
     }
 }

@@ -2,27 +2,20 @@
 //! peers, on this machine?
 //!
 //! Runs the conformance matrix, then the benchmarks with quick settings, and ends with one
-//! screen: per workload and runtime the fastest contender, admit against the best peer and
-//! the best fair peer (with the spread over rounds), wall and CPU time per unit, and the
-//! guarantees each semaphore broke in the conformance run. Everything is written under
-//! `target/` (the tracked `docs/` reports are `cargo xtask bench`'s).
+//! screen: the report's summary of each group ([`report::screen`]) and the guarantees each
+//! semaphore broke. Everything is written under `target/`; `docs/` is `cargo xtask bench`'s.
 
 use std::time::Instant;
 
 use crate::{Result, bench, conformance, report};
 
-/// Runs both, stopping at the first failure, and prints the answers.
-///
-/// # Errors
-///
-/// admit fails the conformance suite, or a benchmark fails.
+/// Runs both, stopping at the first failure (admit fails the conformance suite, or a
+/// benchmark fails), and prints the answers.
 pub fn run(benches: &[String]) -> Result {
     let started = Instant::now();
     let step = |n: usize, what: &str| {
-        println!(
-            "\n==> compare [{n}/2] {what} ({:.0} s elapsed)",
-            started.elapsed().as_secs_f64()
-        );
+        let elapsed = started.elapsed().as_secs_f64();
+        println!("\n==> compare [{n}/2] {what} ({elapsed:.0} s elapsed)");
     };
     step(1, "conformance: every adapter, then the peers");
     let results = conformance::run(None, false)?;
@@ -33,24 +26,23 @@ pub fn run(benches: &[String]) -> Result {
     let groups = report::load(&dir.join("rows"))?;
     bench::write_report(&sh, &dir, &environment, &groups)?;
 
+    let (revision, cores) = (&environment.revision, environment.cores);
     let round_trip = environment.round_trip_ns.unwrap_or_default().0;
     println!(
-        "\n==> admit next to its peers ({}; {} cores; cross-core round trip {round_trip:.0} ns; {:.0} s)\n",
-        environment.revision,
-        environment.cores,
+        "\n==> admit next to its peers ({revision}; {cores} cores; cross-core round trip \
+         {round_trip:.0} ns; {:.0} s)\n",
         started.elapsed().as_secs_f64()
     );
     print!("{}", report::screen(&groups));
     println!("Guarantees each semaphore broke in the conformance run:");
-    for (peer, guarantees) in &results.peers {
-        let broken = guarantees.iter().filter(|(_, cell)| *cell == "✗");
-        let broken: Vec<&str> = broken.map(|(guarantee, _)| guarantee.as_str()).collect();
-        let broken = if broken.is_empty() {
-            "none".to_owned()
-        } else {
-            broken.join(", ")
-        };
-        println!("  {peer:<20} {broken}");
+    let peers = &results.peers;
+    for peer in conformance::names(peers.iter().map(|(peer, ..)| peer)) {
+        let broken = peers.iter().filter(|(p, _, c)| p == peer && *c == "✗");
+        let mut broken: Vec<&str> = broken.map(|(_, guarantee, _)| guarantee.as_str()).collect();
+        if broken.is_empty() {
+            broken.push("none");
+        }
+        println!("  {peer:<20} {}", broken.join(", "));
     }
     let conformance = crate::target_dir().join("admit-conformance/conformance.md");
     println!(

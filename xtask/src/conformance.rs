@@ -1,45 +1,34 @@
 //! `cargo xtask conformance [--adapter NAME] [--docs]`: the behaviour suite on every adapter,
 //! and the peer guarantees, from `admit-conformance`'s `matrix` test.
 //!
-//! The test binary lists one test per adapter and `peers`. It runs once per adapter, as its
-//! own process with `ADMIT_CONFORMANCE_ADAPTER` naming it, and once with `peers`; results are
-//! read from the harness's `test NAME ... ok | FAILED | ignored` lines, whatever the tests
-//! are called. Every case on an adapter is admit's: one that fails fails the command. In the
-//! peer table (a test `semaphore::guarantee` each) a broken guarantee is a finding about that
-//! semaphore; which columns are this project's and must keep every guarantee is the matrix
-//! test's to say, so its own `peers` test (run without the variable) decides.
+//! The test binary lists one test per adapter and `peers`, and runs once for each, as its own
+//! process with `ADMIT_CONFORMANCE_ADAPTER` naming it; results are read from the harness's
+//! `test NAME ... ok | FAILED | ignored` lines. A failed case on an adapter fails the command.
+//! In the peer table (a test `semaphore::guarantee` each) a broken guarantee is a finding
+//! about that semaphore; whether our own columns kept every guarantee, the matrix test's own
+//! `peers` test (run without the variable) decides.
 
 use std::io::Write as _;
 use std::time::Instant;
 
-use xshell::{Shell, cmd};
+use xshell::{Cmd, Shell};
 
 use crate::Result;
 
 /// The variable the `matrix` test reads: an adapter's name, or `peers`.
 const SELECT: &str = "ADMIT_CONFORMANCE_ADAPTER";
 
-/// The cargo arguments that run the matrix test (release: the full soak).
-const MATRIX: [&str; 6] = [
-    "test",
-    "-p",
-    "admit-conformance",
-    "--release",
-    "--test",
-    "matrix",
-];
-
-/// One column of a table: its name, and each test's name and cell (`✓`, `✗` or `n/a`) in
-/// the order run.
-pub type Column = (String, Vec<(String, &'static str)>);
+/// One result: its column (an adapter or a semaphore), its row (a case or a guarantee), and
+/// its cell (`✓`, `✗` or `n/a`).
+pub type Cell = (String, String, &'static str);
 
 /// Everything a run found.
 #[derive(Debug, Default)]
 pub struct Results {
-    /// One column per adapter: its cases.
-    pub adapters: Vec<Column>,
-    /// One column per semaphore: its guarantees.
-    pub peers: Vec<Column>,
+    /// admit's cases on every adapter.
+    pub adapters: Vec<Cell>,
+    /// The guarantees of every semaphore.
+    pub peers: Vec<Cell>,
     /// The harness's report of the broken guarantees: what was seen.
     pub seen: String,
     /// What fails the run: failed cases, our semaphores breaking a guarantee, crashes.
@@ -48,23 +37,15 @@ pub struct Results {
 
 /// Runs the matrix (every adapter and the peers, or those whose name starts with `adapter`),
 /// prints it and writes it as Markdown to `target/admit-conformance/conformance.md` (and to
-/// `docs/conformance.md` with `docs`).
-///
-/// # Errors
-///
-/// The suite does not build, nothing matches `adapter`, or one of our results is a failure.
+/// `docs/conformance.md` with `docs`). Fails when the suite does not build, nothing matches
+/// `adapter`, or one of our results is a failure.
 pub fn run(adapter: Option<&str>, docs: bool) -> Result<Results> {
     let sh = crate::shell()?;
-    cmd!(sh, "cargo {MATRIX...} --no-run").run()?;
-    let listed = cmd!(sh, "cargo {MATRIX...} --quiet -- --list")
-        .env_remove(SELECT)
-        .read()?;
-    let tests = listed
-        .lines()
-        .filter_map(|line| line.strip_suffix(": test"));
-    let selections: Vec<&str> = tests
-        .filter(|t| adapter.is_none_or(|a| t.starts_with(a)))
-        .collect();
+    matrix(&sh).arg("--no-run").run()?;
+    let listed = matrix(&sh).args(["--quiet", "--", "--list"]).read()?;
+    let tests = listed.lines().filter_map(|l| l.strip_suffix(": test"));
+    let chosen = |test: &&str| adapter.is_none_or(|a| test.starts_with(a));
+    let selections: Vec<&str> = tests.filter(chosen).collect();
     if selections.is_empty() {
         return Err(format!("nothing matches {adapter:?}; the matrix lists:\n{listed}").into());
     }
@@ -78,42 +59,33 @@ pub fn run(adapter: Option<&str>, docs: bool) -> Result<Results> {
         let (ok, failed, ignored) = (count("✓"), count("✗"), count("n/a"));
         let seconds = started.elapsed().as_secs_f64();
         println!("{ok} ok, {failed} failed, {ignored} ignored in {seconds:.1} s");
-        let peers = selection == "peers";
-        let table = if peers {
-            &mut results.peers
-        } else {
-            &mut results.adapters
-        };
-        for (name, cell) in &cells {
-            let split = name.split_once("::").filter(|_| peers);
-            let (column, row) = split.unwrap_or((selection, name));
-            if table.last().is_none_or(|(last, _)| last != column) {
-                table.push((column.to_owned(), Vec::new()));
+        if selection != "peers" {
+            for (case, cell) in cells {
+                results.adapters.push((selection.to_owned(), case, cell));
             }
-            table
-                .last_mut()
-                .expect("pushed")
-                .1
-                .push((row.to_owned(), cell));
-        }
-        if peers {
-            results.seen = report;
-            // The matrix test's own check that our columns kept every guarantee.
-            let (ours, report) = run_test(&sh, None, &mut results.failures)?;
-            if !ours.iter().any(|(_, cell)| *cell == "✓") {
-                let failure = format!("our semaphores broke a guarantee:\n{report}");
+            if failed > 0 {
+                let failure = format!("{selection}: {failed} case(s) failed:\n{report}");
                 results.failures.push(failure);
             }
-        } else if failed > 0 {
-            let failure = format!("{selection}: {failed} case(s) failed:\n{report}");
+            continue;
+        }
+        for (name, cell) in cells {
+            let (peer, guarantee) = name.split_once("::").unwrap_or((selection, &name));
+            let cell = (peer.to_owned(), guarantee.to_owned(), cell);
+            results.peers.push(cell);
+        }
+        results.seen = report;
+        // The matrix test's own check that our columns kept every guarantee.
+        let (ours, report) = run_test(&sh, None, &mut results.failures)?;
+        if !ours.iter().any(|(_, cell)| *cell == "✓") {
+            let failure = format!("our semaphores broke a guarantee:\n{report}");
             results.failures.push(failure);
         }
     }
     print!("\n{}", render(&results, false));
-    let path = crate::target_dir().join("admit-conformance/conformance.md");
-    for path in
-        std::iter::once(path).chain(docs.then(|| crate::project_root().join("docs/conformance.md")))
-    {
+    let mut paths = vec![crate::target_dir().join("admit-conformance/conformance.md")];
+    paths.extend(docs.then(|| crate::project_root().join("docs/conformance.md")));
+    for path in paths {
         sh.write_file(&path, render(&results, true))?;
         println!("wrote {}", path.display());
     }
@@ -125,24 +97,25 @@ pub fn run(adapter: Option<&str>, docs: bool) -> Result<Results> {
     }
 }
 
-/// Runs the matrix test's tests selected by `select`, or, when `None`, its own `peers` test
-/// with the variable removed. Returns each test's cell and the harness's failure report (the
-/// text between its `failures:` lines); a crash (no closing `test result:` line, or a failed
-/// exit without a failed test) is added to `failures`.
+/// `cargo test` of the matrix test (release: the full soak), without the variable set.
+fn matrix(sh: &Shell) -> Cmd<'_> {
+    let args = "test -p admit-conformance --release --test matrix".split(' ');
+    sh.cmd("cargo").args(args).env_remove(SELECT)
+}
+
+/// Runs the tests `select` names, or, when `None`, the matrix test's own `peers` test; returns
+/// each test's cell and the harness's failure report. A crash (no `test result:` line, or a
+/// failed exit without a failed test) is added to `failures`.
 fn run_test(
     sh: &Shell,
     select: Option<&str>,
     failures: &mut Vec<String>,
 ) -> Result<(Vec<(String, &'static str)>, String)> {
-    let filter = if select.is_none() {
-        ["--exact", "peers"].as_slice()
-    } else {
-        &[]
+    let test = matrix(sh).args(["--quiet", "--", "--color", "never"]);
+    let test = match select {
+        Some(select) => test.env(SELECT, select),
+        None => test.args(["--exact", "peers"]),
     };
-    let test = cmd!(sh, "cargo {MATRIX...} --quiet -- --color never {filter...}");
-    let test = test
-        .env_remove(SELECT)
-        .envs(select.map(|select| (SELECT, select)));
     let output = test.ignore_status().quiet().output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let outcomes = parse_harness(&stdout);
@@ -152,13 +125,8 @@ fn run_test(
         let what = select.unwrap_or("the matrix's peers test");
         failures.push(format!("{what} crashed ({status}):\n{stdout}{stderr}"));
     }
-    let report = stdout
-        .split("\nfailures:\n")
-        .nth(1)
-        .unwrap_or("")
-        .trim()
-        .to_owned();
-    Ok((outcomes, report))
+    let report = stdout.split("\nfailures:\n").nth(1).unwrap_or("");
+    Ok((outcomes, report.trim().to_owned()))
 }
 
 /// The results in a test harness's output, as cells, in the order printed.
@@ -178,30 +146,32 @@ fn parse_harness(stdout: &str) -> Vec<(String, &'static str)> {
     cells.collect()
 }
 
-/// A table: one column per entry, one row per test name (in the order they first appear);
-/// `?` where a column has no result.
-fn grid(corner: &str, columns: &[Column], markdown: bool) -> String {
-    let mut names: Vec<&str> = Vec::new();
-    for (name, _) in columns.iter().flat_map(|(_, outcomes)| outcomes) {
-        if !names.contains(&name.as_str()) {
-            names.push(name);
+/// Names in the order they first appear, each once.
+pub fn names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut unique: Vec<&str> = Vec::new();
+    for name in names {
+        if !unique.contains(&name.as_str()) {
+            unique.push(name);
         }
     }
-    let header: Vec<&str> = std::iter::once(corner)
-        .chain(columns.iter().map(|c| c.0.as_str()))
-        .collect();
-    let cell = |name: &str, outcomes: &[(String, &'static str)]| {
-        outcomes
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("?", |(_, cell)| *cell)
-    };
-    let row = |name| {
-        std::iter::once(name)
-            .chain(columns.iter().map(|c| cell(name, &c.1)))
-            .collect()
-    };
-    let rows: Vec<Vec<&str>> = names.into_iter().map(row).collect();
+    unique
+}
+
+/// A table of `cells`: a column and a row per name, in the order they first appear; `?`
+/// where a column has no result.
+fn grid(corner: &str, cells: &[Cell], markdown: bool) -> String {
+    let columns = names(cells.iter().map(|(column, ..)| column));
+    let mut header = vec![corner];
+    header.extend(&columns);
+    let mut rows = Vec::new();
+    for row in names(cells.iter().map(|(_, row, _)| row)) {
+        let mut line = vec![row];
+        for column in &columns {
+            let found = cells.iter().find(|(c, r, _)| c == column && r == row);
+            line.push(found.map_or("?", |(.., cell)| *cell));
+        }
+        rows.push(line);
+    }
     crate::table(&header, &rows, markdown)
 }
 
@@ -209,8 +179,7 @@ fn grid(corner: &str, columns: &[Column], markdown: bool) -> String {
 fn render(results: &Results, markdown: bool) -> String {
     let mut out = String::new();
     if markdown {
-        out.push_str(
-            "# Conformance\n\n\
+        out += "# Conformance\n\n\
              Written by `cargo xtask conformance --docs` (release build, full soak); do not edit by\n\
              hand. Each adapter runs in its own process (`ADMIT_CONFORMANCE_ADAPTER=NAME cargo test\n\
              -p admit-conformance --release --test matrix`), and so do the peer semaphores\n\
@@ -218,35 +187,28 @@ fn render(results: &Results, markdown: bool) -> String {
              peer is driven, is documented in the `admit-conformance` crate. `admit-fifo` and the\n\
              fleet semaphore must keep every guarantee; `admit-throughput` lets a running task take\n\
              free permits ahead of queued waiters, so it breaks the overtaking guarantees by design.\n\n\
-             ## admit on every adapter\n\n",
-        );
+             ## admit on every adapter\n\n";
     }
-    out.push_str("adapter × case: ✓ passed, ✗ failed, ? no result\n\n");
-    out.push_str(&grid("case", &results.adapters, markdown));
+    out += "adapter × case: ✓ passed, ✗ failed, ? no result\n\n";
+    out += &grid("case", &results.adapters, markdown);
     if !results.failures.is_empty() {
-        out.push_str(&format!(
-            "\nFailures:\n\n```text\n{}\n```\n",
-            results.failures.join("\n")
-        ));
+        let failures = results.failures.join("\n");
+        out += &format!("\nFailures:\n\n```text\n{failures}\n```\n");
     }
     if results.peers.is_empty() {
         return out;
     }
-    out.push_str(if markdown {
+    out += if markdown {
         "\n## The guarantees the peer semaphores keep\n\n"
     } else {
         "\n"
-    });
-    out.push_str("semaphore × guarantee: ✓ kept, ✗ broken in this run, n/a no such operation;\n");
-    out.push_str(
-        "another semaphore breaking a guarantee is a finding about it, not a failure of admit\n\n",
-    );
-    out.push_str(&grid("guarantee", &results.peers, markdown));
+    };
+    out += "semaphore × guarantee: ✓ kept, ✗ broken in this run, n/a no such operation;\n\
+            another semaphore breaking a guarantee is a finding about it, not a failure of admit\n\n";
+    out += &grid("guarantee", &results.peers, markdown);
     if markdown && !results.seen.is_empty() {
-        out.push_str(&format!(
-            "\nWhat was seen where a guarantee was broken:\n\n```text\n{}\n```\n",
-            results.seen
-        ));
+        let seen = &results.seen;
+        out += &format!("\nWhat was seen where a guarantee was broken:\n\n```text\n{seen}\n```\n");
     }
     out
 }
@@ -282,46 +244,39 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
         ];
         assert_eq!(names, expected);
 
-        let column = |name: &str, cells: &[(&str, &'static str)]| {
-            (
-                name.to_owned(),
-                cells.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
-            )
+        let cells = |cells: &[(&str, &str, &'static str)]| {
+            let cell = |&(column, row, cell): &(&str, &str, _)| (column.into(), row.into(), cell);
+            cells.iter().map(cell).collect()
         };
         let results = Results {
-            adapters: vec![
-                column("tokio-ct", &[("soak", "✓"), ("cancel", "✓")]),
-                column("smol-1", &[("soak", "✗")]),
-            ],
-            peers: vec![
-                column("admit-fifo", &[("fifo_order", "✓")]),
-                column("async-lock", &[("fifo_order", "✗"), ("close", "n/a")]),
-            ],
+            adapters: cells(&[
+                ("tokio-ct", "soak", "✓"),
+                ("tokio-ct", "cancel", "✓"),
+                ("smol-1", "soak", "✗"),
+            ]),
+            peers: cells(&[
+                ("admit-fifo", "fifo_order", "✓"),
+                ("async-lock", "fifo_order", "✗"),
+                ("async-lock", "close", "n/a"),
+            ]),
             seen: "---- async-lock::fifo_order ----\nthe grants were [0, 2]".to_owned(),
             failures: vec!["smol-1: 1 case(s) failed:\nhung".to_owned()],
         };
         let text = render(&results, false);
-        assert!(
-            text.contains(
-                "  case    tokio-ct  smol-1\n  soak    ✓         ✗\n  cancel  ✓         ?\n"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("\nFailures:\n\n```text\nsmol-1: 1 case(s) failed:\nhung\n```\n"),
-            "{text}"
-        );
-        assert!(text.contains("  guarantee   admit-fifo  async-lock\n  fifo_order  ✓           ✗\n  close       ?           n/a\n"), "{text}");
+        let adapters = "  case    tokio-ct  smol-1\n  soak    ✓         ✗\n  cancel  ✓         ?\n";
+        let failures = "\nFailures:\n\n```text\nsmol-1: 1 case(s) failed:\nhung\n```\n";
+        let peers = "  guarantee   admit-fifo  async-lock\n  fifo_order  ✓           ✗\n  close       ?           n/a\n";
+        for table in [adapters, failures, peers] {
+            assert!(text.contains(table), "{table}\nnot in\n{text}");
+        }
         let markdown = render(&results, true);
-        assert!(
-            markdown.contains(
-                "| guarantee | admit-fifo | async-lock |\n|---|---|---|\n| fifo_order | ✓ | ✗ |\n"
-            ),
-            "{markdown}"
-        );
-        assert!(markdown.contains(
-            "broken:\n\n```text\n---- async-lock::fifo_order ----\nthe grants were [0, 2]\n```"
-        ));
+        let peers =
+            "| guarantee | admit-fifo | async-lock |\n|---|---|---|\n| fifo_order | ✓ | ✗ |\n";
+        let seen =
+            "broken:\n\n```text\n---- async-lock::fifo_order ----\nthe grants were [0, 2]\n```";
+        for part in [peers, seen] {
+            assert!(markdown.contains(part), "{part}\nnot in\n{markdown}");
+        }
         assert!(!markdown.to_lowercase().contains("issue"));
     }
 }

@@ -1,12 +1,10 @@
 //! `cargo xtask`: the admit workspace's developer tasks, in Rust so that they run the same on
-//! every machine (the rust-analyzer pattern; `cargo xtask` is an alias in
-//! `.cargo/config.toml`).
+//! every machine (`cargo xtask` is an alias in `.cargo/config.toml`).
 //!
-//! One module per command: `ci` (with the `loom` and `miri` steps, which are commands too),
-//! `conformance`, `bench` and `compare`; `report` renders the benchmark report from the rows
-//! files the benchmarks write. Processes run through `xshell`, which prints each command
-//! before it runs it. This file reads the command line and holds the few helpers every module
-//! uses.
+//! One module per command (`ci`, with its `loom` and `miri` steps, `conformance`, `bench`,
+//! `compare`); `report` renders the benchmark report. Processes run through `xshell`, which
+//! prints each command before it runs it. This file reads the command line and holds the few
+//! helpers every module uses.
 #![forbid(unsafe_code)]
 
 mod bench;
@@ -55,7 +53,7 @@ enum Task {
     Miri,
     Conformance { adapter: Option<String>, docs: bool },
     Bench(bench::Options),
-    Compare { benches: Vec<String> },
+    Compare(Vec<String>),
     Help,
 }
 
@@ -73,9 +71,7 @@ fn parse(mut parser: lexopt::Parser) -> std::result::Result<Task, lexopt::Error>
             docs: false,
         },
         "bench" => Task::Bench(bench::Options::default()),
-        "compare" => Task::Compare {
-            benches: Vec::new(),
-        },
+        "compare" => Task::Compare(Vec::new()),
         "help" => Task::Help,
         other => return Err(format!("unknown command `{other}`").into()),
     };
@@ -89,7 +85,7 @@ fn parse(mut parser: lexopt::Parser) -> std::result::Result<Task, lexopt::Error>
             (Task::Bench(options), Long("quick")) => options.quick = true,
             (Task::Bench(options), Long("no-run")) => options.no_run = true,
             (
-                Task::Bench(bench::Options { benches, .. }) | Task::Compare { benches },
+                Task::Bench(bench::Options { benches, .. }) | Task::Compare(benches),
                 Long("bench"),
             ) => {
                 benches.push(parser.value()?.string()?);
@@ -101,32 +97,31 @@ fn parse(mut parser: lexopt::Parser) -> std::result::Result<Task, lexopt::Error>
 }
 
 fn main() -> ExitCode {
-    let task = match parse(lexopt::Parser::from_env()) {
-        Ok(task) => task,
+    let result = match parse(lexopt::Parser::from_env()) {
         Err(err) => {
             eprintln!("xtask: {err}\n\n{USAGE}");
             return ExitCode::from(2);
         }
-    };
-    let result = match task {
-        Task::Help => {
+        Ok(Task::Help) => {
             println!("{USAGE}");
             Ok(())
         }
-        Task::Ci { strict } => ci::run(strict),
-        Task::Loom => shell().and_then(|sh| ci::loom(&sh)),
-        Task::Miri => shell().and_then(|sh| ci::miri_toolchain(&sh).and_then(|()| ci::miri(&sh))),
-        Task::Conformance { adapter, docs } => conformance::run(adapter.as_deref(), docs).map(drop),
-        Task::Bench(options) => bench::run(&options),
-        Task::Compare { benches } => compare::run(&benches),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("xtask: {err}");
-            ExitCode::FAILURE
+        Ok(Task::Ci { strict }) => ci::run(strict),
+        Ok(Task::Loom) => shell().and_then(|sh| ci::loom(&sh)),
+        Ok(Task::Miri) => {
+            shell().and_then(|sh| ci::miri_toolchain(&sh).and_then(|()| ci::miri(&sh)))
         }
+        Ok(Task::Conformance { adapter, docs }) => {
+            conformance::run(adapter.as_deref(), docs).map(drop)
+        }
+        Ok(Task::Bench(options)) => bench::run(&options),
+        Ok(Task::Compare(benches)) => compare::run(&benches),
+    };
+    if let Err(err) = result {
+        eprintln!("xtask: {err}");
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }
 
 /// The workspace root: xtask lives in `<root>/xtask`, wherever it is run from.
@@ -152,31 +147,26 @@ fn target_dir() -> PathBuf {
 
 /// A table with a header row, as Markdown or as aligned text indented by two spaces.
 fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> String {
+    let body = rows.iter().map(|r| r.iter().map(AsRef::as_ref).collect());
+    let rows: Vec<Vec<&str>> = std::iter::once(header.to_vec()).chain(body).collect();
     let mut out = String::new();
     if markdown {
-        let _ = writeln!(out, "| {} |", header.join(" | "));
-        let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
-        for row in rows {
-            let cells: Vec<String> = row.iter().map(|c| c.as_ref().replace('|', "\\|")).collect();
+        for (index, row) in rows.iter().enumerate() {
+            let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
+            if index == 0 {
+                let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
+            }
         }
         return out;
     }
-    let rows: Vec<Vec<&str>> = std::iter::once(header.to_vec())
-        .chain(
-            rows.iter()
-                .map(|row| row.iter().map(AsRef::as_ref).collect()),
-        )
-        .collect();
     let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max();
-    let widths: Vec<usize> = (0..header.len()).map(|c| width(c).unwrap_or(0)).collect();
-    for row in rows {
-        let cells: Vec<String> = row
+    for row in &rows {
+        let cells = row
             .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
+            .enumerate()
+            .map(|(c, cell)| format!("{cell:<w$}", w = width(c).unwrap_or(0)));
+        let _ = writeln!(out, "  {}", cells.collect::<Vec<_>>().join("  ").trim_end());
     }
     out
 }
@@ -185,43 +175,33 @@ fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> Str
 mod tests {
     use super::*;
 
-    fn parse_words(line: &str) -> std::result::Result<Task, String> {
-        parse(lexopt::Parser::from_args(line.split_whitespace())).map_err(|e| e.to_string())
-    }
-
     #[test]
     fn parses_every_command_and_rejects_unknown_input() {
-        assert_eq!(parse_words(""), Ok(Task::Help));
-        assert_eq!(parse_words("ci --strict"), Ok(Task::Ci { strict: true }));
+        let parsed = |line: &str| parse(lexopt::Parser::from_args(line.split_whitespace()));
+        let task = |line| parsed(line).unwrap();
+        assert_eq!(task(""), Task::Help);
+        assert_eq!(task("ci --strict"), Task::Ci { strict: true });
         let (adapter, docs) = (Some("smol".to_owned()), true);
-        let conformance = parse_words("conformance --adapter=smol --docs");
-        assert_eq!(conformance, Ok(Task::Conformance { adapter, docs }));
+        let conformance = task("conformance --adapter=smol --docs");
+        assert_eq!(conformance, Task::Conformance { adapter, docs });
         let benches = vec!["pool".to_owned()];
         let bench = bench::Options {
             quick: true,
-            no_run: false,
+            no_run: true,
             benches: benches.clone(),
         };
-        assert_eq!(
-            parse_words("bench --quick --bench pool"),
-            Ok(Task::Bench(bench))
-        );
-        assert_eq!(
-            parse_words("compare --bench pool"),
-            Ok(Task::Compare { benches })
-        );
-        assert!(
-            parse_words("deploy")
-                .unwrap_err()
-                .contains("unknown command")
-        );
+        let line = "bench --quick --no-run --bench pool";
+        assert_eq!(task(line), Task::Bench(bench));
+        assert_eq!(task("compare --bench pool"), Task::Compare(benches));
+        let unknown = parsed("deploy").unwrap_err().to_string();
+        assert!(unknown.contains("unknown command"), "{unknown}");
         for wrong in [
             "ci --fast",
             "conformance --adapter",
             "loom --quick",
             "compare --quick",
         ] {
-            assert!(parse_words(wrong).is_err(), "{wrong}");
+            assert!(parsed(wrong).is_err(), "{wrong}");
         }
     }
 
@@ -229,10 +209,8 @@ mod tests {
     fn tables_align_text_and_escape_markdown() {
         let rows = [vec!["fmt", "ok"], vec!["conformance", "a|b"]];
         let text = table(&["step", "status"], &rows, false);
-        assert_eq!(
-            text,
-            "  step         status\n  fmt          ok\n  conformance  a|b\n"
-        );
+        let aligned = "  step         status\n  fmt          ok\n  conformance  a|b\n";
+        assert_eq!(text, aligned);
         let markdown = table(&["step", "status"], &rows, true);
         assert!(markdown.ends_with("|---|---|\n| fmt | ok |\n| conformance | a\\|b |\n"));
     }
