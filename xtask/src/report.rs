@@ -422,10 +422,10 @@ compared only on the same workload and runtime. A ratio divides admit's time by 
 round by round (both ran in each round, one after the other): the median of those ratios, and
 in brackets the lowest and highest; below 1.00× admit is faster. Rows without their rounds
 (one-run groups) give the ratio of the medians, and in brackets admit's fastest round against
-the peer's slowest and its slowest against their fastest. CPU
-time is the process's user + system time per unit, the mean over the rounds: a contender that
-is fast by putting a worker to sleep shows less of it, one that spins shows more. `floor` and
-`baseline-*` rows are references, not peers. Fair contenders serve waiters in arrival order.
+the peer's slowest and its slowest against their fastest. CPU time is the process's user +
+system time per unit, the mean over the rounds: a contender that is fast by putting a worker
+to sleep shows less of it, one that spins shows more. `floor` and `baseline-*` rows are
+references, not peers. Fair contenders serve waiters in arrival order.
 The cross-core round trip is a cache line's trip to another core and back, before and after
 the run: on a shared virtual machine the contended rows move with it.
 
