@@ -231,7 +231,10 @@ impl Bench {
                 String::from("-")
             } else {
                 // The mean, as the rows have it (`admit_benches::rows` says why).
-                format!("{:.1}", m.cpu_ns.iter().sum::<f64>() / m.cpu_ns.len() as f64)
+                format!(
+                    "{:.1}",
+                    m.cpu_ns.iter().sum::<f64>() / m.cpu_ns.len() as f64
+                )
             };
             let mut line = format!(
                 "    {:<18} wall {:>9.1} ns/op ({:.1} .. {:.1})  cpu {cpu:>9} ns/op",

@@ -399,10 +399,12 @@ pub fn screen(groups: &[Group]) -> String {
     let mut out = String::new();
     for g in groups {
         let (title, group, unit) = (&g.title, &g.group, &g.unit);
-        let _ = writeln!(
-            out,
-            "{title} ({group}, {unit}; medians of interleaved rounds)"
-        );
+        let rounds = if g.rows.iter().any(|r| r.rounds > 1) {
+            "; medians of interleaved rounds"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{title} ({group}, {unit}{rounds})");
         if g.rows.iter().any(Row::is_peer) {
             out += &summary_table(g, false);
         } else {
@@ -611,6 +613,8 @@ mod tests {
             .iter()
             .any(|l| l.contains("smol") && l.contains("490.2"));
         assert!(rate, "{text}");
+        let one_run = "Rate limiter (rate, ns/grant)";
+        assert!(lines.contains(&one_run), "no medians of one run: {text}");
         let json = json(&environment(), &groups).unwrap();
         assert_eq!(read_json(&json).unwrap(), (environment(), groups.clone()));
         let chart = svg(&groups);
