@@ -106,12 +106,9 @@ fn main() {
             for m in measured {
                 let mut row = Row::new(&workload.label(), workload.runtime(), m);
                 row.extra
-                    .push(("floor_ns".to_owned(), median(&floor.wall_ns)));
-                if !floor.cpu_ns.is_empty() {
-                    row.extra.push((
-                        "floor_cpu_ns".to_owned(),
-                        floor.cpu_ns.iter().sum::<f64>() / floor.cpu_ns.len() as f64,
-                    ));
+                    .push(("floor_ns".to_owned(), median(&floor.wall_sorted())));
+                if let Some(mean) = floor.cpu_mean() {
+                    row.extra.push(("floor_cpu_ns".to_owned(), mean));
                 }
                 rows.push(row);
             }
@@ -226,20 +223,14 @@ impl Bench {
         );
         let measured = interleave(self.plan.rounds, ops, contenders);
         for m in &measured {
-            let wall = &m.wall_ns;
-            let cpu = if m.cpu_ns.is_empty() {
-                String::from("-")
-            } else {
-                // The mean, as the rows have it (`admit_benches::rows` says why).
-                format!(
-                    "{:.1}",
-                    m.cpu_ns.iter().sum::<f64>() / m.cpu_ns.len() as f64
-                )
-            };
+            let wall = m.wall_sorted();
+            let cpu = m
+                .cpu_mean()
+                .map_or("-".to_owned(), |mean| format!("{mean:.1}"));
             let mut line = format!(
                 "    {:<18} wall {:>9.1} ns/op ({:.1} .. {:.1})  cpu {cpu:>9} ns/op",
                 m.name,
-                median(wall),
+                median(&wall),
                 wall[0],
                 wall[wall.len() - 1]
             );
@@ -253,7 +244,6 @@ impl Bench {
             }
             println!("{line}");
         }
-        print_ratio(&measured);
         measured
     }
 
@@ -315,30 +305,5 @@ impl Bench {
                 std::process::exit(1);
             }
         }
-    }
-}
-
-/// Prints admit-fifo's wall time over the best fair peer's (the fastest fair
-/// contender not named `admit...`) as the report states it: the median of
-/// the ratios round by round, and their range.
-fn print_ratio(measured: &[Measured]) {
-    let Some(fifo) = measured.iter().find(|m| m.name == "admit-fifo") else {
-        return;
-    };
-    let best = measured
-        .iter()
-        .filter(|m| m.fair && !m.name.starts_with("admit"))
-        .min_by(|a, b| median(&a.wall_ns).total_cmp(&median(&b.wall_ns)));
-    if let Some(peer) = best {
-        let pairs = fifo.wall_by_round.iter().zip(&peer.wall_by_round);
-        let mut ratios: Vec<f64> = pairs.map(|(a, p)| a / p).collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "    admit-fifo / {}: {:.2} round by round ({:.2} .. {:.2})",
-            peer.name,
-            median(&ratios),
-            ratios[0],
-            ratios[ratios.len() - 1]
-        );
     }
 }

@@ -169,7 +169,6 @@ impl Series {
             name: CONTENDER,
             fair: true,
             wall_ns,
-            wall_by_round: Vec::new(),
             cpu_ns,
             waits: Waits::default(),
         };

@@ -199,17 +199,49 @@ pub struct Measured {
     pub name: &'static str,
     /// [`Contender::fair`].
     pub fair: bool,
-    /// Wall nanoseconds per operation, one per round, sorted.
+    /// Wall nanoseconds per operation, one per round, in round order: the
+    /// report holds each round against the other contenders' same round.
     pub wall_ns: Vec<f64>,
-    /// The same, in round order (empty where rounds were not interleaved), so that the
-    /// report can hold each round against the other contenders' same round.
-    pub wall_by_round: Vec<f64>,
     /// CPU nanoseconds per operation, one per round (empty if the OS does
     /// not say), sorted.
     pub cpu_ns: Vec<f64>,
     /// Per round (sorted separately): the median, 99th percentile and
     /// largest acquisition wait in nanoseconds; empty unless recorded.
     pub waits: Waits,
+}
+
+impl Measured {
+    /// The wall times, fastest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use admit_benches::measure::{Measured, Waits};
+    ///
+    /// let measured = Measured {
+    ///     name: "admit-fifo",
+    ///     fair: true,
+    ///     wall_ns: vec![2.0, 3.0, 1.0],
+    ///     cpu_ns: vec![4.0, 8.0],
+    ///     waits: Waits::default(),
+    /// };
+    /// assert_eq!(measured.wall_sorted(), [1.0, 2.0, 3.0]);
+    /// assert_eq!(measured.cpu_mean(), Some(6.0));
+    /// ```
+    #[must_use]
+    pub fn wall_sorted(&self) -> Vec<f64> {
+        let mut wall = self.wall_ns.clone();
+        wall.sort_by(f64::total_cmp);
+        wall
+    }
+
+    /// The mean CPU nanoseconds per operation over the rounds, if measured
+    /// (the mean, not the median: `crate::rows` says why).
+    #[must_use]
+    pub fn cpu_mean(&self) -> Option<f64> {
+        let cpu = &self.cpu_ns;
+        (!cpu.is_empty()).then(|| cpu.iter().sum::<f64>() / cpu.len() as f64)
+    }
 }
 
 /// Acquisition waits over the rounds: each field has one value per round,
@@ -287,7 +319,6 @@ pub fn interleave(rounds: usize, ops: u64, contenders: &mut [Contender<'_>]) -> 
             name: contender.name,
             fair: contender.fair,
             wall_ns: Vec::with_capacity(rounds),
-            wall_by_round: Vec::new(),
             cpu_ns: Vec::with_capacity(rounds),
             waits: Waits::default(),
         })
@@ -310,8 +341,6 @@ pub fn interleave(rounds: usize, ops: u64, contenders: &mut [Contender<'_>]) -> 
         }
     }
     for results in &mut measured {
-        results.wall_by_round.clone_from(&results.wall_ns);
-        results.wall_ns.sort_by(f64::total_cmp);
         results.cpu_ns.sort_by(f64::total_cmp);
         results.waits.p50_ns.sort_unstable();
         results.waits.p99_ns.sort_unstable();

@@ -77,8 +77,7 @@ impl Row {
     /// let measured = Measured {
     ///     name: "admit-fifo",
     ///     fair: true,
-    ///     wall_ns: vec![1.0, 2.0, 3.0],
-    ///     wall_by_round: vec![2.0, 3.0, 1.0],
+    ///     wall_ns: vec![2.0, 3.0, 1.0],
     ///     cpu_ns: vec![],
     ///     waits: Waits { p50_ns: vec![5], p99_ns: vec![7], max_ns: vec![9] },
     /// };
@@ -107,21 +106,9 @@ impl Row {
         }
     }
 
-    /// The median wall nanoseconds per operation.
-    pub fn wall_median(&self) -> f64 {
-        median(&self.measured.wall_ns)
-    }
-
-    /// The mean CPU nanoseconds per operation over the rounds, if measured
-    /// (see the module docs for why not the median).
-    pub fn cpu_mean(&self) -> Option<f64> {
-        let cpu = &self.measured.cpu_ns;
-        (!cpu.is_empty()).then(|| cpu.iter().sum::<f64>() / cpu.len() as f64)
-    }
-
     /// The row as the file holds it.
     pub fn to_json(&self) -> Value {
-        let wall = &self.measured.wall_ns;
+        let wall = self.measured.wall_sorted();
         let extra: Map<String, Value> = self
             .extra
             .iter()
@@ -134,12 +121,12 @@ impl Row {
             "fair": self.measured.fair,
             "rounds": wall.len(),
             "wall_ns": {
-                "median": self.wall_median(),
+                "median": median(&wall),
                 "min": wall[0],
                 "max": wall[wall.len() - 1],
-                "rounds": self.measured.wall_by_round,
+                "rounds": self.measured.wall_ns,
             },
-            "cpu_ns": self.cpu_mean().map(|mean| json!({ "mean": mean })),
+            "cpu_ns": self.measured.cpu_mean().map(|mean| json!({ "mean": mean })),
             "extra": extra,
         })
     }
@@ -232,8 +219,7 @@ mod tests {
         let measured = Measured {
             name: "admit-fifo",
             fair: true,
-            wall_ns: vec![110.0, 123.4, 150.2],
-            wall_by_round: vec![123.4, 150.2, 110.0],
+            wall_ns: vec![123.4, 150.2, 110.0],
             cpu_ns,
             waits: Waits {
                 p50_ns: vec![900, 1000, 1100],
