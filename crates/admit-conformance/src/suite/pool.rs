@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use admit_runtime::{
-    AcquireTimeoutError, Inline, JobStream, PoolError, PoolSet, Progress, Runtime, Semaphore,
-    Spawned, TaskPool, ZeroLimitError,
+    AcquireTimeoutError, Incomplete, Inline, IntoJobs, JobStream, PoolError, PoolSet, Progress,
+    Runtime, Semaphore, Spawned, TaskPool, ZeroLimitError,
 };
 use futures_lite::future::{self, FutureExt};
 use futures_lite::{Stream, StreamExt};
@@ -28,6 +28,41 @@ use crate::{CaseResult, Failure, Options};
 /// The name of a pool mode in messages.
 fn mode(spawned: bool) -> &'static str {
     if spawned { "spawned" } else { "inline" }
+}
+
+/// `gather` (inline) or `spawn_gather` (spawned) of `jobs` on `pool`.
+async fn gather_in<R: Runtime, J>(
+    pool: &TaskPool<R>,
+    jobs: J,
+    spawned: bool,
+) -> Result<Vec<J::Output>, Incomplete<J::Output>>
+where
+    J: IntoJobs,
+    J::Job: Send + 'static,
+    J::Output: Send + 'static,
+{
+    if spawned {
+        pool.spawn_gather(jobs).await
+    } else {
+        pool.gather(jobs).await
+    }
+}
+
+/// [`gather_in`], within [`PROMPTLY`]; a pool error is a failure.
+async fn gather_all<R: Runtime, J>(
+    pool: &TaskPool<R>,
+    jobs: J,
+    spawned: bool,
+) -> Result<Vec<J::Output>, Failure>
+where
+    J: IntoJobs,
+    J::Job: Send + 'static,
+    J::Output: Send + 'static,
+{
+    let what = format!("{} gather returns", mode(spawned));
+    within::<R, _>(PROMPTLY, &what, gather_in(pool, jobs, spawned))
+        .await?
+        .map_err(|e| Failure::new(format!("{} gather failed: {e}", mode(spawned))))
 }
 
 /// A limit of zero is an error, not a hang: from `TaskPool::new`, and from every operation
@@ -94,12 +129,7 @@ pub(super) async fn gather_keeps_input_order_and_bound<R: Runtime>(_: Options) -
         let tracker = Arc::new(Tracker::default());
         let pool = TaskPool::<R>::new(LIMIT).expect("non-zero");
         let jobs = (0..JOBS).map(|i| tracker.job::<R, _>(jitter(i), i as u32 * 3));
-        let outputs = if spawned {
-            within::<R, _>(PROMPTLY, "spawn_gather", pool.spawn_gather(jobs)).await?
-        } else {
-            within::<R, _>(PROMPTLY, "gather", pool.gather(jobs)).await?
-        }
-        .map_err(|e| Failure::new(format!("{} gather failed: {e}", mode(spawned))))?;
+        let outputs = gather_all(&pool, jobs, spawned).await?;
         ensure!(
             outputs == expected,
             "{} gather returned {outputs:?}",
@@ -137,12 +167,7 @@ pub(super) async fn gather_collects_all_failures<R: Runtime>(_: Options) -> Case
             R::sleep(jitter(i)).await;
             result(i)
         });
-        let outputs = if spawned {
-            within::<R, _>(PROMPTLY, "spawn_gather", pool.spawn_gather(jobs)).await?
-        } else {
-            within::<R, _>(PROMPTLY, "gather", pool.gather(jobs)).await?
-        }
-        .map_err(|e| Failure::new(format!("{} gather failed: {e}", mode(spawned))))?;
+        let outputs = gather_all(&pool, jobs, spawned).await?;
         ensure!(
             outputs == expected,
             "{} gather of jobs failing at every fifth returned {outputs:?}",
@@ -279,11 +304,8 @@ pub(super) async fn progress_hook_reports_everything<R: Runtime>(_: Options) -> 
             R::sleep(jitter(i)).await;
             if i % 3 == 0 { Err(i) } else { Ok(i) }
         });
-        let gathered = if spawned {
-            within::<R, _>(PROMPTLY, "spawn_gather", pool.spawn_gather(jobs)).await?
-        } else {
-            within::<R, _>(PROMPTLY, "gather", pool.gather(jobs)).await?
-        };
+        let what = format!("{} gather returns", mode(spawned));
+        let gathered = within::<R, _>(PROMPTLY, &what, gather_in(&pool, jobs, spawned)).await?;
         ensure!(gathered.is_ok(), "the pool failed: {gathered:?}");
         let seen = lock(&seen);
         ensure!(
@@ -391,13 +413,7 @@ pub(super) async fn task_panic_reaches_caller<R: Runtime>(_: Options) -> CaseRes
                 .boxed()
             })
             .collect();
-        let run = async {
-            if spawned {
-                pool.spawn_gather(jobs).await
-            } else {
-                pool.gather(jobs).await
-            }
-        };
+        let run = gather_in(&pool, jobs, spawned);
         let outcome = within::<R, _>(
             PROMPTLY,
             "the panic reaches the caller",
@@ -868,12 +884,7 @@ pub(super) async fn gather_takes_jobs_from_a_stream<R: Runtime>(_: Options) -> C
         });
         let pool = TaskPool::<R>::new(4).expect("non-zero");
         let jobs = JobStream::new(watched);
-        let outputs = if spawned {
-            within::<R, _>(PROMPTLY, "spawn_gather", pool.spawn_gather(jobs)).await?
-        } else {
-            within::<R, _>(PROMPTLY, "gather", pool.gather(jobs)).await?
-        }
-        .map_err(|e| Failure::new(format!("{} gather failed: {e}", mode(spawned))))?;
+        let outputs = gather_all(&pool, jobs, spawned).await?;
         ensure!(
             outputs == (0..30).collect::<Vec<_>>(),
             "{} gather of a stream returned {outputs:?}",
