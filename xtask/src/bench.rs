@@ -15,7 +15,7 @@ use xshell::{Shell, cmd};
 
 use crate::Result;
 use crate::ci::Redis;
-use crate::report::{self, Environment, Group};
+use crate::report::{self, Environment, Report};
 
 /// What `cargo xtask bench` was asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,21 +42,20 @@ const BENCHES: [&str; 4] = [
 pub fn run(options: &Options) -> Result {
     let sh = crate::shell()?;
     let docs = crate::project_root().join("docs");
-    let (environment, groups) = if options.no_run {
-        report::read_json(&sh.read_file(docs.join("benchmarks.json"))?)?
+    let report = if options.no_run {
+        serde_json::from_str(&sh.read_file(docs.join("benchmarks.json"))?)?
     } else {
         let rows = crate::target_dir().join("admit-bench");
-        let environment = measure(&sh, &options.benches, options.quick, &rows)?;
-        (environment, report::load(&rows)?)
+        measure(&sh, &options.benches, options.quick, &rows)?
     };
-    print!("\n{}", report::screen(&groups));
-    write_report(&sh, &docs, &environment, &groups)
+    print!("\n{}", report::screen(&report.groups));
+    write_report(&sh, &docs, &report)
 }
 
 /// Runs `names` of [`BENCHES`] (all when empty, after removing the rows files in `out`, so
 /// that no stale group passes for this run's) with their rows going to `out`, and returns
-/// the setup they ran in; fails at an unknown name or a failing benchmark.
-pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<Environment> {
+/// the setup they ran in with every group in `out`; fails at an unknown name or benchmark.
+pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<Report> {
     let name = |bench: &str| bench.rsplit(' ').next().unwrap_or_default().to_owned();
     let known: Vec<String> = BENCHES.map(name).into();
     if let Some(unknown) = names.iter().find(|n| !known.contains(n)) {
@@ -99,7 +98,7 @@ pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
     let cpu = model.map_or("unknown", |m| m.trim_start_matches([' ', '\t', ':']));
-    Ok(Environment {
+    let environment = Environment {
         date: ask(cmd!(sh, "date -u '+%Y-%m-%d %H:%M UTC'")),
         machine: ask(cmd!(sh, "uname -srm")),
         cpu: cpu.to_owned(),
@@ -107,14 +106,18 @@ pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<
         toolchain: ask(cmd!(sh, "rustc --version")),
         revision,
         round_trip_ns: Some((round_trip_before, round_trip_ns())),
+    };
+    Ok(Report {
+        environment,
+        groups: report::load(out)?,
     })
 }
 
 /// Writes `benchmarks.md`, `.json` and `.svg` into `dir`.
-pub fn write_report(sh: &Shell, dir: &Path, environment: &Environment, groups: &[Group]) -> Result {
-    let markdown = ("benchmarks.md", report::markdown(environment, groups));
-    let json = ("benchmarks.json", report::json(environment, groups)?);
-    for (name, contents) in [markdown, json, ("benchmarks.svg", report::svg(groups))] {
+pub fn write_report(sh: &Shell, dir: &Path, report: &Report) -> Result {
+    let markdown = ("benchmarks.md", report::markdown(report));
+    let json = ("benchmarks.json", report::json(report)?);
+    for (name, contents) in [markdown, json, ("benchmarks.svg", report::svg(report))] {
         sh.write_file(dir.join(name), contents)?;
         println!("wrote {}", dir.join(name).display());
     }

@@ -22,18 +22,17 @@ pub fn run(benches: &[String]) -> Result {
     step(2, "benchmarks, quick interleaved rounds");
     let sh = crate::shell()?;
     let dir = crate::target_dir().join("compare");
-    let environment = bench::measure(&sh, benches, true, &dir.join("rows"))?;
-    let groups = report::load(&dir.join("rows"))?;
-    bench::write_report(&sh, &dir, &environment, &groups)?;
+    let report = bench::measure(&sh, benches, true, &dir.join("rows"))?;
+    bench::write_report(&sh, &dir, &report)?;
 
-    let (revision, cores) = (&environment.revision, environment.cores);
-    let round_trip = environment.round_trip_ns.unwrap_or_default().0;
+    let (revision, cores) = (&report.environment.revision, report.environment.cores);
+    let round_trip = report.environment.round_trip_ns.unwrap_or_default().0;
     println!(
         "\n==> admit next to its peers ({revision}; {cores} cores; cross-core round trip \
          {round_trip:.0} ns; {:.0} s)\n",
         started.elapsed().as_secs_f64()
     );
-    print!("{}", report::screen(&groups));
+    print!("{}", report::screen(&report.groups));
     println!("Guarantees each semaphore broke in the conformance run:");
     let peers = &results.peers;
     for peer in conformance::names(peers.iter().map(|(peer, ..)| peer)) {

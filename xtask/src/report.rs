@@ -16,6 +16,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Result, table};
 
+/// `benchmarks.json`: where the numbers were taken, and every group as its rows file has it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub environment: Environment,
+    pub groups: Vec<Group>,
+}
+
+/// Where and when the numbers were taken (`unknown` what could not be found out).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Environment {
+    pub date: String,
+    pub machine: String,
+    pub cpu: String,
+    pub cores: usize,
+    pub toolchain: String,
+    pub revision: String,
+    /// A cache line's round trip to another core and back, before and after the run.
+    pub round_trip_ns: Option<(f64, f64)>,
+}
+
 /// One rows file: a group of workloads, every contender of each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
@@ -57,32 +78,24 @@ pub struct Wall {
     pub rounds: Vec<f64>,
 }
 
-/// admit's wall time over a peer's, with its spread: the median and range of the ratios round
-/// by round when both rows carry the same rounds (each round ran both, one after the other, so
-/// the machine's drift between rounds cancels out); else the ratio of the medians, and the
-/// range the ratio of two rounds can take (admit's fastest against the peer's slowest and back).
-fn paired(admit: &Wall, peer: &Wall) -> (f64, f64, f64) {
-    if admit.rounds.is_empty() || admit.rounds.len() != peer.rounds.len() {
-        return (
-            admit.median / peer.median,
-            admit.min / peer.max,
-            admit.max / peer.min,
-        );
-    }
-    let pairs = admit.rounds.iter().zip(&peer.rounds);
-    let mut ratios: Vec<f64> = pairs.map(|(a, p)| a / p).collect();
-    ratios.sort_by(f64::total_cmp);
-    (
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1],
-    )
-}
-
 /// CPU time per unit, the mean over the rounds (the benches' `rows` module says why).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cpu {
     pub mean: f64,
+}
+
+/// admit's wall time `a` over a peer's `p`, with its spread: the median and range of the ratios
+/// round by round when both rows carry the same rounds (each round ran both, one after the
+/// other, so the machine's drift between rounds cancels out); else the ratio of the medians,
+/// between admit's fastest round over the peer's slowest and its slowest over their fastest.
+fn paired(a: &Wall, p: &Wall) -> (f64, f64, f64) {
+    if a.rounds.is_empty() || a.rounds.len() != p.rounds.len() {
+        return (a.median / p.median, a.min / p.max, a.max / p.min);
+    }
+    let mut ratios: Vec<f64> = a.rounds.iter().zip(&p.rounds).map(|(a, p)| a / p).collect();
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    (ratios[n / 2], ratios[0], ratios[n - 1])
 }
 
 impl Row {
@@ -120,20 +133,6 @@ impl Row {
     }
 }
 
-/// Where and when the numbers were taken (`unknown` what could not be found out).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Environment {
-    pub date: String,
-    pub machine: String,
-    pub cpu: String,
-    pub cores: usize,
-    pub toolchain: String,
-    pub revision: String,
-    /// A cache line's round trip to another core and back, before and after the run.
-    pub round_trip_ns: Option<(f64, f64)>,
-}
-
 /// Reads every `*.json` rows file in `dir`, in the order of [`GOALS`] (then by name); fails
 /// when `dir` holds none or one is not in the rows format.
 pub fn load(dir: &Path) -> Result<Vec<Group>> {
@@ -155,21 +154,9 @@ pub fn load(dir: &Path) -> Result<Vec<Group>> {
     Ok(groups)
 }
 
-/// Reads a report written by [`json`] back: its environment and groups.
-pub fn read_json(text: &str) -> Result<(Environment, Vec<Group>)> {
-    #[derive(Deserialize)]
-    struct Report {
-        environment: Environment,
-        groups: Vec<Group>,
-    }
-    let report: Report = serde_json::from_str(text)?;
-    Ok((report.environment, report.groups))
-}
-
-/// `benchmarks.json`: the environment and every group as its rows file has it.
-pub fn json(environment: &Environment, groups: &[Group]) -> Result<String> {
-    let report = serde_json::json!({ "environment": environment, "groups": groups });
-    Ok(serde_json::to_string_pretty(&report)? + "\n")
+/// `benchmarks.json`, by way of a [`serde_json::Value`], whose objects keep their keys sorted.
+pub fn json(report: &Report) -> Result<String> {
+    Ok(serde_json::to_string_pretty(&serde_json::to_value(report)?)? + "\n")
 }
 
 /// The rows of one workload on one runtime, fastest first.
@@ -440,7 +427,8 @@ time as the ratio above, or against a limit in its own row (`floor_ns`: bare ato
 ";
 
 /// `benchmarks.md`.
-pub fn markdown(e: &Environment, groups: &[Group]) -> String {
+pub fn markdown(report: &Report) -> String {
+    let (e, groups) = (&report.environment, &report.groups);
     let (date, cpu, cores, toolchain, revision) =
         (&e.date, &e.cpu, e.cores, &e.toolchain, &e.revision);
     let machine = format!("{}; {cpu}; {cores} cores", e.machine);
@@ -469,10 +457,7 @@ pub fn markdown(e: &Environment, groups: &[Group]) -> String {
     out += &table(&header, &goals, true);
     for g in groups {
         let (title, group, unit, command) = (&g.title, &g.group, &g.unit, &g.command);
-        let _ = write!(
-            out,
-            "\n## {title}\n\nGroup `{group}`, {unit}; produced by `{command}`.\n\n"
-        );
+        out += &format!("\n## {title}\n\nGroup `{group}`, {unit}; produced by `{command}`.\n\n");
         if g.rows.iter().any(Row::is_peer) {
             out += &summary_table(g, true);
             out.push('\n');
@@ -484,10 +469,10 @@ pub fn markdown(e: &Environment, groups: &[Group]) -> String {
 
 /// `benchmarks.svg`: a bar per goal judged, admit's ratio on a scale to 2×, green where the
 /// goal is met, with a line at 1×.
-pub fn svg(groups: &[Group]) -> String {
+pub fn svg(report: &Report) -> String {
     let mut bars = String::new();
     let mut y = 30;
-    for (group, series, _, judged) in verdicts(groups) {
+    for (group, series, _, judged) in verdicts(&report.groups) {
         let Some((met, j)) = judged else { continue };
         let (ratio, admit, against) = (j.ratio, &j.admit.contender, j.against);
         let width = 200.0 * ratio.min(2.0);
@@ -542,23 +527,20 @@ mod tests {
              "extra": {"configured_per_s": 500, "achieved_per_s": 490.2, "max_window": 502, "window_bound": 501}}]}"#,
     ];
 
-    fn groups() -> Vec<Group> {
-        ROWS.map(|text| serde_json::from_str(text).expect("rows"))
-            .into()
-    }
-
-    fn environment() -> Environment {
-        let revision = "abc1234".to_owned();
-        Environment {
-            revision,
-            round_trip_ns: Some((180.0, 212.4)),
-            ..Default::default()
+    /// The rows with a setup that lacks what could not be found out.
+    fn report() -> Report {
+        let environment = r#"{"revision": "abc1234", "round_trip_ns": [180, 212.4]}"#;
+        let environment = serde_json::from_str(environment).unwrap();
+        let groups = Vec::from(ROWS.map(|text| serde_json::from_str(text).expect("rows")));
+        Report {
+            environment,
+            groups,
         }
     }
 
     #[test]
     fn markdown_has_the_setup_the_goals_and_every_row() {
-        let text = markdown(&environment(), &groups());
+        let text = markdown(&report());
         for line in [
             "| revision | `abc1234` |\n| cross-core round trip | 180 ns before, 212 ns after |",
             "| contended | T16-P4 / tokio | ahead of every fair peer | 0.87× (0.80–0.90) admit-fifo vs tokio | met |",
@@ -580,7 +562,7 @@ mod tests {
 
     #[test]
     fn goals_need_their_numbers_and_a_limit_is_the_rows_own() {
-        let mut groups = groups();
+        let mut groups = report().groups;
         groups[0].group = "wait-times".to_owned();
         groups[0].rows[4].extra.insert("floor_ns".to_owned(), 300.0);
         let verdicts = verdicts(&groups);
@@ -598,8 +580,8 @@ mod tests {
 
     #[test]
     fn the_screen_json_and_chart() {
-        let groups = groups();
-        let text = screen(&groups);
+        let report = report();
+        let text = screen(&report.groups);
         let lines: Vec<&str> = text.lines().collect();
         let title = "Contended (contended, ns/op; medians of interleaved rounds)";
         assert_eq!(lines[0], title);
@@ -615,9 +597,9 @@ mod tests {
         assert!(rate, "{text}");
         let one_run = "Rate limiter (rate, ns/grant)";
         assert!(lines.contains(&one_run), "no medians of one run: {text}");
-        let json = json(&environment(), &groups).unwrap();
-        assert_eq!(read_json(&json).unwrap(), (environment(), groups.clone()));
-        let chart = svg(&groups);
+        let json = json(&report).unwrap();
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
+        let chart = svg(&report);
         let bars = chart.matches("<rect x=\"430\"").count();
         assert_eq!(bars, 6, "a bar per goal judged");
         let bar = "1.10× admit-fifo vs futures-intrusive";
@@ -644,9 +626,9 @@ mod tests {
     #[test]
     fn the_committed_report_renders_again() {
         let path = crate::project_root().join("docs/benchmarks.json");
-        let (environment, groups) = read_json(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let page = markdown(&environment, &groups);
-        for group in &groups {
+        let report: Report = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let page = markdown(&report);
+        for group in &report.groups {
             let section = format!("Group `{}`, {}; produced by `", group.group, group.unit);
             assert!(page.contains(&section), "{section}");
             let goals = GOALS.iter().filter(|goal| goal.0 == group.group).count();
@@ -656,7 +638,7 @@ mod tests {
                 assert_eq!(page.matches(&line).count(), goals.max(1), "{line}");
             }
         }
-        assert!(page.contains(&format!("| revision | `{}` |", environment.revision)));
+        assert!(page.contains(&format!("| revision | `{}` |", report.environment.revision)));
         assert!(!page.contains("| no data |"), "{page}");
     }
 }
