@@ -139,34 +139,28 @@ fn shell() -> Result<xshell::Shell> {
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` if set, else `target/` in the root.
 fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => project_root().join(dir),
-        _ => project_root().join("target"),
-    }
+    let dir = std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty());
+    project_root().join(dir.unwrap_or("target".into()))
 }
 
 /// A table with a header row, as Markdown or as aligned text indented by two spaces.
 fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> String {
     let body = rows.iter().map(|r| r.iter().map(AsRef::as_ref).collect());
     let rows: Vec<Vec<&str>> = std::iter::once(header.to_vec()).chain(body).collect();
+    let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max();
     let mut out = String::new();
-    if markdown {
-        for (index, row) in rows.iter().enumerate() {
+    for (index, row) in rows.iter().enumerate() {
+        if markdown {
             let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
             if index == 0 {
                 let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
             }
+        } else {
+            let cells = row.iter().enumerate();
+            let cells = cells.map(|(c, cell)| format!("{cell:<w$}", w = width(c).unwrap_or(0)));
+            let _ = writeln!(out, "  {}", cells.collect::<Vec<_>>().join("  ").trim_end());
         }
-        return out;
-    }
-    let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max();
-    for row in &rows {
-        let cells = row
-            .iter()
-            .enumerate()
-            .map(|(c, cell)| format!("{cell:<w$}", w = width(c).unwrap_or(0)));
-        let _ = writeln!(out, "  {}", cells.collect::<Vec<_>>().join("  ").trim_end());
     }
     out
 }
@@ -195,12 +189,7 @@ mod tests {
         assert_eq!(task("compare --bench pool"), Task::Compare(benches));
         let unknown = parsed("deploy").unwrap_err().to_string();
         assert!(unknown.contains("unknown command"), "{unknown}");
-        for wrong in [
-            "ci --fast",
-            "conformance --adapter",
-            "loom --quick",
-            "compare --quick",
-        ] {
+        for wrong in "ci --fast,conformance --adapter,loom --quick,compare --quick".split(',') {
             assert!(parsed(wrong).is_err(), "{wrong}");
         }
     }
