@@ -74,13 +74,10 @@ pub fn run(strict: bool) -> Result {
         let step_started = Instant::now();
         let needed = needs.map_or(Ok(()), |needs| needs(&sh));
         let skip = needed.is_err() && !strict;
-        let result = needed.and_then(|()| check(&sh));
-        let status = match &result {
-            Ok(()) => "ok",
-            Err(_) if skip => "SKIPPED",
-            Err(_) => "FAILED",
+        let (status, why) = match needed.and_then(|()| check(&sh)) {
+            Ok(()) => ("ok", String::new()),
+            Err(err) => (if skip { "SKIPPED" } else { "FAILED" }, err.to_string()),
         };
-        let why = result.err().map_or(String::new(), |err| err.to_string());
         done.push((*name, status, why, step_started.elapsed()));
         if status == "FAILED" {
             break;
@@ -167,19 +164,18 @@ pub fn miri(sh: &Shell) -> Result {
 /// local registry into `$CARGO_HOME/registry/src/-<hash>/` and never unpacks a version twice,
 /// so the unpacked `admit*` packages are removed first (else the last run's sources build).
 fn package(sh: &Shell) -> Result {
-    let home = sh.var("HOME").map(|home| format!("{home}/.cargo"));
+    let home = sh.var("HOME").map(|home| home + "/.cargo");
+    let cargo_home = sh.var("CARGO_HOME").or(home).unwrap_or_default();
     let named = |path: &Path, prefix| {
         path.file_name()
             .is_some_and(|name| name.to_string_lossy().starts_with(prefix))
     };
-    if let Ok(cargo_home) = sh.var("CARGO_HOME").or(home) {
-        for kind in ["src", "cache"] {
-            let registries = sh.read_dir(format!("{cargo_home}/registry/{kind}"));
-            let registries = registries.unwrap_or_default();
-            for registry in registries.iter().filter(|r| named(r, "-")) {
-                for package in sh.read_dir(registry)?.iter().filter(|p| named(p, "admit")) {
-                    sh.remove_path(package)?;
-                }
+    for kind in ["src", "cache"] {
+        let registries = sh.read_dir(format!("{cargo_home}/registry/{kind}"));
+        let registries = registries.unwrap_or_default();
+        for registry in registries.iter().filter(|r| named(r, "-")) {
+            for package in sh.read_dir(registry)?.iter().filter(|p| named(p, "admit")) {
+                sh.remove_path(package)?;
             }
         }
     }
