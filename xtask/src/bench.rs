@@ -52,8 +52,8 @@ pub fn run(options: &Options) -> Result {
     write_report(&sh, &docs, &report)
 }
 
-/// Runs `names` of [`BENCHES`] (all when empty, after removing the rows files in `out`, so
-/// that no stale group passes for this run's) with their rows going to `out`, and returns
+/// Runs `names` of [`BENCHES`] (all when empty, after emptying `out`, so that no stale group
+/// passes for this run's) with their rows going to `out`, and returns
 /// the setup they ran in with every group in `out`; fails at an unknown name or benchmark.
 pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<Report> {
     let name = |bench: &str| bench.rsplit(' ').next().unwrap_or_default().to_owned();
@@ -63,14 +63,10 @@ pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<
     }
     let wanted = |bench: &&str| names.is_empty() || names.contains(&name(bench));
     let chosen: Vec<&str> = BENCHES.into_iter().filter(wanted).collect();
-    sh.create_dir(out)?;
     if names.is_empty() {
-        for rows in sh.read_dir(out)? {
-            if rows.extension().is_some_and(|e| e == "json") {
-                sh.remove_path(rows)?;
-            }
-        }
+        sh.remove_path(out)?;
     }
+    sh.create_dir(out)?;
     let (revision, round_trip_before, started) = (revision(sh), round_trip_ns(), Instant::now());
     for (index, bench) in chosen.iter().enumerate() {
         let elapsed = started.elapsed().as_secs_f64();
