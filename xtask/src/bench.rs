@@ -94,17 +94,16 @@ pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
     let cpu = model.map_or("unknown", |m| m.trim_start_matches([' ', '\t', ':']));
-    let environment = Environment {
-        date: ask(cmd!(sh, "date -u '+%Y-%m-%d %H:%M UTC'")),
-        machine: ask(cmd!(sh, "uname -srm")),
-        cpu: cpu.to_owned(),
-        cores: std::thread::available_parallelism().map_or(1, usize::from),
-        toolchain: ask(cmd!(sh, "rustc --version")),
-        revision,
-        round_trip_ns: Some((round_trip_before, round_trip_ns())),
-    };
     Ok(Report {
-        environment,
+        environment: Environment {
+            date: ask(cmd!(sh, "date -u '+%Y-%m-%d %H:%M UTC'")),
+            machine: ask(cmd!(sh, "uname -srm")),
+            cpu: cpu.to_owned(),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            toolchain: ask(cmd!(sh, "rustc --version")),
+            revision,
+            round_trip_ns: (round_trip_before, round_trip_ns()),
+        },
         groups: report::load(out)?,
     })
 }

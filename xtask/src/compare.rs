@@ -26,7 +26,7 @@ pub fn run(benches: &[String]) -> Result {
     bench::write_report(&sh, &dir, &report)?;
 
     let (revision, cores) = (&report.environment.revision, report.environment.cores);
-    let round_trip = report.environment.round_trip_ns.unwrap_or_default().0;
+    let round_trip = report.environment.round_trip_ns.0;
     println!(
         "\n==> admit next to its peers ({revision}; {cores} cores; cross-core round trip \
          {round_trip:.0} ns; {:.0} s)\n",

@@ -34,7 +34,7 @@ pub struct Environment {
     pub toolchain: String,
     pub revision: String,
     /// A cache line's round trip to another core and back, before and after the run.
-    pub round_trip_ns: Option<(f64, f64)>,
+    pub round_trip_ns: (f64, f64),
 }
 
 /// One rows file: a group of workloads, every contender of each.
@@ -432,17 +432,14 @@ pub fn markdown(report: &Report) -> String {
     let (date, cpu, cores, toolchain, revision) =
         (&e.date, &e.cpu, e.cores, &e.toolchain, &e.revision);
     let machine = format!("{}; {cpu}; {cores} cores", e.machine);
-    let trips = e
-        .round_trip_ns
-        .map(|(a, b)| format!("{} before, {} after", ns(a), ns(b)));
-    let trips = trips.as_deref().unwrap_or("–");
+    let (before, after) = (ns(e.round_trip_ns.0), ns(e.round_trip_ns.1));
     let mut out = format!(
         "# Benchmarks\n\n\
          Written by `cargo xtask bench` from the rows the benchmarks write \
          (`target/admit-bench/*.json`);\ndo not edit by hand, run it again.\n\n\
          ## Setup\n\n| | |\n|---|---|\n| date | {date} |\n| machine | {machine} |\n\
          | toolchain | {toolchain} |\n| revision | `{revision}` |\n\
-         | cross-core round trip | {trips} |\n\n{HOW_TO_READ}\n"
+         | cross-core round trip | {before} before, {after} after |\n\n{HOW_TO_READ}\n"
     );
     let mut goals = Vec::new();
     for (group, series, goal, judged) in verdicts(groups) {
@@ -586,15 +583,11 @@ mod tests {
         let title = "Contended (contended, ns/op; medians of interleaved rounds)";
         assert_eq!(lines[0], title);
         let smol = "  T16-P4    smol     futures-intrusive (300 ns)  1.10× (0.94–1.38)";
+        let walls = "330 ns, 600 ns   300 ns, 390 ns";
         assert!(lines[3].starts_with(smol), "{text}");
-        assert!(
-            lines[3].ends_with("330 ns, 600 ns   300 ns, 390 ns"),
-            "{text}"
-        );
-        let rate = lines
-            .iter()
-            .any(|l| l.contains("smol") && l.contains("490.2"));
-        assert!(rate, "{text}");
+        assert!(lines[3].ends_with(walls), "{text}");
+        let rate = |line: &&str| line.contains("smol") && line.contains("490.2");
+        assert!(lines.iter().any(rate), "{text}");
         let one_run = "Rate limiter (rate, ns/grant)";
         assert!(lines.contains(&one_run), "no medians of one run: {text}");
         let json = json(&report).unwrap();
