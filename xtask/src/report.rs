@@ -223,13 +223,12 @@ pub const GOALS: [Goal; 10] = [
 /// peer's`, `wall / floor_ns ≤ 1.30`, `achieved_per_s / configured_per_s in 0.99–1.01`.
 fn stated(&(_, value, against, (low, high)): &Goal) -> String {
     let name = value.unwrap_or("wall");
+    let fair = if against == FairPeers { "fair " } else { "" };
     match (value, against) {
         (_, Own(key)) if low > 0.0 => format!("{name} / {key} in {low:.2}–{high:.2}"),
         (_, Own(key)) => format!("{name} / {key} ≤ {high:.2}"),
-        (None, Peers) => "ahead of every peer".to_owned(),
-        (None, FairPeers) => "ahead of every fair peer".to_owned(),
-        (Some(_), Peers) => format!("{name} ≤ best peer's"),
-        (Some(_), FairPeers) => format!("{name} ≤ best fair peer's"),
+        (None, _) => format!("ahead of every {fair}peer"),
+        (Some(_), _) => format!("{name} ≤ best {fair}peer's"),
     }
 }
 
@@ -526,13 +525,10 @@ mod tests {
 
     /// The rows with a setup that lacks what could not be found out.
     fn report() -> Report {
-        let environment = r#"{"revision": "abc1234", "round_trip_ns": [180, 212.4]}"#;
-        let environment = serde_json::from_str(environment).unwrap();
-        let groups = Vec::from(ROWS.map(|text| serde_json::from_str(text).expect("rows")));
-        Report {
-            environment,
-            groups,
-        }
+        let setup = r#"{"revision": "abc1234", "round_trip_ns": [180, 212.4]}"#;
+        let groups = ROWS.join(", ");
+        let text = format!(r#"{{"environment": {setup}, "groups": [{groups}]}}"#);
+        serde_json::from_str(&text).expect("a report")
     }
 
     #[test]
