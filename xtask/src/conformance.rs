@@ -236,29 +236,23 @@ failures:
 test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
 ";
         let cells = parse_harness(harness);
-        let names: Vec<(&str, &str)> = cells.iter().map(|(n, c)| (n.as_str(), *c)).collect();
-        let expected = [
-            ("tokio::fifo_order", "✓"),
-            ("async-lock::fifo_order", "✗"),
-            ("async-lock::close_wakes_all", "n/a"),
-        ];
-        assert_eq!(names, expected);
+        let cells: Vec<String> = cells.iter().map(|(n, c)| format!("{n} {c}")).collect();
+        let expected =
+            "tokio::fifo_order ✓, async-lock::fifo_order ✗, async-lock::close_wakes_all n/a";
+        assert_eq!(cells.join(", "), expected);
 
-        let cells = |cells: &[(&str, &str, &'static str)]| {
-            let cell = |&(column, row, cell): &(&str, &str, _)| (column.into(), row.into(), cell);
-            cells.iter().map(cell).collect()
+        // Cells written `column row cell`, comma-separated.
+        let cells = |text: &'static str| -> Vec<Cell> {
+            let cells = text
+                .split(", ")
+                .map(|cell| cell.split(' ').collect::<Vec<_>>());
+            cells
+                .map(|c| (c[0].to_owned(), c[1].to_owned(), c[2]))
+                .collect()
         };
         let results = Results {
-            adapters: cells(&[
-                ("tokio-ct", "soak", "✓"),
-                ("tokio-ct", "cancel", "✓"),
-                ("smol-1", "soak", "✗"),
-            ]),
-            peers: cells(&[
-                ("admit-fifo", "fifo_order", "✓"),
-                ("async-lock", "fifo_order", "✗"),
-                ("async-lock", "close", "n/a"),
-            ]),
+            adapters: cells("tokio-ct soak ✓, tokio-ct cancel ✓, smol-1 soak ✗"),
+            peers: cells("admit-fifo fifo_order ✓, async-lock fifo_order ✗, async-lock close n/a"),
             seen: "---- async-lock::fifo_order ----\nthe grants were [0, 2]".to_owned(),
             failures: vec!["smol-1: 1 case(s) failed:\nhung".to_owned()],
         };
