@@ -243,12 +243,9 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
 
         // Cells written `column row cell`, comma-separated.
         let cells = |text: &'static str| -> Vec<Cell> {
-            let cells = text
-                .split(", ")
-                .map(|cell| cell.split(' ').collect::<Vec<_>>());
-            cells
-                .map(|c| (c[0].to_owned(), c[1].to_owned(), c[2]))
-                .collect()
+            let cell = |cell: &'static str| cell.split(' ').collect::<Vec<_>>();
+            let cells = text.split(", ").map(cell);
+            cells.map(|c| (c[0].into(), c[1].into(), c[2])).collect()
         };
         let results = Results {
             adapters: cells("tokio-ct soak ✓, tokio-ct cancel ✓, smol-1 soak ✗"),
