@@ -532,16 +532,14 @@ mod tests {
     }
 
     #[test]
-    fn markdown_has_the_setup_the_goals_and_every_row() {
+    fn markdown_has_the_goals_and_every_row() {
         let text = markdown(&report());
         for line in [
-            "| revision | `abc1234` |\n| cross-core round trip | 180 ns before, 212 ns after |",
             "| contended | T16-P4 / tokio | ahead of every fair peer | 0.87× (0.80–0.90) admit-fifo vs tokio | met |",
             "| contended | T16-P4 / smol | ahead of every fair peer | 1.10× (0.94–1.38) admit-fifo vs futures-intrusive | **not met** |",
             "| rate | 500/s / tokio | achieved_per_s / configured_per_s in 0.99–1.01 | achieved_per_s / configured_per_s = 499.9 / 500 = 1.000 (admit RateLimiter) | met |",
             "| rate | 500/s / smol | achieved_per_s / configured_per_s in 0.99–1.01 | achieved_per_s / configured_per_s = 490.2 / 500 = 0.980 (admit RateLimiter) | **not met** |",
             "| rate | 500/s / smol | max_window / window_bound ≤ 1.00 | max_window / window_bound = 502 / 501 = 1.002 (admit RateLimiter) | **not met** |",
-            "Group `contended`, ns/op; produced by `cargo bench --bench interleaved`.",
             "| T16-P4 | tokio | async-lock (120 ns) | 1.25× (1.08–1.70) admit-throughput vs async-lock | 0.87× (0.80–0.90) admit-fifo vs tokio | 150 ns, – | 120 ns, 240 ns |",
             "| T16-P4 | tokio | **admit-fifo** | yes | 3 | 200 ns | 180 ns–260 ns | 400 ns | 1.67× | – |",
             "| 500/s | smol | **admit RateLimiter** | yes | 1 | 2.04 ms | 2.04 ms–2.04 ms | – | 1.00× | 490.2 | 500 | 502 | 501 |",
@@ -565,14 +563,10 @@ mod tests {
         let shown = "wall / floor_ns = 330 ns / 300 ns = 1.100 (admit-fifo)";
         assert_eq!(floor.shown(), shown);
         assert!(judge(&series(&groups[0])[0], None, Own("floor_ns")).is_none());
-        assert_eq!(stated(&GOALS[0]), "wall / floor_ns ≤ 1.30");
-        assert_eq!(stated(&GOALS[1]), "ahead of every peer");
-        let uncontended = GOALS.iter().filter(|goal| goal.0 == "uncontended");
-        assert_eq!(uncontended.count(), 2, "the floor and every peer");
     }
 
     #[test]
-    fn the_screen_json_and_chart() {
+    fn the_screen_and_chart() {
         let report = report();
         let text = screen(&report.groups);
         let lines: Vec<&str> = text.lines().collect();
@@ -586,8 +580,6 @@ mod tests {
         assert!(lines.iter().any(rate), "{text}");
         let one_run = "Rate limiter (rate, ns/grant)";
         assert!(lines.contains(&one_run), "no medians of one run: {text}");
-        let json = json(&report).unwrap();
-        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
         let chart = svg(&report);
         let bars = chart.matches("<rect x=\"430\"").count();
         assert_eq!(bars, 6, "a bar per goal judged");
