@@ -1,11 +1,9 @@
-//! `cargo xtask bench [--quick] [--bench NAME]... [--no-run]`: runs the benchmarks and writes
-//! `docs/benchmarks.{md,json,svg}` from their rows files.
+//! `cargo xtask bench`: runs the benchmarks and writes `docs/benchmarks.{md,json,svg}`.
 //!
 //! Each benchmark of [`BENCHES`] writes one rows file per group into the directory named by
 //! `ADMIT_BENCH_OUT` (here `target/admit-bench/`); the report reads every file there, so the
-//! rows of a benchmark run by hand are shown too. `--no-run` renders `docs/benchmarks.json`
-//! again (after a change to the report, with the setup it recorded). Only this command
-//! writes the tracked `docs/benchmarks.*`; `cargo xtask compare` writes under `target/`.
+//! rows of a benchmark run by hand are shown too. Only this command writes the tracked
+//! `docs/benchmarks.*`; `cargo xtask compare` writes under `target/`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +20,7 @@ use crate::report::{self, Environment, Report};
 pub struct Options {
     /// Quick settings (fewer rounds): for trying things out, not for the tracked report.
     pub quick: bool,
-    /// Run nothing: render `docs/benchmarks.json` again.
+    /// Run nothing: render `docs/benchmarks.json` again (after a change to the report).
     pub no_run: bool,
     /// Run only these of [`BENCHES`] (all when empty).
     pub benches: Vec<String>,
@@ -53,8 +51,8 @@ pub fn run(options: &Options) -> Result {
 }
 
 /// Runs `names` of [`BENCHES`] (all when empty, after emptying `out`, so that no stale group
-/// passes for this run's) with their rows going to `out`, and returns
-/// the setup they ran in with every group in `out`; fails at an unknown name or benchmark.
+/// passes for this run's) with their rows going to `out`; returns the setup they ran in and
+/// every group in `out`. Fails at an unknown name or a failing benchmark.
 pub fn measure(sh: &Shell, names: &[String], quick: bool, out: &Path) -> Result<Report> {
     let name = |bench: &str| bench.rsplit(' ').next().unwrap_or_default().to_owned();
     let known: Vec<String> = BENCHES.map(name).into();

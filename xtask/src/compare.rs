@@ -1,9 +1,7 @@
-//! `cargo xtask compare [--bench NAME]...`: is admit right, and how fast is it next to its
-//! peers, on this machine?
-//!
-//! Runs the conformance matrix, then the benchmarks with quick settings, and ends with one
-//! screen: the report's summary of each group ([`report::screen`]) and the guarantees each
-//! semaphore broke. Everything is written under `target/`; `docs/` is `cargo xtask bench`'s.
+//! `cargo xtask compare`: is admit right, and how fast is it next to its peers, on this
+//! machine? The conformance matrix, then the benchmarks with quick settings, then one screen:
+//! the report's summary of each group ([`report::screen`]) and the guarantees each semaphore
+//! broke. Everything is written under `target/`; `docs/` is `cargo xtask bench`'s.
 
 use std::time::Instant;
 

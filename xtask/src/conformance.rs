@@ -35,10 +35,8 @@ pub struct Results {
     pub failures: Vec<String>,
 }
 
-/// Runs the matrix (every adapter and the peers, or those whose name starts with `adapter`),
-/// prints it and writes it as Markdown to `target/admit-conformance/conformance.md` (and to
-/// `docs/conformance.md` with `docs`). Fails when the suite does not build, nothing matches
-/// `adapter`, or one of our results is a failure.
+/// Runs the matrix (or the tests whose name starts with `adapter`), prints it and writes its
+/// page; fails when the suite does not build, nothing matches, or one of our results fails.
 pub fn run(adapter: Option<&str>, docs: bool) -> Result<Results> {
     let sh = crate::shell()?;
     matrix(&sh).arg("--no-run").run()?;

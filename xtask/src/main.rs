@@ -1,10 +1,8 @@
 //! `cargo xtask`: the admit workspace's developer tasks, in Rust so that they run the same on
 //! every machine (`cargo xtask` is an alias in `.cargo/config.toml`).
 //!
-//! One module per command (`ci`, with its `loom` and `miri` steps, `conformance`, `bench`,
-//! `compare`); `report` renders the benchmark report. Processes run through `xshell`, which
-//! prints each command before it runs it. This file reads the command line and holds the few
-//! helpers every module uses.
+//! One module per command (`ci` also runs `loom` and `miri`); `report` renders the benchmark
+//! report. Processes run through `xshell`, which prints each command before it runs it.
 #![forbid(unsafe_code)]
 
 mod bench;
