@@ -146,12 +146,9 @@ fn parse_harness(stdout: &str) -> Vec<(String, &'static str)> {
 
 /// Names in the order they first appear, each once.
 pub fn names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
-    let mut unique: Vec<&str> = Vec::new();
-    for name in names {
-        if !unique.contains(&name.as_str()) {
-            unique.push(name);
-        }
-    }
+    let mut unique: Vec<&str> = names.map(String::as_str).collect();
+    let mut seen = std::collections::HashSet::new();
+    unique.retain(|name| seen.insert(*name));
     unique
 }
 
@@ -224,12 +221,8 @@ test async-lock::fifo_order               ... FAILED
 test async-lock::close_wakes_all          ... ignored (no close)
 
 failures:
-
 ---- async-lock::fifo_order ----
 the grants were [0, 2]
-
-failures:
-    async-lock::fifo_order
 
 test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
 ";
