@@ -123,8 +123,17 @@ fn run_test(
         let what = select.unwrap_or("the matrix's peers test");
         failures.push(format!("{what} crashed ({status}):\n{stdout}{stderr}"));
     }
-    let report = stdout.split("\nfailures:\n").nth(1).unwrap_or("");
-    Ok((outcomes, report.trim().to_owned()))
+    Ok((outcomes, failure_report(&stdout)))
+}
+
+/// What the failed tests printed: libtest's first `failures:` section (the second lists names).
+fn failure_report(stdout: &str) -> String {
+    stdout
+        .split("\nfailures:\n")
+        .nth(1)
+        .unwrap_or("")
+        .trim()
+        .to_owned()
 }
 
 /// The results in a test harness's output, as cells, in the order printed.
@@ -221,8 +230,13 @@ test async-lock::fifo_order               ... FAILED
 test async-lock::close_wakes_all          ... ignored (no close)
 
 failures:
+
 ---- async-lock::fifo_order ----
 the grants were [0, 2]
+
+
+failures:
+    async-lock::fifo_order
 
 test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
 ";
@@ -231,6 +245,8 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
         let expected =
             "tokio::fifo_order ✓, async-lock::fifo_order ✗, async-lock::close_wakes_all n/a";
         assert_eq!(cells.join(", "), expected);
+        let seen = "---- async-lock::fifo_order ----\nthe grants were [0, 2]";
+        assert_eq!(failure_report(harness), seen);
 
         // Cells written `column row cell`, comma-separated.
         let cells = |text: &'static str| -> Vec<Cell> {
@@ -241,7 +257,7 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
         let results = Results {
             adapters: cells("tokio-ct soak ✓, tokio-ct cancel ✓, smol-1 soak ✗"),
             peers: cells("admit-fifo fifo_order ✓, async-lock fifo_order ✗, async-lock close n/a"),
-            seen: "---- async-lock::fifo_order ----\nthe grants were [0, 2]".to_owned(),
+            seen: seen.to_owned(),
             failures: vec!["smol-1: 1 case(s) failed:\nhung".to_owned()],
         };
         let text = render(&results, false);

@@ -146,6 +146,7 @@ fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> Str
     let body = rows.iter().map(|r| r.iter().map(AsRef::as_ref).collect());
     let rows: Vec<Vec<&str>> = std::iter::once(header.to_vec()).chain(body).collect();
     let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max();
+    let widths: Vec<usize> = (0..header.len()).map(|c| width(c).unwrap_or(0)).collect();
     let mut out = String::new();
     for (index, row) in rows.iter().enumerate() {
         if markdown {
@@ -156,7 +157,7 @@ fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> Str
             }
         } else {
             let cells = row.iter().enumerate();
-            let cells = cells.map(|(c, cell)| format!("{cell:<w$}", w = width(c).unwrap_or(0)));
+            let cells = cells.map(|(c, cell)| format!("{cell:<w$}", w = widths[c]));
             let _ = writeln!(out, "  {}", cells.collect::<Vec<_>>().join("  ").trim_end());
         }
     }
