@@ -145,7 +145,11 @@ fn target_dir() -> PathBuf {
 fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], markdown: bool) -> String {
     let body = rows.iter().map(|r| r.iter().map(AsRef::as_ref).collect());
     let rows: Vec<Vec<&str>> = std::iter::once(header.to_vec()).chain(body).collect();
-    let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max();
+    let width = |c: usize| {
+        rows.iter()
+            .filter_map(|r| Some(r.get(c)?.chars().count()))
+            .max()
+    };
     let widths: Vec<usize> = (0..header.len()).map(|c| width(c).unwrap_or(0)).collect();
     let mut out = String::new();
     for (index, row) in rows.iter().enumerate() {

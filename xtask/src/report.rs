@@ -98,6 +98,12 @@ fn paired(a: &Wall, p: &Wall) -> (f64, f64, f64) {
     (ratios[n / 2], ratios[0], ratios[n - 1])
 }
 
+/// admit's wall time over a peer's with its spread ([`paired`]): `0.87× (0.80–0.90)`.
+fn spread(admit: &Row, peer: &Row) -> String {
+    let (ratio, low, high) = paired(&admit.wall_ns, &peer.wall_ns);
+    format!("{ratio:.2}× ({low:.2}–{high:.2})")
+}
+
 impl Row {
     fn is_admit(&self) -> bool {
         self.contender.starts_with("admit")
@@ -131,6 +137,11 @@ impl Row {
     fn cpu(&self) -> String {
         self.cpu_ns.map_or("–".to_owned(), |cpu| ns(cpu.mean))
     }
+}
+
+/// `446 ns, 741 ns`: a row's wall time and CPU time per unit.
+fn wall_cpu(row: &Row) -> String {
+    format!("{}, {}", ns(row.wall_ns.median), row.cpu())
 }
 
 /// Reads every `*.json` rows file in `dir`, in the order of [`GOALS`] (then by name); fails
@@ -259,8 +270,7 @@ impl Judged<'_> {
         if self.value.is_some() {
             return format!("{ratio:.2}× {names}");
         }
-        let (_, low, high) = paired(&admit.wall_ns, &peer.wall_ns);
-        format!("{ratio:.2}× ({low:.2}–{high:.2}) {names}")
+        format!("{} {names}", spread(admit, peer))
     }
 }
 
@@ -379,26 +389,152 @@ fn rows_table(group: &Group, markdown: bool) -> String {
     table(&header, &rows, markdown)
 }
 
-/// The closing screen of `cargo xtask compare`: per group its summary table, or its rows when
-/// it has no peers.
+/// The widest line [`screen`] writes (for the rows of `docs/benchmarks.json`).
+const SCREEN_WIDTH: usize = 120;
+
+const SCREEN_INTRO: &str = "\
+Times per unit are medians of interleaved rounds; admit ÷ peer is the median ratio of paired rounds
+(lowest–highest), for admit's best row against the best peer of any kind and the best fair one.
+";
+
+/// The `extra` values the screen shows for a group without peers (the report has them all).
+const SCREEN_EXTRAS: [&str; 5] = [
+    "achieved_per_s",
+    "configured_per_s",
+    "error_pct",
+    "max_window",
+    "window_bound",
+];
+
+/// The closing screen of `cargo xtask compare`, in [`SCREEN_WIDTH`] columns: what it shows,
+/// the contenders' short names, then per group a table, series by series under the name of
+/// their runtime: against peers, the fastest row and admit's best rows against the best peer
+/// and the best fair peer (one line when both are the same rows); without peers, every row.
 pub fn screen(groups: &[Group]) -> String {
-    let mut out = String::new();
+    let short = short_names(groups);
+    let mut out = SCREEN_INTRO.to_owned();
+    let mut line = "Short names:".to_owned();
+    for (name, short) in short.iter().filter(|(name, short)| *name != short) {
+        let entry = format!(" {short} = {name},");
+        if (line.chars().count() + entry.chars().count()) > SCREEN_WIDTH {
+            out += &line;
+            line = "\n ".to_owned();
+        }
+        line += &entry;
+    }
+    out += line.trim_end_matches(',');
+    out += "\n\n";
     for g in groups {
         let (title, group, unit) = (&g.title, &g.group, &g.unit);
-        let rounds = if g.rows.iter().any(|r| r.rounds > 1) {
-            "; medians of interleaved rounds"
+        let once = g
+            .rows
+            .iter()
+            .all(|r| r.rounds == 1)
+            .then_some("; one round");
+        let once = once.unwrap_or_default();
+        let _ = writeln!(out, "{title} ({group}, {unit}{once})");
+        out += &if g.rows.iter().any(Row::is_peer) {
+            judged_table(g, &short)
         } else {
-            ""
+            own_table(g, &short)
         };
-        let _ = writeln!(out, "{title} ({group}, {unit}{rounds})");
-        if g.rows.iter().any(Row::is_peer) {
-            out += &summary_table(g, false);
-        } else {
-            out += &rows_table(g, false);
-        }
         out.push('\n');
     }
     out
+}
+
+/// A contender's name on the screen: its initials (`af` for `admit-fifo`, `arl` for
+/// `admit RateLimiter`) unless it is five characters or fewer, numbered where two would meet.
+fn short_names(groups: &[Group]) -> BTreeMap<&str, String> {
+    let mut names: BTreeMap<&str, String> = BTreeMap::new();
+    for name in groups.iter().flat_map(|g| &g.rows).map(|r| &*r.contender) {
+        if names.contains_key(name) {
+            continue;
+        }
+        let mut initials = String::new();
+        let mut previous = ' ';
+        for c in name.chars() {
+            let word = !previous.is_alphanumeric() || previous.is_lowercase() && c.is_uppercase();
+            if c.is_alphanumeric() && word {
+                initials.extend(c.to_lowercase());
+            }
+            previous = c;
+        }
+        if name.chars().count() <= 5 {
+            initials = name.to_owned();
+        }
+        let (mut short, mut number) = (initials.clone(), 1);
+        while names.values().any(|taken| *taken == short) {
+            number += 1;
+            short = format!("{initials}{number}");
+        }
+        names.insert(name, short);
+    }
+    names
+}
+
+/// A screen table's rows: `lines` of each series, under a line naming the runtime wherever it
+/// changes.
+fn by_runtime<'a>(
+    group: &'a Group,
+    mut lines: impl FnMut(&Series<'a>) -> Vec<Vec<String>>,
+) -> Vec<Vec<String>> {
+    let (mut rows, mut runtime) = (Vec::new(), None);
+    for s in series(group) {
+        if runtime != Some(&s[0].runtime) {
+            runtime = Some(&s[0].runtime);
+            rows.push(vec![format!("{}:", s[0].runtime)]);
+        }
+        rows.extend(lines(&s));
+    }
+    rows
+}
+
+/// A group with peers on the screen.
+fn judged_table(group: &Group, short: &BTreeMap<&str, String>) -> String {
+    let named = |row: &Row, text: String| format!("{} {text}", short[&*row.contender]);
+    let wall_cpu = |row: &Row| named(row, wall_cpu(row));
+    let rows = by_runtime(group, |s| {
+        let (any, fair) = (judge(s, None, Peers), judge(s, None, FairPeers));
+        let rows = |j: &Option<Judged>| j.as_ref().map(|j| j.admit.contender.clone() + j.against);
+        let judged = if rows(&any) == rows(&fair) {
+            vec![("any, fair", any)]
+        } else {
+            vec![("any", any), ("fair", fair)]
+        };
+        let mut first = vec![s[0].workload.clone(), named(s[0], ns(s[0].wall_ns.median))];
+        let lines = judged.into_iter().map(|(peers, judged)| {
+            let mut cells = std::mem::replace(&mut first, vec![String::new(); 2]);
+            cells.push(peers.to_owned());
+            let Some((admit, peer)) = judged.and_then(|j| Some((j.admit, j.peer?))) else {
+                cells.push("–".to_owned());
+                return cells;
+            };
+            cells.extend([spread(admit, peer), wall_cpu(admit), wall_cpu(peer)]);
+            cells
+        });
+        lines.collect()
+    });
+    let header = "workload|fastest|best peer|admit ÷ peer|admit wall, cpu|peer wall, cpu";
+    table(&header.split('|').collect::<Vec<_>>(), &rows, false)
+}
+
+/// A group without peers on the screen: every row, with the values of [`SCREEN_EXTRAS`] it has.
+fn own_table(group: &Group, short: &BTreeMap<&str, String>) -> String {
+    let has = |key: &&str| group.rows.iter().any(|r| r.extra.contains_key(*key));
+    let extras: Vec<&str> = SCREEN_EXTRAS.into_iter().filter(has).collect();
+    let mut header = vec!["workload", "contender", "wall", "cpu"];
+    header.extend(&extras);
+    let rows = by_runtime(group, |s| {
+        let lines = s.iter().map(|row| {
+            let (workload, name) = (row.workload.clone(), short[&*row.contender].clone());
+            let mut cells = vec![workload, name, ns(row.wall_ns.median), row.cpu()];
+            cells.extend(extras.iter().map(|key| row.shown(Some(key))));
+            cells
+        });
+        lines.collect()
+    });
+    table(&header, &rows, false)
 }
 
 const HOW_TO_READ: &str = "\
@@ -569,17 +705,17 @@ mod tests {
     fn the_screen_and_chart() {
         let report = report();
         let text = screen(&report.groups);
-        let lines: Vec<&str> = text.lines().collect();
-        let title = "Contended (contended, ns/op; medians of interleaved rounds)";
-        assert_eq!(lines[0], title);
-        let smol = "  T16-P4    smol     futures-intrusive (300 ns)  1.10× (0.94–1.38)";
-        let walls = "330 ns, 600 ns   300 ns, 390 ns";
-        assert!(lines[3].starts_with(smol), "{text}");
-        assert!(lines[3].ends_with(walls), "{text}");
-        let rate = |line: &&str| line.contains("smol") && line.contains("490.2");
-        assert!(lines.iter().any(rate), "{text}");
-        let one_run = "Rate limiter (rate, ns/grant)";
-        assert!(lines.contains(&one_run), "no medians of one run: {text}");
+        let legend = "Short names: arl = admit RateLimiter, af = admit-fifo, at = admit-throughput, \
+                      al = async-lock, fi = futures-intrusive\n\nContended (contended, ns/op)\n";
+        let tokio = "  tokio:\n  T16-P4    al 120 ns  any        1.25× (1.08–1.70)  at 150 ns, –       al 120 ns, 240 ns\n\
+                     \x20                      fair       0.87× (0.80–0.90)  af 200 ns, 400 ns  tokio 250 ns, 300 ns\n";
+        let smol = "  smol:\n  T16-P4    fi 300 ns  any, fair  1.10× (0.94–1.38)  af 330 ns, 600 ns  fi 300 ns, 390 ns\n";
+        let rate = "Rate limiter (rate, ns/grant; one round)\n\
+                    \x20 workload  contender  wall     cpu      achieved_per_s  configured_per_s  max_window  window_bound\n";
+        let rate_smol = "  500/s     arl        2.04 ms  –        490.2           500               502         501\n";
+        for part in [legend, tokio, smol, rate, rate_smol] {
+            assert!(text.contains(part), "{part}\nnot in\n{text}");
+        }
         let chart = svg(&report);
         let bars = chart.matches("<rect x=\"430\"").count();
         assert_eq!(bars, 6, "a bar per goal judged");
@@ -600,6 +736,62 @@ mod tests {
         assert!(load(&dir).unwrap_err().to_string().contains("broken.json"));
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(load(&dir).is_err());
+    }
+
+    /// The screen of the committed report fits in [`SCREEN_WIDTH`] columns and still names the
+    /// contenders unambiguously and shows every series' fastest row, admit's ratios to the best
+    /// peer and the best fair peer with their spread, both rows' wall and CPU times, and for a
+    /// group without peers the values of [`SCREEN_EXTRAS`].
+    #[test]
+    fn the_committed_screen_fits_and_answers() {
+        let json = crate::project_root().join("docs/benchmarks.json");
+        let report: Report = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        let text = screen(&report.groups);
+        let wide = text
+            .lines()
+            .find(|line| line.chars().count() > SCREEN_WIDTH);
+        assert_eq!(wide, None, "wider than {SCREEN_WIDTH} columns");
+        let short = short_names(&report.groups);
+        let distinct: BTreeSet<&String> = short.values().collect();
+        assert_eq!(distinct.len(), short.len(), "{short:?}");
+        let on_a_line = |parts: &[String]| {
+            let cells = |line: &str| format!("{line} ");
+            let found = text
+                .lines()
+                .map(cells)
+                .any(|l| parts.iter().all(|p| l.contains(p)));
+            assert!(found, "no line with {parts:?} in\n{text}");
+        };
+        let named = |row: &Row, text: String| format!("{} {text}", short[&*row.contender]);
+        let wall_cpu = |row: &Row| named(row, wall_cpu(row));
+        for (name, short) in short.iter().filter(|(name, short)| *name != short) {
+            assert!(text.contains(&format!(" {short} = {name}")), "{name}");
+        }
+        for group in &report.groups {
+            let peers = group.rows.iter().any(Row::is_peer);
+            for s in series(group) {
+                if !peers {
+                    for row in &s {
+                        let mut parts = vec![format!("  {} ", row.workload), row.cpu()];
+                        parts
+                            .extend(SCREEN_EXTRAS.map(|key| format!(" {} ", row.shown(Some(key)))));
+                        on_a_line(&parts);
+                    }
+                    continue;
+                }
+                on_a_line(&[
+                    format!("  {} ", s[0].workload),
+                    named(s[0], ns(s[0].wall_ns.median)),
+                ]);
+                for against in [Peers, FairPeers] {
+                    let Some(j) = judge(&s, None, against) else {
+                        continue;
+                    };
+                    let peer = j.peer.unwrap();
+                    on_a_line(&[spread(j.admit, peer), wall_cpu(j.admit), wall_cpu(peer)]);
+                }
+            }
+        }
     }
 
     /// The committed report is what this code renders from its JSON (after a change here,
