@@ -340,32 +340,8 @@ fn ns(value: f64) -> String {
     }
 }
 
-/// One line per series: the fastest contender, admit against the best peer and the best fair
-/// peer, and the wall and CPU time per unit of admit's row and the best peer's.
-fn summary_table(group: &Group, markdown: bool) -> String {
-    let header = "workload|runtime|fastest|admit / best peer|admit / best fair peer|\
-                  admit wall, cpu|peer wall, cpu";
-    let shown = |j: Option<&Judged>| j.map_or("–".to_owned(), Judged::shown);
-    let wall_cpu = |row: Option<&Row>| {
-        row.map_or("–".to_owned(), |r| {
-            format!("{}, {}", ns(r.wall_ns.median), r.cpu())
-        })
-    };
-    let mut rows = Vec::new();
-    for s in series(group) {
-        let (any, fair) = (judge(&s, None, Peers), judge(&s, None, FairPeers));
-        let fastest = format!("{} ({})", s[0].contender, ns(s[0].wall_ns.median));
-        let mut cells = vec![s[0].workload.clone(), s[0].runtime.clone(), fastest];
-        cells.extend([shown(any.as_ref()), shown(fair.as_ref())]);
-        cells.push(wall_cpu(any.as_ref().map(|j| j.admit)));
-        cells.push(wall_cpu(any.as_ref().and_then(|j| j.peer)));
-        rows.push(cells);
-    }
-    table(&header.split('|').collect::<Vec<_>>(), &rows, markdown)
-}
-
 /// Every row of `group`, fastest first within its series, with every `extra` value.
-fn rows_table(group: &Group, markdown: bool) -> String {
+fn rows_table(group: &Group) -> String {
     let extras: BTreeSet<&String> = group.rows.iter().flat_map(|r| r.extra.keys()).collect();
     let header = "workload|runtime|contender|fair|rounds|wall median|fastest–slowest round|cpu";
     let mut header: Vec<&str> = header.split('|').collect();
@@ -374,7 +350,7 @@ fn rows_table(group: &Group, markdown: bool) -> String {
     let mut rows = Vec::new();
     for s in series(group) {
         for row in &s {
-            let bold = if row.is_admit() && markdown { "**" } else { "" };
+            let bold = if row.is_admit() { "**" } else { "" };
             let wall = &row.wall_ns;
             let mut cells = vec![row.workload.clone(), row.runtime.clone()];
             cells.push(format!("{bold}{}{bold}", row.contender));
@@ -386,7 +362,7 @@ fn rows_table(group: &Group, markdown: bool) -> String {
             rows.push(cells);
         }
     }
-    table(&header, &rows, markdown)
+    table(&header, &rows, true)
 }
 
 /// The widest line [`screen`] writes (for the rows of `docs/benchmarks.json`).
@@ -407,9 +383,8 @@ const SCREEN_EXTRAS: [&str; 5] = [
 ];
 
 /// The closing screen of `cargo xtask compare`, in [`SCREEN_WIDTH`] columns: what it shows,
-/// the contenders' short names, then per group a table, series by series under the name of
-/// their runtime: against peers, the fastest row and admit's best rows against the best peer
-/// and the best fair peer (one line when both are the same rows); without peers, every row.
+/// the contenders' short names, then per group its [`judged_table`], or without peers every
+/// row with the values of [`SCREEN_EXTRAS`].
 pub fn screen(groups: &[Group]) -> String {
     let short = short_names(groups);
     let mut out = SCREEN_INTRO.to_owned();
@@ -434,7 +409,7 @@ pub fn screen(groups: &[Group]) -> String {
         let once = once.unwrap_or_default();
         let _ = writeln!(out, "{title} ({group}, {unit}{once})");
         out += &if g.rows.iter().any(Row::is_peer) {
-            judged_table(g, &short)
+            judged_table(g, &short, false)
         } else {
             own_table(g, &short)
         };
@@ -490,9 +465,11 @@ fn by_runtime<'a>(
     rows
 }
 
-/// A group with peers on the screen.
-fn judged_table(group: &Group, short: &BTreeMap<&str, String>) -> String {
-    let named = |row: &Row, text: String| format!("{} {text}", short[&*row.contender]);
+/// A group with peers, series by series: the fastest row, and admit's best rows against the best
+/// peer and the best fair peer (one line when both are the same rows), with their wall and CPU
+/// times; contenders by the `names` given.
+fn judged_table(group: &Group, names: &BTreeMap<&str, String>, markdown: bool) -> String {
+    let named = |row: &Row, text: String| format!("{} {text}", names[&*row.contender]);
     let wall_cpu = |row: &Row| named(row, wall_cpu(row));
     let rows = by_runtime(group, |s| {
         let (any, fair) = (judge(s, None, Peers), judge(s, None, FairPeers));
@@ -516,7 +493,7 @@ fn judged_table(group: &Group, short: &BTreeMap<&str, String>) -> String {
         lines.collect()
     });
     let header = "workload|fastest|best peer|admit ÷ peer|admit wall, cpu|peer wall, cpu";
-    table(&header.split('|').collect::<Vec<_>>(), &rows, false)
+    table(&header.split('|').collect::<Vec<_>>(), &rows, markdown)
 }
 
 /// A group without peers on the screen: every row, with the values of [`SCREEN_EXTRAS`] it has.
@@ -591,10 +568,11 @@ pub fn markdown(report: &Report) -> String {
         let (title, group, unit, command) = (&g.title, &g.group, &g.unit, &g.command);
         out += &format!("\n## {title}\n\nGroup `{group}`, {unit}; produced by `{command}`.\n\n");
         if g.rows.iter().any(Row::is_peer) {
-            out += &summary_table(g, true);
+            let names = g.rows.iter().map(|r| (&*r.contender, r.contender.clone()));
+            out += &judged_table(g, &names.collect(), true);
             out.push('\n');
         }
-        out += &rows_table(g, true);
+        out += &rows_table(g);
     }
     out
 }
@@ -676,13 +654,13 @@ mod tests {
             "| rate | 500/s / tokio | achieved_per_s / configured_per_s in 0.99–1.01 | achieved_per_s / configured_per_s = 499.9 / 500 = 1.000 (admit RateLimiter) | met |",
             "| rate | 500/s / smol | achieved_per_s / configured_per_s in 0.99–1.01 | achieved_per_s / configured_per_s = 490.2 / 500 = 0.980 (admit RateLimiter) | **not met** |",
             "| rate | 500/s / smol | max_window / window_bound ≤ 1.00 | max_window / window_bound = 502 / 501 = 1.002 (admit RateLimiter) | **not met** |",
-            "| T16-P4 | tokio | async-lock (120 ns) | 1.25× (1.08–1.70) admit-throughput vs async-lock | 0.87× (0.80–0.90) admit-fifo vs tokio | 150 ns, – | 120 ns, 240 ns |",
+            "| T16-P4 | async-lock 120 ns | any | 1.25× (1.08–1.70) | admit-throughput 150 ns, – | async-lock 120 ns, 240 ns |",
             "| T16-P4 | tokio | **admit-fifo** | yes | 3 | 200 ns | 180 ns–260 ns | 400 ns | 1.67× | – |",
             "| 500/s | smol | **admit RateLimiter** | yes | 1 | 2.04 ms | 2.04 ms–2.04 ms | – | 1.00× | 490.2 | 500 | 502 | 501 |",
         ] {
             assert!(text.contains(line), "missing {line}\nin\n{text}");
         }
-        let summaries = text.matches("| admit / best peer |").count();
+        let summaries = text.matches("| admit ÷ peer |").count();
         assert_eq!(summaries, 1, "no summary without peers");
         assert!(!text.to_lowercase().contains("issue"));
     }
