@@ -39,7 +39,10 @@ pub fn run(benches: &[String]) -> Result {
         if broken.is_empty() {
             broken.push("none");
         }
-        println!("  {peer:<20} {}", broken.join(", "));
+        print!(
+            "{}",
+            report::wrapped(&format!("  {peer:<20} "), &broken, 23)
+        );
     }
     let conformance = crate::target_dir().join("admit-conformance/conformance.md");
     println!(

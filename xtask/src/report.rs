@@ -387,18 +387,11 @@ const SCREEN_EXTRAS: [&str; 5] = [
 /// row with the values of [`SCREEN_EXTRAS`].
 pub fn screen(groups: &[Group]) -> String {
     let short = short_names(groups);
-    let mut out = SCREEN_INTRO.to_owned();
-    let mut line = "Short names:".to_owned();
-    for (name, short) in short.iter().filter(|(name, short)| *name != short) {
-        let entry = format!(" {short} = {name},");
-        if (line.chars().count() + entry.chars().count()) > SCREEN_WIDTH {
-            out += &line;
-            line = "\n ".to_owned();
-        }
-        line += &entry;
-    }
-    out += line.trim_end_matches(',');
-    out += "\n\n";
+    let names = short.iter().filter(|(name, short)| *name != short);
+    let names: Vec<String> = names
+        .map(|(name, short)| format!("{short} = {name}"))
+        .collect();
+    let mut out = SCREEN_INTRO.to_owned() + &wrapped("Short names: ", &names, 2) + "\n";
     for g in groups {
         let (title, group, unit) = (&g.title, &g.group, &g.unit);
         let once = if g.rows.iter().all(|r| r.rounds == 1) {
@@ -415,6 +408,21 @@ pub fn screen(groups: &[Group]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `items` after `lead`, comma-separated, in lines of at most [`SCREEN_WIDTH`] columns, the
+/// next ones indented by `indent` spaces.
+pub fn wrapped(lead: &str, items: &[impl AsRef<str>], indent: usize) -> String {
+    let (mut out, mut line) = (String::new(), lead.to_owned());
+    for item in items {
+        let item = item.as_ref();
+        if line.chars().count() + item.chars().count() + 1 > SCREEN_WIDTH {
+            out = out + line.trim_end() + "\n";
+            line = " ".repeat(indent);
+        }
+        line = line + item + ", ";
+    }
+    out + line.trim_end_matches([',', ' ']) + "\n"
 }
 
 /// A contender's name on the screen: its initials (`af` for `admit-fifo`, `arl` for
@@ -693,6 +701,12 @@ mod tests {
         for part in [legend, tokio, smol, rate, rate_smol] {
             assert!(text.contains(part), "{part}\nnot in\n{text}");
         }
+        let (w, indent) = ("release_wakes_every_servable_waiter", " ".repeat(14));
+        let wrapped = wrapped("  async-lock  ", &[w; 4], 14);
+        assert_eq!(
+            wrapped,
+            format!("  async-lock  {w}, {w},\n{indent}{w}, {w}\n")
+        );
         let chart = svg(&report);
         let bars = chart.matches("<rect x=\"430\"").count();
         assert_eq!(bars, 6, "a bar per goal judged");
