@@ -480,12 +480,13 @@ fn judged_table(group: &Group, names: &BTreeMap<&str, String>, markdown: bool) -
     let wall_cpu = |row: &Row| named(row, wall_cpu(row));
     let rows = by_runtime(group, |s| {
         let (any, fair) = (judge(s, None, Peers), judge(s, None, FairPeers));
-        let rows = |j: &Option<Judged>| j.as_ref().map(|j| j.admit.contender.clone() + j.against);
-        let judged = if rows(&any) == rows(&fair) {
+        let pair = |j: &Option<Judged>| j.as_ref().map(|j| j.admit.contender.clone() + j.against);
+        let judged = if pair(&any) == pair(&fair) {
             vec![("any, fair", any)]
         } else {
             vec![("any", any), ("fair", fair)]
         };
+        // The workload and its fastest row on the series' first line only.
         let mut first = vec![s[0].workload.clone(), named(s[0], ns(s[0].wall_ns.median))];
         let lines = judged.into_iter().map(|(peers, judged)| {
             let mut cells = std::mem::replace(&mut first, vec![String::new(); 2]);
