@@ -536,7 +536,9 @@ system time per unit, the mean over the rounds: a contender that is fast by putt
 to sleep shows less of it, one that spins shows more. `floor` and `baseline-*` rows are
 references, not peers. Fair contenders serve waiters in arrival order.
 The cross-core round trip is a cache line's trip to another core and back, before and after
-the run: on a shared virtual machine the contended rows move with it.
+the run: on a shared virtual machine the contended rows move with it. The `hold=yield` rows on
+2 tokio workers also move with whether the workers take turns or both stay busy (compare the
+CPU times; `docs/benchmarks-notes.md` measures both).
 
 ![admit against the peer or limit of each goal](benchmarks.svg)
 
