@@ -434,16 +434,18 @@ fn short_names(groups: &[Group]) -> BTreeMap<&str, String> {
             continue;
         }
         let mut initials = String::new();
-        let mut previous = ' ';
-        for c in name.chars() {
-            let word = !previous.is_alphanumeric() || previous.is_lowercase() && c.is_uppercase();
-            if c.is_alphanumeric() && word {
-                initials.extend(c.to_lowercase());
-            }
-            previous = c;
-        }
         if name.chars().count() <= 5 {
             initials = name.to_owned();
+        } else {
+            let mut previous = ' ';
+            for c in name.chars() {
+                let word =
+                    !previous.is_alphanumeric() || previous.is_lowercase() && c.is_uppercase();
+                if c.is_alphanumeric() && word {
+                    initials.extend(c.to_lowercase());
+                }
+                previous = c;
+            }
         }
         let (mut short, mut number) = (initials.clone(), 1);
         while names.values().any(|taken| *taken == short) {
@@ -477,11 +479,14 @@ fn by_runtime<'a>(
 /// times; contenders by the `names` given.
 fn judged_table(group: &Group, names: &BTreeMap<&str, String>, markdown: bool) -> String {
     let named = |row: &Row, text: String| format!("{} {text}", names[&*row.contender]);
-    let wall_cpu = |row: &Row| named(row, wall_cpu(row));
+    let times = |row: &Row| named(row, wall_cpu(row));
     let rows = by_runtime(group, |s| {
         let (any, fair) = (judge(s, None, Peers), judge(s, None, FairPeers));
-        let pair = |j: &Option<Judged>| j.as_ref().map(|j| j.admit.contender.clone() + j.against);
-        let judged = if pair(&any) == pair(&fair) {
+        let same = match (&any, &fair) {
+            (Some(a), Some(f)) => a.admit.contender == f.admit.contender && a.against == f.against,
+            (a, f) => a.is_none() && f.is_none(),
+        };
+        let judged = if same {
             vec![("any, fair", any)]
         } else {
             vec![("any", any), ("fair", fair)]
@@ -495,7 +500,7 @@ fn judged_table(group: &Group, names: &BTreeMap<&str, String>, markdown: bool) -
                 cells.push("–".to_owned());
                 return cells;
             };
-            cells.extend([spread(admit, peer), wall_cpu(admit), wall_cpu(peer)]);
+            cells.extend([spread(admit, peer), times(admit), times(peer)]);
             cells
         });
         lines.collect()
