@@ -631,6 +631,9 @@ impl<R: Runtime> FleetSemaphore<R> {
     /// Takes one permit if it can be granted now (nobody waits ahead, in this process or the
     /// fleet, and one is free); never queues. One round trip to Redis.
     ///
+    /// A permit dropped a moment ago still counts as held until its release, on a spawned
+    /// task, has run; [`flush`](Self::flush) waits for that.
+    ///
     /// # Errors
     ///
     /// [`Error::NoPermits`] if it cannot be granted now; [`Error::Closed`], [`Error::Redis`].
@@ -651,6 +654,9 @@ impl<R: Runtime> FleetSemaphore<R> {
     /// let sem = FleetSemaphore::<Tokio>::connect(url, "try-example", 1).await?;
     /// let held = sem.try_acquire().await?;
     /// assert!(matches!(sem.try_acquire().await, Err(Error::NoPermits)));
+    /// drop(held);
+    /// sem.flush().await; // the release has run
+    /// assert!(sem.try_acquire().await.is_ok());
     /// # Ok(()) }
     /// ```
     pub fn try_acquire(
@@ -955,8 +961,10 @@ impl<R: Runtime> FleetSemaphore<R> {
 /// Permits held from a [`FleetSemaphore`]: a lease in Redis, refreshed in the background
 /// while this value lives, and released (on a spawned task) when it is dropped.
 ///
-/// Drop it inside the runtime `R`: the release runs on a task spawned there. Dropped where
-/// `R` cannot spawn (tokio outside a runtime), it is not released but expires within the TTL.
+/// Drop it inside the runtime `R`: the release runs on a task spawned there, and until it has
+/// run the permits count as held, in Redis and in this process ([`FleetSemaphore::flush`]
+/// waits for it). Dropped where `R` cannot spawn (tokio outside a runtime), it is not released
+/// but expires within the TTL.
 ///
 /// # Examples
 ///
