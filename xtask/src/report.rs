@@ -738,8 +738,8 @@ mod tests {
     }
 
     /// The committed report's screen fits in [`SCREEN_WIDTH`] columns, lists every short name
-    /// once, and still has each series' ratios with both rows' wall and CPU times, and the
-    /// values of [`SCREEN_EXTRAS`] of a row without peers.
+    /// once, and has, each on one line in column order, each series' ratios with both rows'
+    /// wall and CPU times, and a peerless row's times and the [`SCREEN_EXTRAS`] values it has.
     #[test]
     fn the_committed_screen_fits_and_answers() {
         let json = std::fs::read_to_string(crate::project_root().join("docs/benchmarks.json"));
@@ -757,9 +757,20 @@ mod tests {
             assert!(text.contains(&format!(" {short} = {name}")), "{name}");
         }
         let lines: Vec<String> = text.lines().map(|line| format!("{line} ")).collect();
+        // A line holding `parts` one after another, in their columns' order.
+        let in_order = |line: &str, parts: &[String]| {
+            let mut rest = line;
+            parts.iter().all(|part| match rest.find(part.as_str()) {
+                Some(at) => {
+                    rest = &rest[at + part.len()..];
+                    true
+                }
+                None => false,
+            })
+        };
         let on_a_line = |parts: &[String]| {
-            let found = lines.iter().any(|l| parts.iter().all(|p| l.contains(p)));
-            assert!(found, "no line with {parts:?} in\n{text}");
+            let found = lines.iter().any(|line| in_order(line, parts));
+            assert!(found, "no line with {parts:?} in order in\n{text}");
         };
         let named = |row: &Row| format!("{} {}", short[&*row.contender], wall_cpu(row));
         for group in &report.groups {
@@ -770,11 +781,18 @@ mod tests {
                     let peer = j.peer.unwrap();
                     on_a_line(&[spread(j.admit, peer), named(j.admit), named(peer)]);
                 }
-                for row in s.iter().filter(|_| !peers) {
-                    let values = SCREEN_EXTRAS.map(|key| format!(" {} ", row.shown(Some(key))));
-                    on_a_line(
-                        &[&values[..], &[format!("  {} ", row.workload), row.cpu()]].concat(),
-                    );
+                if peers {
+                    continue;
+                }
+                for row in &s {
+                    let (name, wall) = (&short[&*row.contender], ns(row.wall_ns.median));
+                    let mut parts = vec![format!("  {} ", row.workload), format!(" {name} ")];
+                    parts.extend([format!(" {wall} "), format!(" {} ", row.cpu())]);
+                    let extras = SCREEN_EXTRAS
+                        .iter()
+                        .filter(|key| row.extra.contains_key(**key));
+                    parts.extend(extras.map(|key| format!(" {} ", row.shown(Some(key)))));
+                    on_a_line(&parts);
                 }
             }
         }
