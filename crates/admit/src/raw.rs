@@ -385,6 +385,7 @@ impl Locked<'_> {
     /// # Safety
     ///
     /// `node` must be linked in this semaphore's queue.
+    #[inline]
     unsafe fn settle(&mut self, node: NonNull<Waiter>, outcome: usize, wakers: &mut WakeList) {
         // SAFETY: linked (caller).
         let waker = unsafe { self.with_node(node, |n| n.waker.take()) };
@@ -580,18 +581,27 @@ impl RawSemaphore {
         if n > MAX_PERMITS {
             return Err(TryAcquireError::TooLarge);
         }
+        self.try_take(n)
+            .map_err(|state| self.classify_failure(state, n))
+    }
+
+    /// `try_acquire` for `n <= MAX_PERMITS`, without saying why it failed:
+    /// `Err` carries the state word that refused. An acquire future, which
+    /// enqueues on failure, learns the reason under the lock instead.
+    #[inline]
+    fn try_take(&self, n: usize) -> Result<(), usize> {
         let mut state = self.state.load(Relaxed);
         if n == 0 {
             // Zero permits are ready at once, even ahead of waiters.
             return if state & CLOSED != 0 {
-                Err(TryAcquireError::Closed)
+                Err(state)
             } else {
                 Ok(())
             };
         }
         loop {
             let Some(next) = take_as_newcomer(state, n) else {
-                return Err(self.classify_failure(state, n));
+                return Err(state);
             };
             match self
                 .state
@@ -902,11 +912,12 @@ impl RawAcquire {
         let result = match this.phase {
             Phase::Idle => {
                 let n = this.requested;
-                match sem.try_acquire(n) {
-                    Ok(()) => Poll::Ready(Ok(())),
-                    Err(TryAcquireError::Closed) => Poll::Ready(Err(AcquireError::Closed)),
-                    Err(TryAcquireError::TooLarge) => Poll::Ready(Err(AcquireError::TooLarge)),
-                    Err(_) => this.poll_enqueue(sem, cx),
+                if n > MAX_PERMITS {
+                    Poll::Ready(Err(AcquireError::TooLarge))
+                } else if sem.try_take(n).is_ok() {
+                    Poll::Ready(Ok(()))
+                } else {
+                    this.poll_enqueue(sem, cx)
                 }
             }
             Phase::Queued => this.poll_queued(sem, cx),
@@ -929,14 +940,16 @@ impl RawAcquire {
         // Cloned before locking: no user code runs under the lock.
         let waker = cx.waker().clone();
         let mut locked = sem.lock();
+        let mut state = sem.state.load(Acquire);
+        // The reasons `try_acquire` gives, in its order. Both hold until we
+        // unlock: closing and lowering the bound take the lock.
+        if state & CLOSED != 0 {
+            return Poll::Ready(Err(AcquireError::Closed));
+        }
         if n > sem.bound.load(Relaxed) {
             return Poll::Ready(Err(AcquireError::TooLarge));
         }
-        let mut state = sem.state.load(Acquire);
         let assigned = loop {
-            if state & CLOSED != 0 {
-                return Poll::Ready(Err(AcquireError::Closed));
-            }
             let (next, assigned) = match take_as_newcomer(state, n) {
                 Some(next) => (next, n),
                 None => {
@@ -979,7 +992,7 @@ impl RawAcquire {
             requested: n,
             inner: UnsafeCell::new(WaiterInner {
                 links: Links::new(),
-                waker: None,
+                waker: Some(waker),
                 notified: false,
             }),
             _pinned: PhantomPinned,
@@ -987,10 +1000,7 @@ impl RawAcquire {
         // SAFETY: the node is pinned inside this future (we were polled through
         // `Pin`), not linked yet, and will be unlinked under the lock before
         // the future is dropped (`cancel`).
-        unsafe {
-            locked.enqueue(node);
-            locked.with_node(node, |w| w.waker = Some(waker));
-        }
+        unsafe { locked.enqueue(node) };
         self.phase = Phase::Queued;
         Poll::Pending
     }
@@ -1006,6 +1016,7 @@ impl RawAcquire {
         }
     }
 
+    #[inline]
     fn poll_queued(
         &mut self,
         sem: &RawSemaphore,

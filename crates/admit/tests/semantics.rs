@@ -233,6 +233,32 @@ fn requests_that_can_never_succeed_fail_at_once() {
     assert!(poll_noop(pin!(sem.acquire_many(4))).is_pending());
 }
 
+/// The acquire future learns why it cannot take permits only once it has
+/// failed and locked the queue; `try_acquire` classifies at once. Both give
+/// the same reason, in the same order: above `MAX_PERMITS`, then closed,
+/// then above the bound.
+#[test]
+fn acquire_and_try_acquire_give_the_same_reason() {
+    let bounded = Semaphore::bounded(3);
+    let held = bounded.try_acquire_many(3).unwrap();
+    bounded.close();
+    for n in [0, 1, 3, 4, MAX_PERMITS, MAX_PERMITS + 1] {
+        let tried = bounded.try_acquire_many(n).unwrap_err();
+        let Poll::Ready(Err(acquired)) = poll_noop(pin!(bounded.acquire_many(n))) else {
+            panic!("acquire_many({n}) on a closed semaphore did not fail at once");
+        };
+        assert_eq!(TryAcquireError::from(acquired), tried, "acquire_many({n})");
+        let expected = if n > MAX_PERMITS {
+            TryAcquireError::TooLarge
+        } else {
+            TryAcquireError::Closed
+        };
+        assert_eq!(tried, expected, "try_acquire_many({n})");
+    }
+    drop(held);
+    assert_eq!(bounded.available_permits(), 3, "no permit lost");
+}
+
 #[test]
 fn acquire_zero_is_ready_at_once_even_behind_waiters() {
     let sem = Semaphore::new(0);
